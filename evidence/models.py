@@ -1,0 +1,197 @@
+from django.core.exceptions import ValidationError
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+from cmo_kb.vocabulary import Curated, NaturalKeyManager, VocabularyTerm
+
+
+class SourceKind(VocabularyTerm):
+    """Evaluation report, interview transcript, self-evaluation report, improvement story..."""
+
+    history = HistoricalRecords()
+
+    class Meta(VocabularyTerm.Meta):
+        pass
+
+
+class Source(Curated):
+    """A document whose full text is stored so evidence can be shown in context."""
+
+    slug = models.SlugField(max_length=120, unique=True)
+    kind = models.ForeignKey(SourceKind, on_delete=models.PROTECT, related_name="sources")
+    programme = models.ForeignKey(
+        "projects.Programme", null=True, blank=True, on_delete=models.PROTECT, related_name="sources"
+    )
+    title = models.CharField(max_length=500)
+    authors = models.CharField(max_length=500, blank=True)
+    date = models.DateField(null=True, blank=True)
+    publisher = models.CharField(max_length=300, blank=True)
+    url = models.URLField(blank=True)
+    full_text = models.TextField(help_text="Verbatim text; excerpts point into it by character offsets.")
+
+    objects = NaturalKeyManager()
+    history = HistoricalRecords(excluded_fields=["full_text"])
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self):
+        return self.title
+
+    def natural_key(self):
+        return (self.slug,)
+
+
+class EvaluationWave(VocabularyTerm):
+    """A round of fieldwork (Appendix 4 names three)."""
+
+    number = models.PositiveSmallIntegerField(unique=True)
+    period = models.CharField(max_length=120, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta(VocabularyTerm.Meta):
+        ordering = ["number"]
+
+
+class MeasurementInstrument(VocabularyTerm):
+    """A named measure, e.g. the Patient Activation Measure (PAM)."""
+
+    abbreviation = models.CharField(max_length=20, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta(VocabularyTerm.Meta):
+        pass
+
+
+class SpeakerRole(VocabularyTerm):
+    """Who is speaking in a quote: patient, staff member, team member..."""
+
+    history = HistoricalRecords()
+
+    class Meta(VocabularyTerm.Meta):
+        pass
+
+
+class ExcerptKind(models.TextChoices):
+    PARTICIPANT_QUOTE = "participant_quote", "Participant quote"
+    EVALUATOR_FINDING = "evaluator_finding", "Evaluator finding"
+    FIGURE = "figure", "Figure"
+    LITERATURE_QUOTE = "literature_quote", "Quotation from the literature"
+
+
+class EvidenceExcerpt(Curated):
+    """A verbatim span of a source: its text equals source.full_text[start:end], in characters."""
+
+    slug = models.SlugField(max_length=120, unique=True)
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="excerpts")
+    text = models.TextField(help_text="Exactly the source's text between the offsets.")
+    start = models.PositiveIntegerField(help_text="Character offset where the excerpt begins (0-based).")
+    end = models.PositiveIntegerField(help_text="Character offset just after the excerpt ends.")
+    section = models.CharField(max_length=500, blank=True, help_text="Section path, e.g. '4 Factors… › 4.1 … › Targeting'.")
+    team = models.ForeignKey("projects.Team", null=True, blank=True, on_delete=models.PROTECT, related_name="excerpts")
+    speaker_role = models.ForeignKey(SpeakerRole, null=True, blank=True, on_delete=models.PROTECT, related_name="excerpts")
+    attribution = models.CharField(max_length=300, blank=True, help_text="As printed, e.g. '(CAMHS CtG team, staff member)'.")
+    kind = models.CharField(max_length=20, choices=ExcerptKind, default=ExcerptKind.PARTICIPANT_QUOTE)
+    wave = models.ForeignKey(EvaluationWave, null=True, blank=True, on_delete=models.PROTECT, related_name="excerpts")
+    note = models.TextField(blank=True)
+
+    objects = NaturalKeyManager()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["source", "start"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(start__lt=models.F("end")),
+                name="excerpt_start_before_end",
+                violation_error_message="An excerpt's start offset must be before its end offset.",
+            ),
+            models.UniqueConstraint(
+                fields=["source", "start", "end"],
+                name="excerpt_span_once_per_source",
+                violation_error_message="This source already has an excerpt with exactly this span.",
+            ),
+        ]
+        indexes = [models.Index(fields=["source", "start"], name="excerpt_source_start")]
+
+    def __str__(self):
+        text = " ".join(self.text.split())
+        return text if len(text) <= 80 else text[:77] + "…"
+
+    def natural_key(self):
+        return (self.slug,)
+
+    def clean(self):
+        super().clean()
+        if self.start is None or self.end is None or not self.source_id:
+            return
+        if self.start >= self.end:
+            raise ValidationError({"end": f"End offset {self.end} must be after start offset {self.start}."})
+        full = self.source.full_text
+        if self.end > len(full):
+            raise ValidationError(
+                {"end": f"End offset {self.end} is past the end of the source text ({len(full)} characters)."}
+            )
+        actual = full[self.start : self.end]
+        if self.text != actual:
+            raise ValidationError(
+                {
+                    "text": (
+                        f"The text does not match the source between characters {self.start} and {self.end}: "
+                        f"the source has {actual[:60]!r}{'…' if len(actual) > 60 else ''}."
+                    )
+                }
+            )
+
+    def save(self, *args, **kwargs):
+        # The verbatim rule cannot live in the database (it compares against another row's text),
+        # so it is enforced on every save, not only in forms.
+        self.clean()
+        super().save(*args, **kwargs)
+
+    def context_before(self, chars=300):
+        return self.source.full_text[max(0, self.start - chars) : self.start]
+
+    def context_after(self, chars=300):
+        return self.source.full_text[self.end : self.end + chars]
+
+
+class Stance(models.TextChoices):
+    SUPPORTS = "supports", "Supports"
+    CHALLENGES = "challenges", "Challenges"
+    ILLUSTRATES = "illustrates", "Illustrates"
+
+
+class Part(models.TextChoices):
+    CONTEXT = "context", "Context"
+    MECHANISM = "mechanism", "Mechanism"
+    OUTCOME = "outcome", "Outcome"
+
+
+class EvidenceLink(Curated):
+    """An excerpt's bearing on one part of a configuration."""
+
+    excerpt = models.ForeignKey(EvidenceExcerpt, on_delete=models.PROTECT, related_name="links")
+    configuration = models.ForeignKey(
+        "mechanisms.CMOConfiguration", on_delete=models.CASCADE, related_name="evidence_links"
+    )
+    stance = models.CharField(max_length=12, choices=Stance, default=Stance.SUPPORTS)
+    part = models.CharField(max_length=10, choices=Part)
+    note = models.TextField(blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["configuration", "part", "excerpt__start"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["excerpt", "configuration", "part"],
+                name="evidence_link_once_per_part",
+                violation_error_message="This excerpt is already linked to this part of the configuration.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.excerpt.slug} {self.stance} {self.configuration.slug} ({self.part})"

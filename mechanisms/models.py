@@ -1,0 +1,290 @@
+from django.core.exceptions import ValidationError
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+from cmo_kb.vocabulary import CuratedQuerySet, Curated, NaturalKeyManager, ReviewStatus, VocabularyTerm
+
+
+class EnablingMechanism(VocabularyTerm):
+    """One of the report's four enabling mechanisms (section 4)."""
+
+    short_name = models.CharField(max_length=80, blank=True)
+    examples = models.TextField(blank=True, help_text="The report's examples of this mechanism.")
+
+    history = HistoricalRecords()
+
+    class Meta(VocabularyTerm.Meta):
+        pass
+
+    def get_absolute_url(self):
+        return f"/mechanisms/{self.slug}/"
+
+
+class MechanismTheme(VocabularyTerm):
+    """A sub-heading of section 4 under a mechanism, e.g. 'Targeting'."""
+
+    mechanism = models.ForeignKey(EnablingMechanism, on_delete=models.PROTECT, related_name="themes")
+
+    history = HistoricalRecords()
+
+    class Meta(VocabularyTerm.Meta):
+        ordering = ["mechanism__order", "order", "name"]
+
+    def __str__(self):
+        return f"{self.name} ({self.mechanism.short_name or self.mechanism.name})"
+
+
+class WishDimension(VocabularyTerm):
+    """One of Wish's four relationship dimensions; each is a spectrum between two poles."""
+
+    history = HistoricalRecords()
+
+    class Meta(VocabularyTerm.Meta):
+        pass
+
+    def get_absolute_url(self):
+        return f"/wish/{self.slug}/"
+
+
+class WishPole(VocabularyTerm):
+    """One end of a Wish dimension, e.g. power: 'dependence' and 'agency'."""
+
+    dimension = models.ForeignKey(WishDimension, on_delete=models.CASCADE, related_name="poles")
+    position = models.SmallIntegerField(
+        choices=[(-1, "First pole"), (1, "Second pole")],
+        help_text="Which end of the spectrum: -1 for the first, +1 for the second (used to draw profiles).",
+    )
+
+    history = HistoricalRecords()
+
+    class Meta(VocabularyTerm.Meta):
+        ordering = ["dimension__order", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["dimension", "position"], name="wish_pole_position_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.dimension.name}: {self.name}"
+
+
+class RelationshipPair(VocabularyTerm):
+    """Between whom a relationship shifts, e.g. clinician–patient, staff–staff, patient–patient."""
+
+    history = HistoricalRecords()
+
+    class Meta(VocabularyTerm.Meta):
+        pass
+
+
+class Context(VocabularyTerm):
+    """A circumstance that decides whether a mechanism fires (people, organisation, culture, policy)."""
+
+    category = models.CharField(max_length=80, blank=True, help_text="e.g. patient, professional, organisational, policy")
+
+    history = HistoricalRecords()
+
+    class Meta(VocabularyTerm.Meta):
+        pass
+
+
+class OutcomeKind(VocabularyTerm):
+    """Relationship change, quality, patient, professional or system outcome."""
+
+    history = HistoricalRecords()
+
+    class Meta(VocabularyTerm.Meta):
+        pass
+
+
+class Outcome(VocabularyTerm):
+    kind = models.ForeignKey(OutcomeKind, on_delete=models.PROTECT, related_name="outcomes")
+    quality_domains = models.ManyToManyField("projects.QualityDomain", related_name="outcomes", blank=True)
+
+    history = HistoricalRecords(m2m_fields=[quality_domains])
+
+    class Meta(VocabularyTerm.Meta):
+        pass
+
+
+class Pathway(VocabularyTerm):
+    """A RAND Europe pathway (A–D) between intervention, relationship change and quality."""
+
+    letter = models.CharField(max_length=2, unique=True)
+    example_team = models.ForeignKey(
+        "projects.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="example_pathways"
+    )
+    example = models.TextField(blank=True, help_text="The report's worked example for this pathway.")
+
+    history = HistoricalRecords()
+
+    class Meta(VocabularyTerm.Meta):
+        ordering = ["letter"]
+
+    def __str__(self):
+        return f"Pathway {self.letter}: {self.name}"
+
+
+class EssentialBuildingBlock(VocabularyTerm):
+    """A precondition (section 5), not a mechanism: project management, leadership, engagement..."""
+
+    history = HistoricalRecords()
+
+    class Meta(VocabularyTerm.Meta):
+        pass
+
+
+class Framework(VocabularyTerm):
+    """A theoretical framework used as reference material, e.g. Normalisation Process Theory."""
+
+    history = HistoricalRecords()
+
+    class Meta(VocabularyTerm.Meta):
+        pass
+
+
+class FrameworkConcept(VocabularyTerm):
+    """A construct of a framework: an NPT construct, a diffusion attribute."""
+
+    framework = models.ForeignKey(Framework, on_delete=models.PROTECT, related_name="concepts")
+    note = models.TextField(blank=True, help_text="Curator's note, e.g. on how the source presents it.")
+
+    history = HistoricalRecords()
+
+    class Meta(VocabularyTerm.Meta):
+        ordering = ["framework__order", "order", "name"]
+
+
+class Effect(models.TextChoices):
+    TRIGGERED = "triggered", "Triggered"
+    DISABLED = "disabled", "Disabled"
+
+
+class Influence(models.TextChoices):
+    """Whether the configuration describes an enabler of change or a barrier to it."""
+
+    ENABLER = "enabler", "Enabler"
+    BARRIER = "barrier", "Barrier"
+
+
+class Confidence(models.TextChoices):
+    HIGH = "high", "High"
+    MEDIUM = "medium", "Medium"
+    LOW = "low", "Low"
+
+
+class CMOConfigurationQuerySet(CuratedQuerySet):
+    pass
+
+
+class CMOConfiguration(Curated):
+    """'In context C, mechanism M (triggered or disabled) leads to outcome O', with its evidence."""
+
+    slug = models.SlugField(max_length=120, unique=True)
+    title = models.CharField(max_length=300)
+    teams = models.ManyToManyField(
+        "projects.Team", related_name="configurations", blank=True,
+        help_text="One team, or several for a cross-team middle-range theory.",
+    )
+    contexts = models.ManyToManyField(Context, related_name="configurations", blank=True)
+    activity = models.TextField(blank=True, help_text="The activity that offered the resource (not the mechanism).")
+    mechanism = models.ForeignKey(
+        EnablingMechanism, null=True, blank=True, on_delete=models.PROTECT, related_name="configurations"
+    )
+    theme = models.ForeignKey(MechanismTheme, null=True, blank=True, on_delete=models.PROTECT, related_name="configurations")
+    effect = models.CharField(max_length=10, choices=Effect, default=Effect.TRIGGERED)
+    outcomes = models.ManyToManyField(Outcome, related_name="configurations", blank=True)
+    pathways = models.ManyToManyField(Pathway, through="ConfigurationPathway", related_name="configurations", blank=True)
+    relationship_level = models.ForeignKey(
+        "projects.RelationshipLevel", null=True, blank=True, on_delete=models.PROTECT, related_name="configurations"
+    )
+    quality_domains = models.ManyToManyField("projects.QualityDomain", related_name="configurations", blank=True)
+    influence = models.CharField(
+        max_length=10, choices=Influence, default=Influence.ENABLER, help_text="Barrier or enabler."
+    )
+    statement = models.TextField(help_text="In C, M leads to O.")
+    confidence = models.CharField(max_length=10, choices=Confidence, default=Confidence.MEDIUM)
+    status = models.CharField(max_length=12, choices=ReviewStatus, default=ReviewStatus.DRAFT, db_index=True)
+    notes = models.TextField(blank=True)
+
+    objects = CMOConfigurationQuerySet.as_manager()
+    history = HistoricalRecords(m2m_fields=[teams, contexts, outcomes, quality_domains])
+
+    class Meta:
+        ordering = ["slug"]
+        verbose_name = "CMO configuration"
+        permissions = [("publish_cmoconfiguration", "Can publish and unpublish CMO configurations")]
+
+    def __str__(self):
+        return self.title
+
+    def natural_key(self):
+        return (self.slug,)
+
+    def clean(self):
+        errors = {}
+        if self.theme_id and self.mechanism_id and self.theme.mechanism_id != self.mechanism_id:
+            errors["theme"] = f"Theme '{self.theme.name}' belongs to another mechanism, not '{self.mechanism.name}'."
+        if errors:
+            raise ValidationError(errors)
+
+    def publication_problems(self):
+        """What stops this configuration from being published. Costs up to four queries."""
+        problems = []
+        if not self.mechanism_id:
+            problems.append("it has no mechanism")
+        if self.pk is None or not self.contexts.exists():
+            problems.append("it has no context")
+        if self.pk is None or not self.outcomes.exists():
+            problems.append("it has no outcome")
+        if self.pk is None or not self.evidence_links.exists():
+            problems.append("it has no evidence link")
+        return problems
+
+
+
+class ConfigurationPathway(models.Model):
+    """A RAND pathway a configuration follows; order keeps 'A then D'."""
+
+    configuration = models.ForeignKey(CMOConfiguration, on_delete=models.CASCADE)
+    pathway = models.ForeignKey(Pathway, on_delete=models.PROTECT)
+    order = models.PositiveSmallIntegerField(default=1)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["configuration", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["configuration", "pathway"], name="configuration_pathway_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.configuration}: pathway {self.pathway.letter}"
+
+
+class WishShift(models.Model):
+    """A shift along a Wish dimension toward one of its poles, between whom."""
+
+    configuration = models.ForeignKey(CMOConfiguration, on_delete=models.CASCADE, related_name="wish_shifts")
+    dimension = models.ForeignKey(WishDimension, on_delete=models.PROTECT, related_name="shifts")
+    toward = models.ForeignKey(WishPole, on_delete=models.PROTECT, related_name="shifts", help_text="The pole it moves toward.")
+    between = models.ForeignKey(RelationshipPair, on_delete=models.PROTECT, related_name="shifts")
+    note = models.TextField(blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["configuration", "dimension__order"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["configuration", "dimension", "between"], name="wish_shift_once_per_dimension_and_pair"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.dimension.name} toward {self.toward.name} ({self.between.name})"
+
+    def clean(self):
+        if self.toward_id and self.dimension_id and self.toward.dimension_id != self.dimension_id:
+            raise ValidationError(
+                {"toward": f"'{self.toward.name}' is a pole of {self.toward.dimension.name}, not of {self.dimension.name}."}
+            )
