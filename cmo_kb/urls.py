@@ -1,6 +1,10 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # REST API for analysts (cmo_kb/api_urls.py).
+    path("api/", include("cmo_kb.api_urls")),
+    # Public pages for programme staff (cmo_kb/page_urls.py).
+    path("", include("cmo_kb.page_urls")),
 ]
