@@ -1,3 +1,4 @@
+from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.db import models
 from simple_history.models import HistoricalRecords
@@ -96,9 +97,12 @@ class EvidenceExcerpt(Curated):
     kind = models.CharField(max_length=20, choices=ExcerptKind, default=ExcerptKind.PARTICIPANT_QUOTE)
     wave = models.ForeignKey(EvaluationWave, null=True, blank=True, on_delete=models.PROTECT, related_name="excerpts")
     note = models.TextField(blank=True)
+    # Full-text search (evidence/search.py): filled by a PostgreSQL trigger (migration evidence/0003)
+    # from text, attribution and section, with a GIN index; stays NULL on SQLite (icontains fallback).
+    search_vector = SearchVectorField(null=True, editable=False)
 
     objects = NaturalKeyManager()
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["search_vector"])
 
     class Meta:
         ordering = ["source", "start"]

@@ -1,3 +1,4 @@
+from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.db import models
 from simple_history.models import HistoricalRecords
@@ -173,7 +174,24 @@ class Confidence(models.TextChoices):
 
 
 class CMOConfigurationQuerySet(CuratedQuerySet):
-    pass
+    def refresh_search_text(self):
+        """Recompute search_text (contexts' and outcomes' names) for these rows. Costs three queries."""
+        ids = list(self.values_list("pk", flat=True))
+        if not ids:
+            return
+        words = {pk: [] for pk in ids}
+        for relation in (CMOConfiguration.contexts, CMOConfiguration.outcomes):
+            through = relation.through
+            target = relation.field.m2m_reverse_field_name()
+            for pk, name in (
+                through.objects.filter(cmoconfiguration_id__in=ids)
+                .order_by(f"{target}__order", f"{target}__name")
+                .values_list("cmoconfiguration_id", f"{target}__name")
+            ):
+                words[pk].append(name)
+        self.model.objects.bulk_update(
+            [self.model(pk=pk, search_text="\n".join(names)) for pk, names in words.items()], ["search_text"]
+        )
 
 
 class CMOConfiguration(Curated):
@@ -205,9 +223,18 @@ class CMOConfiguration(Curated):
     confidence = models.CharField(max_length=10, choices=Confidence, default=Confidence.MEDIUM)
     status = models.CharField(max_length=12, choices=ReviewStatus, default=ReviewStatus.DRAFT, db_index=True)
     notes = models.TextField(blank=True)
+    # Full-text search (evidence/search.py). search_text holds the contexts' and outcomes' names,
+    # kept current by the m2m/post_save receivers at the end of this module, so one row carries every
+    # word a configuration is found by. search_vector is filled by a PostgreSQL trigger (migration
+    # mechanisms/0002) from title, statement, activity and search_text, with a GIN index; it stays
+    # NULL on SQLite, where search falls back to icontains.
+    search_text = models.TextField(blank=True, default="", editable=False)
+    search_vector = SearchVectorField(null=True, editable=False)
 
     objects = CMOConfigurationQuerySet.as_manager()
-    history = HistoricalRecords(m2m_fields=[teams, contexts, outcomes, quality_domains])
+    history = HistoricalRecords(
+        m2m_fields=[teams, contexts, outcomes, quality_domains], excluded_fields=["search_text", "search_vector"]
+    )
 
     class Meta:
         ordering = ["slug"]
@@ -288,3 +315,35 @@ class WishShift(models.Model):
             raise ValidationError(
                 {"toward": f"'{self.toward.name}' is a pole of {self.toward.dimension.name}, not of {self.dimension.name}."}
             )
+
+
+# Keep CMOConfiguration.search_text current when contexts/outcomes are linked, unlinked or renamed.
+# (loaddata sets m2m through the related manager, so these fire for fixtures too.)
+from django.db.models.signals import m2m_changed, post_save  # noqa: E402
+
+
+def _refresh_configurations_m2m(sender, instance, action, reverse, pk_set, **kwargs):
+    if action == "pre_clear" and reverse:
+        instance._search_clear_ids = list(instance.configurations.values_list("pk", flat=True))
+        return
+    if action not in ("post_add", "post_remove", "post_clear"):
+        return
+    if not reverse:
+        ids = [instance.pk]
+    elif action == "post_clear":
+        ids = getattr(instance, "_search_clear_ids", [])
+    else:
+        ids = list(pk_set or [])
+    CMOConfiguration.objects.filter(pk__in=ids).refresh_search_text()
+
+
+def _refresh_configurations_on_rename(sender, instance, raw=False, **kwargs):
+    if raw:
+        return
+    CMOConfiguration.objects.filter(**{f"{sender._meta.model_name}s": instance}).refresh_search_text()
+
+
+m2m_changed.connect(_refresh_configurations_m2m, sender=CMOConfiguration.contexts.through, dispatch_uid="cmo_search_contexts")
+m2m_changed.connect(_refresh_configurations_m2m, sender=CMOConfiguration.outcomes.through, dispatch_uid="cmo_search_outcomes")
+post_save.connect(_refresh_configurations_on_rename, sender=Context, dispatch_uid="cmo_search_context_rename")
+post_save.connect(_refresh_configurations_on_rename, sender=Outcome, dispatch_uid="cmo_search_outcome_rename")
