@@ -179,3 +179,22 @@ class KeyFigure(models.Model):
 
     def natural_key(self):
         return (self.slug,)
+
+
+class SeedRecord(models.Model):
+    """What `load_ctg` last wrote for one fixture entry, so a reload can tell a fixture change
+    (database still holds what the loader wrote: update it) from a curator's change (database
+    differs from what the loader wrote: report a conflict and leave it)."""
+
+    model = models.CharField(max_length=100, help_text="Model label, e.g. 'projects.Team'.")
+    key = models.CharField(max_length=200, help_text="The entry's natural key (slug).")
+    values = models.JSONField(help_text="The normalised fixture values last applied.")
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the canonical JSON of values.")
+    applied_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["model", "key"]
+        constraints = [models.UniqueConstraint(fields=["model", "key"], name="seed_record_once_per_entry")]
+
+    def __str__(self):
+        return f"{self.model} {self.key}"
