@@ -1,0 +1,258 @@
+"""Admin for sources, excerpts and evidence links, including the coding page."""
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.db.models import Count
+from django.http import HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from mechanisms.admin import ConfigurationChildAdminMixin, LockedConfigurationFormSet
+from projects.admin import CuratedAdmin, VocabularyAdmin
+
+from .admin_views import ExcerptAutocompleteJsonView, coding_view, excerpt_label
+from .models import (
+    EvaluationWave,
+    EvidenceExcerpt,
+    EvidenceLink,
+    MeasurementInstrument,
+    Source,
+    SourceKind,
+    SpeakerRole,
+)
+
+CONTEXT_CHARS = 200
+
+
+@admin.register(SourceKind)
+class SourceKindAdmin(VocabularyAdmin):
+    pass
+
+
+@admin.register(EvaluationWave)
+class EvaluationWaveAdmin(VocabularyAdmin):
+    list_display = ("number", "name", "period", "slug")
+    list_editable = ()
+    ordering = ("number",)
+
+
+@admin.register(MeasurementInstrument)
+class MeasurementInstrumentAdmin(VocabularyAdmin):
+    list_display = ("name", "abbreviation", "slug", "order")
+    search_fields = ("name", "abbreviation", "slug", "description")
+
+
+@admin.register(SpeakerRole)
+class SpeakerRoleAdmin(VocabularyAdmin):
+    pass
+
+
+@admin.register(Source)
+class SourceAdmin(CuratedAdmin):
+    change_form_template = "admin/evidence/source/change_form.html"
+    list_display = ("title", "kind", "date", "programme", "excerpt_count", "text_length", "code_link")
+    list_filter = ("kind", "programme")
+    list_select_related = ("kind", "programme")
+    search_fields = ("title", "slug", "authors", "publisher")
+    autocomplete_fields = ("kind", "programme")
+    prepopulated_fields = {"slug": ("title",)}
+    readonly_fields = ("created_by", "created_at", "updated_by", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("title", "slug", "kind", "programme", ("authors", "publisher"), ("date", "url"))}),
+        ("Full text", {"fields": ("full_text",),
+                       "description": "Verbatim. Excerpts point into it by character offsets: changing text "
+                                      "before an excerpt breaks it, and such a change is refused."}),
+        ("Record", {"classes": ("collapse",), "fields": (("created_by", "created_at"), ("updated_by", "updated_at"))}),
+    )
+
+    def get_queryset(self, request):
+        # The full text can be hundreds of kilobytes: lists only need its length.
+        from django.db.models.functions import Length
+
+        return (
+            super().get_queryset(request)
+            .annotate(excerpt_count=Count("excerpts"), text_length=Length("full_text"))
+            .defer("full_text")
+        )
+
+    @admin.display(description="Excerpts", ordering="excerpt_count")
+    def excerpt_count(self, obj):
+        return obj.excerpt_count
+
+    @admin.display(description="Characters", ordering="text_length")
+    def text_length(self, obj):
+        return obj.text_length
+
+    @admin.display(description="Coding")
+    def code_link(self, obj):
+        return format_html('<a href="{}">Code evidence</a>', reverse("admin:evidence_source_code", args=[obj.pk]))
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path("<path:object_id>/code/", self.admin_site.admin_view(self.code_view), name="%s_%s_code" % info),
+        ] + super().get_urls()
+
+    def code_view(self, request, object_id):
+        return coding_view(self, request, object_id)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        if obj is not None:
+            form = _source_form_guarding_excerpts(form, obj)
+        return form
+
+
+def _source_form_guarding_excerpts(base, source):
+    """Refuse a full-text edit that would make any existing excerpt stop matching its span."""
+
+    class SourceForm(base):
+        def clean_full_text(self):
+            new_text = self.cleaned_data["full_text"]
+            broken = [
+                e for e in source.excerpts.only("slug", "start", "end", "text") if new_text[e.start : e.end] != e.text
+            ]
+            if broken:
+                listed = ", ".join(f"{e.slug} ({e.start}–{e.end})" for e in broken[:10])
+                more = f" and {len(broken) - 10} more" if len(broken) > 10 else ""
+                raise ValidationError(
+                    f"This change would break {len(broken)} excerpt(s) whose text no longer matches the source "
+                    f"between their offsets: {listed}{more}. Keep the text before and inside them unchanged."
+                )
+            return new_text
+
+    return SourceForm
+
+
+class EvidenceLinkFromExcerptInline(admin.TabularInline):
+    model = EvidenceLink
+    extra = 1
+    fields = ("configuration", "part", "stance", "note")
+    autocomplete_fields = ("configuration",)
+    verbose_name = "link to a configuration"
+    verbose_name_plural = "Links to configurations"
+    formset = LockedConfigurationFormSet
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.user = request.user
+        return formset
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("configuration")
+
+
+class EvidenceExcerptForm(forms.ModelForm):
+    # Not stripped: an excerpt may begin or end with white space, and must match verbatim.
+    text = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 6, "cols": 90}), strip=False,
+        help_text="Exactly the source's text between the offsets (filled in by the coding page).",
+    )
+
+    class Meta:
+        model = EvidenceExcerpt
+        fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        text, source = cleaned.get("text"), cleaned.get("source")
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if text and source is not None and start is not None and end is not None:
+            actual = source.full_text[start:end]
+            # Browsers submit a textarea's line breaks as CRLF; that is the only difference forgiven.
+            if text != actual and text.replace("\r\n", "\n") == actual.replace("\r\n", "\n"):
+                cleaned["text"] = actual
+        return cleaned
+
+
+@admin.register(EvidenceExcerpt)
+class EvidenceExcerptAdmin(CuratedAdmin):
+    form = EvidenceExcerptForm
+    list_display = ("slug", "short_text", "team", "speaker_role", "kind", "source", "start", "end", "link_count")
+    list_filter = ("kind", "team", "speaker_role", "wave", "source")
+    list_select_related = ("source", "team", "speaker_role")
+    search_fields = ("slug", "text", "attribution", "section")
+    autocomplete_fields = ("source", "team", "speaker_role", "wave")
+    readonly_fields = ("in_context", "created_by", "created_at", "updated_by", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("slug", "kind", "source", ("start", "end"), "text", "in_context")}),
+        ("Attribution", {"fields": ("team", "speaker_role", "attribution", "section", "wave", "note")}),
+        ("Record", {"classes": ("collapse",), "fields": (("created_by", "created_at"), ("updated_by", "updated_at"))}),
+    )
+    inlines = (EvidenceLinkFromExcerptInline,)
+
+    class Media:
+        css = {"all": ("curation/curation.css",)}
+
+    def get_queryset(self, request):
+        return (
+            super().get_queryset(request)
+            .annotate(link_count=Count("links"))
+            .defer("source__full_text")
+        )
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        autocomplete = ExcerptAutocompleteJsonView.as_view(admin_site=self.admin_site)
+        return [
+            path("autocomplete/", self.admin_site.admin_view(autocomplete), name="%s_%s_autocomplete" % info),
+        ] + super().get_urls()
+
+    @admin.display(description="Text")
+    def short_text(self, obj):
+        return str(obj)
+
+    @admin.display(description="Links", ordering="link_count")
+    def link_count(self, obj):
+        return obj.link_count
+
+    @admin.display(description="In context")
+    def in_context(self, obj):
+        if obj is None or obj.pk is None:
+            return "Shown once saved."
+        full = obj.source.full_text
+        return format_html(
+            '<div class="excerpt-context">…{}<mark>{}</mark>{}… <a href="{}#excerpt-{}">open in the coding page</a></div>',
+            full[max(0, obj.start - CONTEXT_CHARS) : obj.start], full[obj.start : obj.end],
+            full[obj.end : obj.end + CONTEXT_CHARS],
+            reverse("admin:evidence_source_code", args=[obj.source_id]), obj.pk,
+        )
+
+    def get_changeform_initial_data(self, request):
+        """Prefill from the coding page: ?source=<id>&start=&end=&text= (text derived when absent)."""
+        initial = super().get_changeform_initial_data(request)
+        source_id = initial.get("source")
+        try:
+            start, end = int(initial.get("start", "")), int(initial.get("end", ""))
+        except ValueError:
+            return initial
+        source = Source.objects.filter(pk=source_id).only("slug", "full_text").first() if source_id else None
+        if source is None:
+            return initial
+        if "text" not in initial:
+            initial["text"] = source.full_text[start:end]
+        initial.setdefault("slug", f"{source.slug}-{start}-{end}"[:120])
+        return initial
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # Coming from the coding page, "Save" goes back to it, at the new excerpt.
+        if request.GET.get("_coding") and "_continue" not in request.POST and "_addanother" not in request.POST:
+            self.message_user(request, f"Excerpt “{obj.slug}” created ({obj.start}–{obj.end}).")
+            return HttpResponseRedirect(
+                reverse("admin:evidence_source_code", args=[obj.source_id]) + f"#excerpt-{obj.pk}"
+            )
+        return super().response_add(request, obj, post_url_continue)
+
+
+@admin.register(EvidenceLink)
+class EvidenceLinkAdmin(ConfigurationChildAdminMixin, CuratedAdmin):
+    list_display = ("excerpt_label", "configuration", "part", "stance", "updated_by")
+    list_filter = ("part", "stance", "configuration__status", "excerpt__team")
+    list_select_related = ("excerpt__team", "excerpt__speaker_role", "configuration", "updated_by")
+    search_fields = ("excerpt__text", "excerpt__slug", "configuration__title", "configuration__slug", "note")
+    autocomplete_fields = ("excerpt", "configuration")
+
+    @admin.display(description="Excerpt", ordering="excerpt__start")
+    def excerpt_label(self, obj):
+        return excerpt_label(obj.excerpt)

@@ -1,0 +1,469 @@
+"""Admin for the CMO vocabulary and the configurations, with the review workflow."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Prefetch
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from cmo_kb.vocabulary import ReviewStatus
+from evidence.admin_views import ExcerptAutocompleteMixin
+from evidence.models import EvidenceLink
+from projects.admin import CuratedAdmin, VocabularyAdmin, stamp_user
+from projects.models import Team
+
+from . import workflow
+from .models import (
+    CMOConfiguration,
+    ConfigurationPathway,
+    Context,
+    EnablingMechanism,
+    EssentialBuildingBlock,
+    Framework,
+    FrameworkConcept,
+    MechanismTheme,
+    Outcome,
+    OutcomeKind,
+    Pathway,
+    RelationshipPair,
+    WishDimension,
+    WishPole,
+    WishShift,
+)
+
+
+class MechanismThemeInline(admin.TabularInline):
+    model = MechanismTheme
+    extra = 0
+    fields = ("name", "slug", "order", "description")
+    prepopulated_fields = {"slug": ("name",)}
+
+
+@admin.register(EnablingMechanism)
+class EnablingMechanismAdmin(VocabularyAdmin):
+    list_display = ("name", "short_name", "slug", "order", "configuration_count")
+    inlines = (MechanismThemeInline,)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(configuration_count=Count("configurations"))
+
+    @admin.display(description="Configurations", ordering="configuration_count")
+    def configuration_count(self, obj):
+        return obj.configuration_count
+
+
+@admin.register(MechanismTheme)
+class MechanismThemeAdmin(VocabularyAdmin):
+    list_display = ("name", "mechanism", "slug", "order")
+    list_filter = ("mechanism",)
+    list_select_related = ("mechanism",)
+    autocomplete_fields = ("mechanism",)
+    search_fields = ("name", "slug", "description", "mechanism__name")
+    ordering = ("mechanism__order", "order", "name")
+
+
+class WishPoleInline(admin.TabularInline):
+    model = WishPole
+    extra = 0
+    max_num = 2
+    fields = ("position", "name", "slug", "description")
+    prepopulated_fields = {"slug": ("name",)}
+
+
+@admin.register(WishDimension)
+class WishDimensionAdmin(VocabularyAdmin):
+    inlines = (WishPoleInline,)
+
+
+@admin.register(WishPole)
+class WishPoleAdmin(VocabularyAdmin):
+    list_display = ("name", "dimension", "position", "slug")
+    list_editable = ()
+    list_filter = ("dimension",)
+    list_select_related = ("dimension",)
+    autocomplete_fields = ("dimension",)
+    search_fields = ("name", "slug", "dimension__name")
+    ordering = ("dimension__order", "position")
+
+
+@admin.register(RelationshipPair)
+class RelationshipPairAdmin(VocabularyAdmin):
+    pass
+
+
+@admin.register(Context)
+class ContextAdmin(VocabularyAdmin):
+    list_display = ("name", "category", "slug", "order")
+    list_filter = ("category",)
+    search_fields = ("name", "slug", "description", "category")
+    protect_dependents = ("configurations",)
+
+
+@admin.register(OutcomeKind)
+class OutcomeKindAdmin(VocabularyAdmin):
+    pass
+
+
+@admin.register(Outcome)
+class OutcomeAdmin(VocabularyAdmin):
+    list_display = ("name", "kind", "slug", "order")
+    list_filter = ("kind", "quality_domains")
+    list_select_related = ("kind",)
+    autocomplete_fields = ("kind", "quality_domains")
+    protect_dependents = ("configurations",)
+
+
+@admin.register(Pathway)
+class PathwayAdmin(VocabularyAdmin):
+    list_display = ("letter", "name", "example_team", "slug")
+    list_editable = ()
+    list_select_related = ("example_team",)
+    search_fields = ("letter", "name", "slug", "description")
+    autocomplete_fields = ("example_team",)
+    ordering = ("letter",)
+
+
+@admin.register(EssentialBuildingBlock)
+class EssentialBuildingBlockAdmin(VocabularyAdmin):
+    pass
+
+
+class FrameworkConceptInline(admin.TabularInline):
+    model = FrameworkConcept
+    extra = 0
+    fields = ("name", "slug", "order", "description", "note")
+    prepopulated_fields = {"slug": ("name",)}
+
+
+@admin.register(Framework)
+class FrameworkAdmin(VocabularyAdmin):
+    inlines = (FrameworkConceptInline,)
+
+
+@admin.register(FrameworkConcept)
+class FrameworkConceptAdmin(VocabularyAdmin):
+    list_display = ("name", "framework", "slug", "order")
+    list_filter = ("framework",)
+    list_select_related = ("framework",)
+    autocomplete_fields = ("framework",)
+    ordering = ("framework__order", "order", "name")
+
+
+# --- Configurations -----------------------------------------------------------------------------
+
+
+def _locked_for(request, obj):
+    """A published configuration is changed only by those who may publish (or after unpublishing)."""
+    return obj is not None and obj.status == ReviewStatus.PUBLISHED and not workflow.can_publish(request.user)
+
+
+class LockedWhenPublishedInlineMixin:
+    def has_add_permission(self, request, obj=None):
+        return not _locked_for(request, obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return not _locked_for(request, obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not _locked_for(request, obj) and super().has_delete_permission(request, obj)
+
+
+LOCKED_MESSAGE = "“{}” is published: only a lead evaluator can change it (or return it to draft first)."
+
+
+class ConfigurationChildAdminMixin:
+    """For rows that belong to a configuration (evidence links, Wish shifts, pathways) edited on their
+    own pages: the same lock as the configuration itself."""
+
+    def has_change_permission(self, request, obj=None):
+        return not (obj is not None and _locked_for(request, obj.configuration)) and super().has_change_permission(
+            request, obj
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        return not (obj is not None and _locked_for(request, obj.configuration)) and super().has_delete_permission(
+            request, obj
+        )
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        base = super().get_form(request, obj, change, **kwargs)
+
+        class ChildForm(base):
+            def clean(self):
+                cleaned = super().clean()
+                configuration = cleaned.get("configuration")
+                if configuration is not None and _locked_for(request, configuration):
+                    self.add_error("configuration", LOCKED_MESSAGE.format(configuration))
+                return cleaned
+
+        return ChildForm
+
+
+class LockedConfigurationFormSet(forms.BaseInlineFormSet):
+    """Inline of links seen from the excerpt: refuse adding, changing or deleting a link of a
+    configuration that is locked for this user. Set `user` via get_formset."""
+
+    user = None
+
+    def clean(self):
+        super().clean()
+        for form in self.forms:
+            if not form.has_changed() and not form.cleaned_data.get("DELETE"):
+                continue
+            configurations = {form.cleaned_data.get("configuration"), getattr(form.instance, "configuration", None)
+                              if form.instance.configuration_id else None}
+            for configuration in configurations - {None}:
+                if configuration.status == ReviewStatus.PUBLISHED and not workflow.can_publish(self.user):
+                    raise ValidationError(LOCKED_MESSAGE.format(configuration))
+
+
+class EvidenceLinkFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        if self.instance.pk and self.instance.status == ReviewStatus.PUBLISHED:
+            kept = [
+                f for f in self.forms
+                if f.cleaned_data and not f.cleaned_data.get("DELETE") and f.cleaned_data.get("excerpt")
+            ]
+            if not kept:
+                raise ValidationError(
+                    "A published configuration needs at least one evidence link. Return it to draft first "
+                    "to remove its last link."
+                )
+
+
+class EvidenceLinkInline(LockedWhenPublishedInlineMixin, ExcerptAutocompleteMixin, admin.TabularInline):
+    model = EvidenceLink
+    formset = EvidenceLinkFormSet
+    extra = 1
+    fields = ("excerpt", "part", "stance", "note")
+    autocomplete_fields = ("excerpt",)
+    verbose_name = "evidence link"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("excerpt__team", "excerpt__speaker_role")
+
+
+class WishShiftInline(LockedWhenPublishedInlineMixin, admin.TabularInline):
+    model = WishShift
+    extra = 0
+    fields = ("dimension", "toward", "between", "note")
+    autocomplete_fields = ("dimension", "toward", "between")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("dimension", "toward__dimension", "between")
+
+
+class ConfigurationPathwayInline(LockedWhenPublishedInlineMixin, admin.TabularInline):
+    model = ConfigurationPathway
+    extra = 0
+    fields = ("order", "pathway")
+    autocomplete_fields = ("pathway",)
+    verbose_name = "RAND pathway"
+    verbose_name_plural = "RAND pathways (in order, e.g. A then D)"
+
+
+class CMOConfigurationForm(forms.ModelForm):
+    class Meta:
+        model = CMOConfiguration
+        fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk and self.instance.status == ReviewStatus.PUBLISHED:
+            # A published configuration keeps what publishing required; to take it apart, unpublish first.
+            for name, label in (("mechanism", "a mechanism"), ("contexts", "at least one context"),
+                                ("outcomes", "at least one outcome")):
+                if name in cleaned and not cleaned[name]:
+                    self.add_error(name, f"A published configuration needs {label}. Return it to draft first.")
+        return cleaned
+
+
+class StatusFilter(admin.SimpleListFilter):
+    title = "review status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return ReviewStatus.choices
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(status=self.value())
+        return queryset
+
+
+@admin.register(CMOConfiguration)
+class CMOConfigurationAdmin(CuratedAdmin):
+    form = CMOConfigurationForm
+    change_form_template = "admin/mechanisms/cmoconfiguration/change_form.html"
+    list_display = (
+        "title", "team_list", "mechanism_short", "effect", "influence", "status_badge", "evidence_count",
+        "updated_by", "updated_at",
+    )
+    list_filter = (StatusFilter, "effect", "influence", "mechanism", "teams", "confidence", "relationship_level",
+                   "quality_domains")
+    list_select_related = ("mechanism", "updated_by")
+    search_fields = ("title", "slug", "statement", "activity", "notes")
+    autocomplete_fields = ("teams", "contexts", "mechanism", "theme", "outcomes", "relationship_level", "quality_domains")
+    prepopulated_fields = {"slug": ("title",)}
+    readonly_fields = ("status", "publication_check", "created_by", "created_at", "updated_by", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("title", "slug", "teams", "statement")}),
+        ("Context", {"classes": ("cmo-part", "cmo-context"), "fields": ("contexts",)}),
+        ("Mechanism", {"classes": ("cmo-part", "cmo-mechanism"),
+                       "fields": ("activity", ("mechanism", "theme"), "effect")}),
+        ("Outcome", {"classes": ("cmo-part", "cmo-outcome"), "fields": ("outcomes", "quality_domains")}),
+        ("Classification", {"fields": (("influence", "confidence"), "relationship_level")}),
+        ("Review", {"fields": ("status", "publication_check", "notes",
+                               ("created_by", "created_at"), ("updated_by", "updated_at"))}),
+    )
+    inlines = (WishShiftInline, EvidenceLinkInline, ConfigurationPathwayInline)
+    actions = ("submit_for_review_action", "publish_action", "return_to_draft_action")
+    history_list_display = ("status",)
+
+    class Media:
+        css = {"all": ("curation/curation.css",)}
+
+    def get_queryset(self, request):
+        return (
+            super().get_queryset(request)
+            .annotate(evidence_count=Count("evidence_links", distinct=True))
+            .prefetch_related(Prefetch("teams", queryset=Team.objects.only("id", "short_name", "name", "order")))
+        )
+
+    # --- list columns
+    @admin.display(description="Teams")
+    def team_list(self, obj):
+        return ", ".join(t.short_name or t.name for t in obj.teams.all())
+
+    @admin.display(description="Mechanism", ordering="mechanism__order")
+    def mechanism_short(self, obj):
+        return (obj.mechanism.short_name or obj.mechanism.name) if obj.mechanism_id else "—"
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj):
+        return format_html('<span class="review-status review-{}">{}</span>', obj.status, obj.get_status_display())
+
+    @admin.display(description="Evidence", ordering="evidence_count")
+    def evidence_count(self, obj):
+        return obj.evidence_count
+
+    @admin.display(description="Ready to publish?")
+    def publication_check(self, obj):
+        if obj is None or obj.pk is None:
+            return "Save first."
+        problems = obj.publication_problems()
+        if not problems:
+            return "Yes: it has a mechanism, contexts, outcomes and evidence."
+        return format_html("No: {}.", "; ".join(problems))
+
+    # --- permissions: published rows are locked for evaluators
+    def has_change_permission(self, request, obj=None):
+        return not _locked_for(request, obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not _locked_for(request, obj) and super().has_delete_permission(request, obj)
+
+    def has_publish_permission(self, request):
+        return workflow.can_publish(request.user)
+
+    def save_model(self, request, obj, form, change):
+        # Status only moves through the workflow (buttons and actions), never through the form or a
+        # history revert: a new configuration is a draft; a changed one keeps its stored status.
+        if change:
+            obj.status = CMOConfiguration.objects.filter(pk=obj.pk).values_list("status", flat=True).get()
+        else:
+            obj.status = ReviewStatus.DRAFT
+        super().save_model(request, obj, form, change)
+
+    # --- workflow
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path("<path:object_id>/workflow/<str:action>/", self.admin_site.admin_view(self.workflow_view),
+                 name="%s_%s_workflow" % info),
+        ] + super().get_urls()
+
+    def workflow_view(self, request, object_id, action):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if action not in workflow.ACTIONS:
+            raise PermissionDenied
+        obj = self.get_object(request, object_id)
+        if obj is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_view_permission(request, obj):
+            raise PermissionDenied
+        try:
+            workflow.ACTIONS[action](obj, request.user)
+        except workflow.WorkflowError as error:
+            self.message_user(request, _refusal(obj, error), messages.ERROR)
+        else:
+            self.message_user(request, f"“{obj}” is now {obj.get_status_display().lower()}.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:mechanisms_cmoconfiguration_change", args=[obj.pk]))
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.pk:
+            context["workflow_actions"] = [
+                (reverse("admin:mechanisms_cmoconfiguration_workflow", args=[obj.pk, action]),
+                 action, workflow.ACTION_LABELS[action])
+                for action in workflow.allowed_actions(obj, request.user)
+            ]
+            context["review_status"] = obj.get_status_display()
+            context["locked"] = _locked_for(request, obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _bulk(self, request, queryset, action):
+        result = workflow.apply_to_many(action, list(queryset), request.user)
+        past = workflow.ACTION_PAST[action]
+        if result.done:
+            self.message_user(request, f"{len(result.done)} configuration(s) {past}: "
+                              + ", ".join(str(c) for c in result.done) + ".", messages.SUCCESS)
+        if result.failed:
+            self.message_user(
+                request,
+                format_html(
+                    "{} configuration(s) not {}:<ul>{}</ul>", len(result.failed), past,
+                    format_html_join("", "<li>{}: {}.</li>", ((c, "; ".join(p)) for c, p in result.failed)),
+                ),
+                messages.ERROR,
+            )
+
+    @admin.action(description="Submit selected configurations for review", permissions=["change"])
+    def submit_for_review_action(self, request, queryset):
+        self._bulk(request, queryset, "submit_for_review")
+
+    @admin.action(description="Publish selected configurations", permissions=["publish"])
+    def publish_action(self, request, queryset):
+        self._bulk(request, queryset, "publish")
+
+    @admin.action(description="Return selected configurations to draft", permissions=["change"])
+    def return_to_draft_action(self, request, queryset):
+        self._bulk(request, queryset, "return_to_draft")
+
+
+def _refusal(obj, error):
+    return f"“{obj}” was not {workflow.ACTION_PAST[error.action]}: {'; '.join(error.problems)}."
+
+
+@admin.register(ConfigurationPathway)
+class ConfigurationPathwayAdmin(ConfigurationChildAdminMixin, CuratedAdmin):
+    list_display = ("configuration", "pathway", "order")
+    list_filter = ("pathway",)
+    list_select_related = ("configuration", "pathway")
+    search_fields = ("configuration__title", "configuration__slug", "pathway__letter")
+    autocomplete_fields = ("configuration", "pathway")
+
+
+@admin.register(WishShift)
+class WishShiftAdmin(ConfigurationChildAdminMixin, CuratedAdmin):
+    list_display = ("configuration", "dimension", "toward", "between")
+    list_filter = ("dimension", "toward", "between")
+    list_select_related = ("configuration", "dimension", "toward__dimension", "between")
+    search_fields = ("configuration__title", "configuration__slug", "note")
+    autocomplete_fields = ("configuration", "dimension", "toward", "between")
+
+
+__all__ = ["stamp_user"]

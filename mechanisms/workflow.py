@@ -1,0 +1,146 @@
+"""The review workflow of a CMO configuration: draft → in review → published, and back to draft.
+
+A small service because a transition checks who may make it, checks the configuration's guard rails,
+and writes the row and its history in one transaction. The admin's buttons and bulk actions use it;
+so can the API.
+
+    submit_for_review(configuration, user)   draft → in review        evaluators and leads
+    publish(configuration, user)             in review → published    leads only; needs publication_problems() == []
+    return_to_draft(configuration, user)     in review → draft        evaluators and leads
+                                             published → draft        leads only (unpublish)
+
+Each raises WorkflowError (with .problems, a list of sentences) and changes nothing when refused.
+"""
+
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+from cmo_kb.vocabulary import ReviewStatus
+
+PUBLISH_PERMISSION = "mechanisms.publish_cmoconfiguration"
+CHANGE_PERMISSION = "mechanisms.change_cmoconfiguration"
+
+
+class WorkflowError(Exception):
+    """A refused transition (`action` is a key of ACTIONS). `problems` says why, one fragment each."""
+
+    def __init__(self, configuration, action, problems):
+        self.configuration = configuration
+        self.action = action
+        self.problems = list(problems)
+        super().__init__(f"Cannot {ACTION_VERBS.get(action, action)} '{configuration}': {'; '.join(self.problems)}.")
+
+
+def can_publish(user):
+    return bool(user and user.is_authenticated and user.has_perm(PUBLISH_PERMISSION))
+
+
+def can_curate(user):
+    return bool(user and user.is_authenticated and user.has_perm(CHANGE_PERMISSION))
+
+
+def allowed_actions(configuration, user):
+    """The transitions `user` may attempt from the configuration's current status (for buttons)."""
+    actions = []
+    status = configuration.status
+    if status == ReviewStatus.DRAFT and can_curate(user):
+        actions.append("submit_for_review")
+    if status == ReviewStatus.IN_REVIEW and can_publish(user):
+        actions.append("publish")
+    if (status == ReviewStatus.IN_REVIEW and can_curate(user)) or (
+        status == ReviewStatus.PUBLISHED and can_publish(user)
+    ):
+        actions.append("return_to_draft")
+    return actions
+
+
+ACTION_LABELS = {
+    "submit_for_review": "Submit for review",
+    "publish": "Publish",
+    "return_to_draft": "Return to draft",
+}
+
+
+def _transition(configuration, user, action, allowed_from, target, reason, extra_checks=None, lead_only=False):
+    with transaction.atomic():
+        # Lock the row and work on the stored state, not on whatever the caller's instance holds.
+        current = type(configuration).objects.select_for_update().get(pk=configuration.pk)
+        problems = []
+        if not can_curate(user):
+            problems.append("you do not have permission to change CMO configurations")
+        elif lead_only and not can_publish(user):
+            problems.append(f"only lead evaluators can {ACTION_VERBS[action]}")
+        elif current.status not in allowed_from:
+            problems.append(
+                f"it is {current.get_status_display().lower()}; only "
+                + " or ".join(ReviewStatus(s).label.lower() for s in allowed_from)
+                + f" configurations can be {ACTION_PAST[action]}"
+            )
+        elif extra_checks:
+            problems.extend(extra_checks(current))
+        if problems:
+            raise WorkflowError(configuration, action, problems)
+        current.status = target
+        current.updated_by = user
+        current._history_user = user
+        current._change_reason = reason
+        current.save(update_fields=["status", "updated_by", "updated_at"])
+    configuration.status = current.status
+    configuration.updated_by = user
+    configuration.updated_at = current.updated_at
+    return configuration
+
+
+ACTION_VERBS = {"submit_for_review": "submit for review", "publish": "publish", "return_to_draft": "return to draft"}
+ACTION_PAST = {"submit_for_review": "submitted for review", "publish": "published", "return_to_draft": "returned to draft"}
+
+
+def submit_for_review(configuration, user):
+    return _transition(
+        configuration, user, "submit_for_review", [ReviewStatus.DRAFT], ReviewStatus.IN_REVIEW, "Submitted for review"
+    )
+
+
+def publish(configuration, user):
+    return _transition(
+        configuration, user, "publish", [ReviewStatus.IN_REVIEW], ReviewStatus.PUBLISHED, "Published",
+        lambda current: current.publication_problems(), lead_only=True,
+    )
+
+
+def return_to_draft(configuration, user):
+    def checks(current):
+        if current.status == ReviewStatus.PUBLISHED and not can_publish(user):
+            return ["only lead evaluators can unpublish"]
+        return []
+
+    return _transition(
+        configuration, user, "return_to_draft", [ReviewStatus.IN_REVIEW, ReviewStatus.PUBLISHED], ReviewStatus.DRAFT,
+        "Returned to draft", checks,
+    )
+
+
+unpublish = return_to_draft
+
+ACTIONS = {"submit_for_review": submit_for_review, "publish": publish, "return_to_draft": return_to_draft}
+
+
+@dataclass
+class BulkResult:
+    done: list = field(default_factory=list)
+    failed: list = field(default_factory=list)  # [(configuration, [problem, ...])]
+
+
+def apply_to_many(action, configurations, user):
+    """Apply one transition to each configuration on its own: one refusal does not undo the others."""
+    func = ACTIONS[action]
+    result = BulkResult()
+    for configuration in configurations:
+        try:
+            func(configuration, user)
+        except WorkflowError as error:
+            result.failed.append((configuration, error.problems))
+        else:
+            result.done.append(configuration)
+    return result

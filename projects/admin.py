@@ -1,0 +1,188 @@
+"""Admin for the programme and its teams, and the base classes every curated admin shares."""
+
+from django.contrib import admin
+from django.db import transaction
+from django.db.models import Count
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.text import capfirst
+from simple_history.admin import SimpleHistoryAdmin
+
+from evidence.admin_views import ExcerptAutocompleteMixin
+
+from .models import KeyFigure, Programme, QualityDomain, RelationshipLevel, Team, TeamQualityDomain, TeamRelationshipLevel
+
+
+def _has_field(model, name):
+    return any(f.name == name for f in model._meta.get_fields())
+
+
+def stamp_user(obj, user, adding):
+    """created_by on creation, updated_by always, and the user of the history record."""
+    if adding and _has_field(type(obj), "created_by") and not obj.created_by_id:
+        obj.created_by = user
+    if _has_field(type(obj), "updated_by"):
+        obj.updated_by = user
+    obj._history_user = user
+
+
+class CuratedAdmin(ExcerptAutocompleteMixin, SimpleHistoryAdmin):
+    """History with field diffs and revert (django-simple-history), who made and changed what,
+    and deletion refused while other rows depend on the object.
+
+    `protect_dependents` names reverse many-to-many managers (e.g. "configurations") whose rows would
+    silently lose this object on delete: the admin treats them like PROTECT foreign keys.
+    """
+
+    protect_dependents = ()
+    list_per_page = 50
+    save_on_top = True
+
+    def save_model(self, request, obj, form, change):
+        stamp_user(obj, request.user, adding=not change)
+        super().save_model(request, obj, form, change)
+
+    def save_formset(self, request, form, formset, change):
+        instances = formset.save(commit=False)
+        for obj in formset.deleted_objects:
+            obj._history_user = request.user
+            obj.delete()
+        for obj in instances:
+            stamp_user(obj, request.user, adding=obj.pk is None)
+            obj.save()
+        formset.save_m2m()
+
+    def get_deleted_objects(self, objs, request):
+        to_delete, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        protected = list(protected)
+        for obj in objs:
+            for name in self.protect_dependents:
+                manager = getattr(obj, name)
+                for dependent in manager.all():
+                    protected.append(_describe(dependent, name, obj))
+        return to_delete, model_count, perms_needed, protected
+
+    @transaction.atomic
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        # Reverting saves the form; do it all or nothing like every other admin write.
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+
+def _describe(dependent, relation, obj):
+    opts = dependent._meta
+    try:
+        url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[dependent.pk])
+    except Exception:  # pragma: no cover - unregistered model
+        url = None
+    label = capfirst(opts.verbose_name)
+    if url:
+        return format_html('{}: <a href="{}">{}</a> (uses {})', label, url, dependent, obj)
+    return format_html("{}: {} (uses {})", label, dependent, obj)
+
+
+class VocabularyAdmin(CuratedAdmin):
+    """A controlled-vocabulary row: name, slug, order, description."""
+
+    list_display = ("name", "slug", "order")
+    list_editable = ("order",)
+    search_fields = ("name", "slug", "description")
+    prepopulated_fields = {"slug": ("name",)}
+    ordering = ("order", "name")
+
+
+@admin.register(Programme)
+class ProgrammeAdmin(CuratedAdmin):
+    list_display = ("name", "short_name", "funder", "evaluator", "start_year", "end_year", "team_count")
+    search_fields = ("name", "short_name", "slug", "funder", "evaluator")
+    readonly_fields = ("created_by", "updated_by", "created_at", "updated_at")
+    prepopulated_fields = {"slug": ("name",)}
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(team_count=Count("teams"))
+
+    @admin.display(description="Teams", ordering="team_count")
+    def team_count(self, obj):
+        return obj.team_count
+
+
+@admin.register(QualityDomain)
+class QualityDomainAdmin(VocabularyAdmin):
+    protect_dependents = ("configurations", "outcomes")
+
+
+@admin.register(RelationshipLevel)
+class RelationshipLevelAdmin(VocabularyAdmin):
+    pass
+
+
+class TeamQualityDomainInline(ExcerptAutocompleteMixin, admin.TabularInline):
+    model = TeamQualityDomain
+    extra = 0
+    autocomplete_fields = ("quality_domain", "evidence")
+
+
+class TeamRelationshipLevelInline(ExcerptAutocompleteMixin, admin.TabularInline):
+    model = TeamRelationshipLevel
+    extra = 0
+    autocomplete_fields = ("relationship_level", "evidence")
+
+
+class KeyFigureInline(ExcerptAutocompleteMixin, admin.StackedInline):
+    model = KeyFigure
+    extra = 0
+    autocomplete_fields = ("evidence",)
+    fields = (("slug", "order"), "label", ("value", "value_max", "unit", "display"), "evidence")
+
+
+@admin.register(Team)
+class TeamAdmin(CuratedAdmin):
+    list_display = ("short_name", "name", "slug", "programme", "organisation", "configuration_count", "order")
+    list_display_links = ("short_name", "name")
+    list_filter = ("programme", "quality_domains", "relationship_levels")
+    list_select_related = ("programme",)
+    search_fields = ("name", "short_name", "slug", "organisation")
+    autocomplete_fields = ("programme",)
+    prepopulated_fields = {"slug": ("short_name",)}
+    readonly_fields = ("created_by", "updated_by", "created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("programme", ("name", "short_name"), "slug", "aliases", "organisation", "order")}),
+        ("Figure 4 summary", {"fields": ("objective", "target", "scope", "delivery")}),
+        ("Improvement story (Appendix 3)", {"fields": ("background", "aims", "achievements")}),
+        ("Record", {"classes": ("collapse",), "fields": (("created_by", "created_at"), ("updated_by", "updated_at"))}),
+    )
+    inlines = (TeamQualityDomainInline, TeamRelationshipLevelInline, KeyFigureInline)
+    protect_dependents = ("configurations",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(configuration_count=Count("configurations", distinct=True))
+
+    @admin.display(description="Configurations", ordering="configuration_count")
+    def configuration_count(self, obj):
+        return obj.configuration_count
+
+
+@admin.register(KeyFigure)
+class KeyFigureAdmin(CuratedAdmin):
+    list_display = ("display", "label", "team", "value", "value_max", "unit", "order")
+    list_filter = ("team", "unit")
+    list_select_related = ("team",)
+    search_fields = ("slug", "label", "display", "team__short_name", "team__name")
+    autocomplete_fields = ("team", "evidence")
+
+
+@admin.register(TeamQualityDomain)
+class TeamQualityDomainAdmin(CuratedAdmin):
+    list_display = ("team", "quality_domain", "basis")
+    list_filter = ("basis", "quality_domain", "team")
+    list_select_related = ("team", "quality_domain")
+    search_fields = ("team__short_name", "quality_domain__name", "note")
+    autocomplete_fields = ("team", "quality_domain", "evidence")
+
+
+@admin.register(TeamRelationshipLevel)
+class TeamRelationshipLevelAdmin(CuratedAdmin):
+    list_display = ("team", "relationship_level", "basis")
+    list_filter = ("basis", "relationship_level", "team")
+    list_select_related = ("team", "relationship_level")
+    search_fields = ("team__short_name", "relationship_level__name", "note")
+    autocomplete_fields = ("team", "relationship_level", "evidence")
