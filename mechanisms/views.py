@@ -1,0 +1,443 @@
+"""Public pages about mechanisms, Wish's relationship dimensions, quality domains, configurations
+and the cross-team matrix. Only published configurations ever reach these pages."""
+
+from collections import OrderedDict
+from urllib.parse import urlencode
+
+from django.db.models import Count, Prefetch, Q
+from django.http import Http404
+from django.shortcuts import get_object_or_404, render
+
+from cmo_kb.vocabulary import ReviewStatus
+from evidence.models import EvidenceLink
+from projects.models import QualityDomain, TeamQualityDomain
+
+from .matrix import AXES, build_matrix
+from .models import (
+    CMOConfiguration,
+    ConfigurationPathway,
+    Effect,
+    EnablingMechanism,
+    Influence,
+    MechanismTheme,
+    Outcome,
+    WishDimension,
+    WishPole,
+    WishShift,
+)
+
+PUBLISHED = ReviewStatus.PUBLISHED
+# How many pieces of evidence a configuration card shows before "more evidence".
+EVIDENCE_SHOWN = 2
+
+
+# --- shared helpers (the team, excerpt and search pages use them too) -------------------------
+
+
+def configuration_cards(queryset=None):
+    """Published configurations with everything a configuration card shows.
+
+    Costs 1 query for the configurations plus 7 prefetches, however many rows: teams, contexts,
+    outcomes (with kind), Wish shifts (with dimension, pole and pair), evidence links (with excerpt
+    and speaker role), quality domains, pathways.
+    """
+    qs = CMOConfiguration.objects.published() if queryset is None else queryset
+    return qs.select_related("mechanism", "theme", "relationship_level").prefetch_related(
+        "teams",
+        "contexts",
+        Prefetch("outcomes", queryset=Outcome.objects.select_related("kind")),
+        Prefetch("wish_shifts", queryset=WishShift.objects.select_related("dimension", "toward", "between")),
+        Prefetch(
+            "evidence_links",
+            queryset=EvidenceLink.objects.select_related("excerpt", "excerpt__speaker_role", "excerpt__team").order_by(
+                "excerpt__start", "part"
+            ),
+        ),
+        "quality_domains",
+        Prefetch("configurationpathway_set", queryset=ConfigurationPathway.objects.select_related("pathway")),
+    )
+
+
+def attach_evidence(configurations):
+    """Give each configuration `.evidence`: one entry per excerpt with the parts it speaks to,
+    so a quote linked to both context and outcome is shown once. Uses prefetched rows only."""
+    for configuration in configurations:
+        grouped = OrderedDict()
+        for link in configuration.evidence_links.all():
+            entry = grouped.setdefault(link.excerpt_id, {"excerpt": link.excerpt, "links": []})
+            entry["links"].append(link)
+        # Participant quotes first (they are what readers look for), then findings, in source order.
+        evidence = sorted(
+            grouped.values(), key=lambda e: (e["excerpt"].kind != "participant_quote", e["excerpt"].start)
+        )
+        configuration.evidence = evidence
+        configuration.evidence_shown = evidence[:EVIDENCE_SHOWN]
+        configuration.evidence_more = evidence[EVIDENCE_SHOWN:]
+        configuration.pathway_list = [cp.pathway for cp in configuration.configurationpathway_set.all()]
+    return configurations
+
+
+def group_by_mechanism(configurations):
+    """[(mechanism or None, [configurations])] in mechanism order; unassigned last."""
+    groups = OrderedDict()
+    for configuration in configurations:
+        groups.setdefault(configuration.mechanism, []).append(configuration)
+    return sorted(
+        groups.items(),
+        key=lambda item: (item[0] is None, item[0].order if item[0] else 0, item[0].name if item[0] else ""),
+    )
+
+
+def diverging_rows(rows):
+    """Geometry for the diverging bar chart (includes/diverging_chart.html).
+
+    `rows` are dicts with label, left and right (counts) and optionally url. Adds bar lengths in
+    SVG units: the axis sits at x=390 and each half is at most 180 units long."""
+    rows = list(rows)
+    top = max([max(r["left"], r["right"]) for r in rows] + [1])
+    for index, row in enumerate(rows):
+        row["left_width"] = round(180 * row["left"] / top, 1)
+        row["right_width"] = round(180 * row["right"] / top, 1)
+        row["left_x"] = round(390 - row["left_width"], 1)
+        row["left_text_x"] = round(row["left_x"] - 6, 1)
+        row["right_text_x"] = round(390 + row["right_width"] + 6, 1)
+        row["y"] = index * 44
+        row["net"] = row["right"] - row["left"]
+        row["chart_height"] = len(rows) * 44
+    return rows
+
+
+def wish_profile(configurations, dimensions):
+    """Which Wish dimensions the configurations shift, and toward which pole.
+
+    `dimensions` must have their poles prefetched; shifts come from the configurations' prefetched
+    `wish_shifts`, so this costs no query."""
+    by_dimension = {d.pk: {"left": [], "right": []} for d in dimensions}
+    for configuration in configurations:
+        for shift in configuration.wish_shifts.all():
+            side = "left" if shift.toward.position < 0 else "right"
+            by_dimension.setdefault(shift.dimension_id, {"left": [], "right": []})[side].append((configuration, shift))
+    rows = []
+    for dimension in dimensions:
+        poles = {p.position: p for p in dimension.poles.all()}
+        shifts = by_dimension[dimension.pk]
+        rows.append(
+            {
+                "dimension": dimension,
+                "label": dimension.name,
+                "url": dimension.get_absolute_url(),
+                "left_pole": poles.get(-1),
+                "right_pole": poles.get(1),
+                "left": len(shifts["left"]),
+                "right": len(shifts["right"]),
+                "left_shifts": shifts["left"],
+                "right_shifts": shifts["right"],
+                "between": sorted({s.between.name for _, s in shifts["left"] + shifts["right"]}),
+            }
+        )
+    return diverging_rows(rows)
+
+
+def dimensions_with_poles():
+    """All Wish dimensions with their poles: 2 queries."""
+    return list(WishDimension.objects.prefetch_related(Prefetch("poles", queryset=WishPole.objects.order_by("position"))))
+
+
+def _team_groups(configurations):
+    """Columns for 'side by side': one per team, cross-team configurations in their own column."""
+    columns = OrderedDict()
+    for configuration in configurations:
+        teams = list(configuration.teams.all())
+        if len(teams) == 1:
+            key, label, team = teams[0].slug, str(teams[0]), teams[0]
+        else:
+            key, label, team = "_cross", "Across teams", None
+        column = columns.setdefault(key, {"label": label, "team": team, "configurations": [], "order": None})
+        column["configurations"].append(configuration)
+        column["order"] = (1, 0, "") if team is None else (0, team.order, team.name)
+    return sorted(columns.values(), key=lambda c: c["order"])
+
+
+def _effect_counts(configurations):
+    triggered = sum(1 for c in configurations if c.effect == Effect.TRIGGERED)
+    return {"triggered": triggered, "disabled": len(configurations) - triggered, "total": len(configurations)}
+
+
+# --- mechanisms ------------------------------------------------------------------------------
+
+
+def mechanism_list(request):
+    """3 queries: mechanisms with published counts, their themes."""
+    published = Q(configurations__status=PUBLISHED)
+    mechanisms = EnablingMechanism.objects.annotate(
+        published_count=Count("configurations", filter=published, distinct=True),
+        triggered_count=Count("configurations", filter=published & Q(configurations__effect=Effect.TRIGGERED), distinct=True),
+        disabled_count=Count("configurations", filter=published & Q(configurations__effect=Effect.DISABLED), distinct=True),
+    ).prefetch_related("themes")
+    return render(
+        request,
+        "mechanisms/mechanism_list.html",
+        {"mechanisms": mechanisms, "nav_section": "mechanisms", "breadcrumbs": [("Mechanisms", None)]},
+    )
+
+
+def mechanism_detail(request, slug):
+    """1 (mechanism) + 1 (themes) + 8 (configuration cards) = 10 queries."""
+    mechanism = get_object_or_404(EnablingMechanism, slug=slug)
+    themes = list(mechanism.themes.all())
+    configurations = attach_evidence(
+        list(
+            configuration_cards(CMOConfiguration.objects.published().filter(mechanism=mechanism)).order_by(
+                "theme__order", "slug"
+            )
+        )
+    )
+    theme_counts = {t.pk: {"triggered": 0, "disabled": 0} for t in themes}
+    for configuration in configurations:
+        if configuration.theme_id in theme_counts:
+            theme_counts[configuration.theme_id][configuration.effect] += 1
+    for theme in themes:
+        theme.counts = theme_counts[theme.pk]
+    return render(
+        request,
+        "mechanisms/mechanism_detail.html",
+        {
+            "mechanism": mechanism,
+            "themes": themes,
+            "configurations": configurations,
+            "columns": _team_groups(configurations),
+            "counts": _effect_counts(configurations),
+            "nav_section": "mechanisms",
+            "breadcrumbs": [("Mechanisms", "/mechanisms/"), (mechanism.short_name or mechanism.name, None)],
+        },
+    )
+
+
+# --- Wish dimensions -------------------------------------------------------------------------
+
+
+def wish_list(request):
+    """3 queries: dimensions with poles, published shift counts per pole."""
+    dimensions = dimensions_with_poles()
+    counts = dict(
+        WishShift.objects.filter(configuration__status=PUBLISHED)
+        .values("toward")
+        .annotate(n=Count("configuration", distinct=True))
+        .values_list("toward", "n")
+    )
+    rows = []
+    for dimension in dimensions:
+        poles = {p.position: p for p in dimension.poles.all()}
+        left, right = poles.get(-1), poles.get(1)
+        rows.append(
+            {
+                "dimension": dimension,
+                "label": dimension.name,
+                "url": dimension.get_absolute_url(),
+                "left_pole": left,
+                "right_pole": right,
+                "left": counts.get(left.pk, 0) if left else 0,
+                "right": counts.get(right.pk, 0) if right else 0,
+            }
+        )
+    return render(
+        request,
+        "mechanisms/wish_list.html",
+        {"rows": diverging_rows(rows), "nav_section": "wish", "breadcrumbs": [("Relationship dimensions", None)]},
+    )
+
+
+def wish_detail(request, slug):
+    """1 (dimension) + 1 (poles) + 1 (shifts with configuration, pole, pair) + 1 (their teams) = 4 queries."""
+    dimension = get_object_or_404(WishDimension, slug=slug)
+    poles = {p.position: p for p in dimension.poles.all()}
+    shifts = list(
+        WishShift.objects.filter(dimension=dimension, configuration__status=PUBLISHED)
+        .select_related("configuration", "configuration__mechanism", "toward", "between")
+        .prefetch_related("configuration__teams")
+        .order_by("configuration__slug", "between__order")
+    )
+    per_team = OrderedDict()
+    for shift in shifts:
+        teams = list(shift.configuration.teams.all())
+        for team in teams if len(teams) == 1 else [None]:
+            key = team.slug if team else "_cross"
+            row = per_team.setdefault(
+                key,
+                {
+                    "label": str(team) if team else "Across teams",
+                    "url": team.get_absolute_url() if team else "",
+                    "order": (0, team.order, team.name) if team else (1, 0, ""),
+                    "left": 0,
+                    "right": 0,
+                },
+            )
+            row["left" if shift.toward.position < 0 else "right"] += 1
+    rows = diverging_rows(sorted(per_team.values(), key=lambda r: r["order"]))
+    return render(
+        request,
+        "mechanisms/wish_detail.html",
+        {
+            "dimension": dimension,
+            "left_pole": poles.get(-1),
+            "right_pole": poles.get(1),
+            "shifts": shifts,
+            "rows": rows,
+            "nav_section": "wish",
+            "breadcrumbs": [("Relationship dimensions", "/wish/"), (dimension.name, None)],
+        },
+    )
+
+
+# --- quality domains -------------------------------------------------------------------------
+
+
+def quality_domain_list(request):
+    """1 query: domains with the number of teams and published configurations touching them."""
+    domains = QualityDomain.objects.annotate(
+        team_count=Count("teamqualitydomain", distinct=True),
+        published_count=Count("configurations", filter=Q(configurations__status=PUBLISHED), distinct=True),
+    )
+    return render(
+        request,
+        "mechanisms/quality_domain_list.html",
+        {"domains": domains, "nav_section": "quality", "breadcrumbs": [("Quality", None)]},
+    )
+
+
+def quality_domain_detail(request, slug):
+    """1 (domain) + 1 (teams with basis and evidence) + 1 (outcomes with kind) + 8 (cards) = 11 queries."""
+    domain = get_object_or_404(QualityDomain, slug=slug)
+    team_links = list(
+        TeamQualityDomain.objects.filter(quality_domain=domain).select_related("team", "evidence").order_by(
+            "team__order", "team__name"
+        )
+    )
+    outcomes = list(Outcome.objects.filter(quality_domains=domain).select_related("kind"))
+    configurations = attach_evidence(
+        list(configuration_cards(CMOConfiguration.objects.published().filter(quality_domains=domain)))
+    )
+    return render(
+        request,
+        "mechanisms/quality_domain_detail.html",
+        {
+            "domain": domain,
+            "team_links": team_links,
+            "outcomes": outcomes,
+            "groups": group_by_mechanism(configurations),
+            "configurations": configurations,
+            "counts": _effect_counts(configurations),
+            "nav_section": "quality",
+            "breadcrumbs": [("Quality", "/quality-domains/"), (domain.name, None)],
+        },
+    )
+
+
+# --- configurations --------------------------------------------------------------------------
+
+
+def configuration_detail(request, slug):
+    """1 (configuration) + 7 (its parts) + 1 (same mechanism elsewhere) + 1 (their teams) = 10 queries."""
+    configuration = configuration_cards().filter(slug=slug).first()
+    if configuration is None:
+        raise Http404("No published configuration has this address.")
+    attach_evidence([configuration])
+    related = []
+    if configuration.mechanism_id:
+        related = list(
+            CMOConfiguration.objects.published()
+            .filter(mechanism_id=configuration.mechanism_id)
+            .exclude(pk=configuration.pk)
+            .select_related("theme")
+            .prefetch_related("teams")
+            .order_by("slug")
+        )
+    teams = list(configuration.teams.all())
+    crumbs = [("Configurations", "/configurations/"), (configuration.title, None)]
+    if len(teams) == 1:
+        crumbs = [("Teams", "/teams/"), (str(teams[0]), teams[0].get_absolute_url()), (configuration.title, None)]
+    return render(
+        request,
+        "mechanisms/configuration_detail.html",
+        {
+            "configuration": configuration,
+            "teams": teams,
+            "related": related,
+            "nav_section": "configurations",
+            "breadcrumbs": crumbs,
+        },
+    )
+
+
+MATRIX_DEFAULTS = {"rows": "team", "cols": "mechanism"}
+INFLUENCE_CHOICES = [("", "Barriers and enablers")] + [(v, f"{l}s only") for v, l in Influence.choices]
+
+
+def _heat_level(count, top):
+    """0 for an empty cell, else 1–5 in proportion to the fullest cell."""
+    return 0 if not count else max(1, min(5, -(-5 * count // max(top, 1))))
+
+
+def matrix(request):
+    """Team × mechanism by default; rows and columns switch to any axis of mechanisms/matrix.py.
+
+    Queries: at most 5 for the matrix (build_matrix), whatever the data size."""
+    errors = []
+    choice = {}
+    for param, default in MATRIX_DEFAULTS.items():
+        value = request.GET.get(param) or default
+        if value not in AXES:
+            errors.append(f"{'Rows' if param == 'rows' else 'Columns'}: “{value}” is not an axis; choose one of {', '.join(a.label for a in AXES.values())}.")
+            value = default
+        choice[param] = value
+    influence = request.GET.get("influence", "")
+    if influence not in dict(INFLUENCE_CHOICES):
+        errors.append(f"Show: “{influence}” is not one of barriers, enablers.")
+        influence = ""
+    configurations = CMOConfiguration.objects.published()
+    if influence:
+        configurations = configurations.filter(influence=influence)
+    data = build_matrix(configurations, choice["rows"], choice["cols"])
+    top = max([cell["count"] for row in data["cells"] for cell in row] + [0])
+    extra = {"influence": influence} if influence else {}
+    rows = []
+    for header, cells in zip(data["rows"], data["cells"]):
+        for cell, col in zip(cells, data["cols"]):
+            cell["col_label"] = col["label"]
+            cell["level"] = _heat_level(cell["count"], top)
+            params = {choice["rows"]: cell["row"], choice["cols"]: cell["col"], **extra}
+            cell["url"] = "/configurations/?" + urlencode(params)
+        rows.append({"header": header, "cells": cells, "url": _axis_url(choice["rows"], header["key"])})
+    cols = [dict(col, url=_axis_url(choice["cols"], col["key"])) for col in data["cols"]]
+    return render(
+        request,
+        "mechanisms/matrix.html",
+        {
+            "matrix": data,
+            "rows": rows,
+            "cols": cols,
+            "axes": [(key, axis.label) for key, axis in AXES.items()],
+            "choice": choice,
+            "influence": influence,
+            "influence_choices": INFLUENCE_CHOICES,
+            "errors": errors,
+            "levels": range(6),
+            "nav_section": "matrix",
+            "breadcrumbs": [("Matrix", None)],
+        },
+        status=400 if errors else 200,
+    )
+
+
+def _axis_url(axis, key):
+    """The page about one term of an axis, where there is one."""
+    return {
+        "team": "/teams/{}/",
+        "mechanism": "/mechanisms/{}/",
+        "wish_dimension": "/wish/{}/",
+        "quality_domain": "/quality-domains/{}/",
+    }.get(axis, "").format(key) or None
+
+
+def configuration_list(request):  # placeholder until the API's FilterSet lands
+    return render(request, "mechanisms/configuration_list.html", {"nav_section": "configurations"})
