@@ -159,7 +159,7 @@ if not DEBUG:
     SECURE_CONTENT_TYPE_NOSNIFF = True
 
 # Where the seed corpus lives; load_ctg reads fixtures/ctg/ and fixtures/sources/.
-CTG_FIXTURES_DIR = BASE_DIR / "fixtures"
+CTG_FIXTURES_DIR = Path(os.environ.get("CTG_FIXTURES_DIR") or BASE_DIR / "fixtures")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

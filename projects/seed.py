@@ -432,10 +432,10 @@ class Fixtures:
         self.problems = []
         self.entries = defaultdict(dict)  # section name -> slug -> Entry
         self.source_texts = {}  # source slug -> full text
+        self.unreadable = False  # a file could not be read: its slugs are missing, so references would mislead
         self._read()
-        if not self.problems:
+        if not self.unreadable:
             self._normalise()
-        if not self.problems:
             self._cross_check()
         if self.problems:
             raise SeedError(self.problems)
@@ -449,6 +449,7 @@ class Fixtures:
     def _read(self):
         if not self.ctg_dir.is_dir():
             self.problems.append(f"{self.ctg_dir}: no fixtures directory (settings.CTG_FIXTURES_DIR / 'ctg').")
+            self.unreadable = True
             return
         files = sorted(self.ctg_dir.rglob("*.yaml"))
         if not files:
@@ -459,11 +460,13 @@ class Fixtures:
                 data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YamlLoader)
             except (yaml.YAMLError, UnicodeDecodeError) as exc:
                 self.problems.append(f"{name}: not valid UTF-8 YAML: {exc}")
+                self.unreadable = True
                 continue
             if data is None:
                 continue
             if not isinstance(data, dict):
                 self.problems.append(f"{name}: the top level must be a mapping of sections.")
+                self.unreadable = True
                 continue
             for section_name, items in data.items():
                 if section_name == "vocabularies":
