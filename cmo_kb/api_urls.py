@@ -1,3 +1,47 @@
-"""URLs of the REST API, mounted at /api/."""
+"""URLs of the REST API, mounted at /api/.
 
-urlpatterns = []
+Resources (plural nouns, slug lookups; evidence links by id), the matrix, tokens, and the OpenAPI
+schema with Swagger UI and ReDoc served from drf-spectacular-sidecar's static files (no CDN).
+"""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from cmo_kb.api import API_THROTTLES, IssueTokenView, MeView, ObtainTokenView
+from evidence import api as evidence_api
+from mechanisms import api as mechanisms_api
+from projects import api as projects_api
+
+router = DefaultRouter()
+router.register("programmes", projects_api.ProgrammeViewSet, basename="programme")
+router.register("teams", projects_api.TeamViewSet, basename="team")
+router.register("mechanisms", mechanisms_api.MechanismViewSet, basename="mechanism")
+router.register("themes", mechanisms_api.ThemeViewSet, basename="theme")
+router.register("wish-dimensions", mechanisms_api.WishDimensionViewSet, basename="wish-dimension")
+router.register("quality-domains", projects_api.QualityDomainViewSet, basename="quality-domain")
+router.register("relationship-levels", projects_api.RelationshipLevelViewSet, basename="relationship-level")
+router.register("pathways", mechanisms_api.PathwayViewSet, basename="pathway")
+router.register("contexts", mechanisms_api.ContextViewSet, basename="context")
+router.register("outcomes", mechanisms_api.OutcomeViewSet, basename="outcome")
+router.register("outcome-kinds", mechanisms_api.OutcomeKindViewSet, basename="outcome-kind")
+router.register("relationship-pairs", mechanisms_api.RelationshipPairViewSet, basename="relationship-pair")
+router.register("configurations", mechanisms_api.ConfigurationViewSet, basename="configuration")
+router.register("sources", evidence_api.SourceViewSet, basename="source")
+router.register("excerpts", evidence_api.ExcerptViewSet, basename="excerpt")
+router.register("evidence-links", evidence_api.EvidenceLinkViewSet, basename="evidence-link")
+router.register("speaker-roles", evidence_api.SpeakerRoleViewSet, basename="speaker-role")
+router.register("waves", evidence_api.WaveViewSet, basename="wave")
+
+app_name = "api"
+
+urlpatterns = [
+    path("matrix/", mechanisms_api.MatrixView.as_view(), name="matrix"),
+    path("auth/token/", ObtainTokenView.as_view(), name="token"),
+    path("auth/tokens/", IssueTokenView.as_view(), name="issue-token"),
+    path("auth/me/", MeView.as_view(), name="me"),
+    path("schema/", SpectacularAPIView.as_view(throttle_classes=API_THROTTLES), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema", throttle_classes=API_THROTTLES), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema", throttle_classes=API_THROTTLES), name="redoc"),
+    path("", include(router.urls)),
+]

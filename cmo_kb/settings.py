@@ -161,22 +161,54 @@ if not DEBUG:
 # Where the seed corpus lives; load_ctg reads fixtures/ctg/ and fixtures/sources/.
 CTG_FIXTURES_DIR = Path(os.environ.get("CTG_FIXTURES_DIR") or BASE_DIR / "fixtures")
 
+def env_rate(name, default):
+    """A DRF throttle rate such as '120/minute'; refuses anything DRF would misread."""
+    import re
+
+    raw = os.environ.get(name) or default
+    if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", raw.strip()):
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a rate; use e.g. 120/minute, 10/second, 5000/day.")
+    return raw.strip()
+
+
+# The REST API (cmo_kb/api.py, cmo_kb/api_urls.py). Token auth first, so an anonymous write gets a
+# 401 with a WWW-Authenticate header rather than a 403. The API's own views set their permission,
+# filter, pagination, renderer (JSON, CSV) and throttle classes from cmo_kb.api.KBAPIDefaults: DRF
+# imports the DEFAULT_* classes below while rest_framework.views is loading, so naming cmo_kb.api
+# there would be a circular import. The throttle rates are read on every request.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Anonymous clients by IP, signed-in clients (token or session) by account.
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_rate("API_THROTTLE_ANON", "120/minute"),
+        "user": env_rate("API_THROTTLE_USER", "1200/minute"),
+    },
+    "EXCEPTION_HANDLER": "cmo_kb.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "cmo_kb.api.KBAutoSchema",
 }
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "CMO KB API",
-    "DESCRIPTION": "Context-mechanism-outcome configurations and their verbatim evidence.",
+    "DESCRIPTION": (BASE_DIR / "cmo_kb" / "api_description.md").read_text(encoding="utf-8"),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Request bodies leave out read-only fields, responses show them.
+    "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "ReviewStatusEnum": "cmo_kb.vocabulary.ReviewStatus",
+        "EffectEnum": "mechanisms.models.Effect",
+        "InfluenceEnum": "mechanisms.models.Influence",
+        "ConfidenceEnum": "mechanisms.models.Confidence",
+        "ExcerptKindEnum": "evidence.models.ExcerptKind",
+        "StanceEnum": "evidence.models.Stance",
+        "PartEnum": "evidence.models.Part",
+    },
 }

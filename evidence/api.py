@@ -1,0 +1,306 @@
+"""API resources of the evidence app: sources, excerpts, evidence links, speaker roles, waves.
+
+Excerpts are verbatim text of published sources, so everyone may read every excerpt; what is hidden
+from non-evaluators is the link to an unpublished configuration (nested `links`, /api/evidence-links/
+and the `configuration`/`mechanism` filters all respect that).
+"""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import serializers
+
+from cmo_kb.api import (
+    ChoiceListFilter,
+    IntegerListFilter,
+    KBCursorPagination,
+    KBFilterSet,
+    KBModelViewSet,
+    SearchParamFilter,
+    SlugListFilter,
+    TextListFilter,
+    VocabularyFilterSet,
+    visible_configurations,
+    vocabulary_serializer,
+)
+from evidence.models import (
+    EvaluationWave,
+    EvidenceExcerpt,
+    EvidenceLink,
+    ExcerptKind,
+    Part,
+    Source,
+    SourceKind,
+    SpeakerRole,
+    Stance,
+)
+from evidence.search import search_excerpts
+from mechanisms.models import CMOConfiguration, EnablingMechanism
+from projects.models import Programme, Team
+
+# --- Sources ------------------------------------------------------------------------------------
+
+
+class SourceSerializer(serializers.ModelSerializer):
+    kind = serializers.SlugRelatedField(slug_field="slug", queryset=SourceKind.objects.all())
+    programme = serializers.SlugRelatedField(slug_field="slug", queryset=Programme.objects.all(), allow_null=True, required=False)
+    length = serializers.SerializerMethodField(help_text="Characters in the full text (offsets count these).")
+    excerpts_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Source
+        fields = ["slug", "title", "kind", "programme", "authors", "date", "publisher", "url", "length", "excerpts_url",
+                  "created_at", "updated_at"]
+        read_only_fields = ["created_at", "updated_at"]
+
+    def get_length(self, obj) -> int:
+        return obj.text_length if hasattr(obj, "text_length") else len(obj.full_text)
+
+    def get_excerpts_url(self, obj) -> str:
+        return f"/api/excerpts/?source={obj.slug}"
+
+
+class SourceDetailSerializer(SourceSerializer):
+    class Meta(SourceSerializer.Meta):
+        fields = SourceSerializer.Meta.fields + ["full_text"]
+
+
+class SourceFilterSet(VocabularyFilterSet):
+    name = None
+    title = TextListFilter(field_name="title", help_text="Part of the title.")
+    kind = SlugListFilter(SourceKind, noun="source kind", field_name="kind")
+    programme = SlugListFilter(Programme, field_name="programme", list_url="/api/programmes/")
+
+
+@extend_schema_view(
+    list=extend_schema(description="Documents whose text the evidence quotes. The list leaves out the full "
+                       "text (the report alone is 190,000 characters); a source's own page includes it."),
+)
+class SourceViewSet(KBModelViewSet):
+    """Documents whose full text is stored so evidence can be shown in context."""
+
+    filterset_class = SourceFilterSet
+
+    def get_queryset(self):
+        from django.db.models.functions import Length
+
+        qs = Source.objects.select_related("kind", "programme")
+        if self.action == "list":
+            qs = qs.defer("full_text").annotate(text_length=Length("full_text"))
+        return qs
+
+    def get_serializer_class(self):
+        return SourceSerializer if self.action == "list" else SourceDetailSerializer
+
+
+SpeakerRoleViewSet = type(
+    "SpeakerRoleViewSet", (KBModelViewSet,),
+    {"__doc__": "Who speaks in a quote (values of the excerpts' `speaker_role` filter).",
+     "queryset": SpeakerRole.objects.all(), "serializer_class": vocabulary_serializer(SpeakerRole),
+     "filterset_class": VocabularyFilterSet},
+)
+
+
+class WaveViewSet(KBModelViewSet):
+    """Evaluation waves: rounds of fieldwork (values of the excerpts' `wave` filter, by number or slug)."""
+
+    queryset = EvaluationWave.objects.all()
+    serializer_class = vocabulary_serializer(EvaluationWave, ["number", "period"])
+    filterset_class = VocabularyFilterSet
+
+
+# --- Excerpts -------------------------------------------------------------------------------------
+
+
+class WaveFilter(SlugListFilter):
+    """Waves by number (1, 2, 3) or slug."""
+
+    def _slugs(self, value):
+        numbers = [int(v) for v in value if v.isdigit()]
+        by_number = dict(EvaluationWave.objects.filter(number__in=numbers).values_list("number", "slug")) if numbers else {}
+        return [by_number.get(int(v), v) if v.isdigit() else v for v in value]
+
+    def validate(self, value):
+        known_numbers = None
+        slugs = self._slugs(value)
+        for original, slug in zip(value, slugs):
+            if original.isdigit() and slug == original:
+                known_numbers = known_numbers or list(EvaluationWave.objects.values_list("number", flat=True))
+                from rest_framework import exceptions
+
+                raise exceptions.ValidationError(
+                    {self.parent_param or "wave": [f"Unknown wave number {original!r}. Accepted: numbers "
+                                                   f"{', '.join(map(str, known_numbers)) or '(none yet)'} or wave slugs."]}
+                )
+        super().validate([s for s, o in zip(slugs, value) if not o.isdigit()])
+
+    def filter(self, qs, value):
+        if not value:
+            return qs
+        self.validate(value)
+        return qs.filter(wave__slug__in=self._slugs(value))
+
+
+class LinkedMechanismFilter(SlugListFilter):
+    """Excerpts linked to a configuration, visible to the client, that has this mechanism."""
+
+    def apply(self, qs, value):
+        links = EvidenceLink.objects.filter(
+            configuration__in=visible_configurations(self.parent.request), configuration__mechanism__slug__in=value
+        )
+        return qs.filter(pk__in=links.values("excerpt_id"))
+
+
+class ExcerptFilterSet(KBFilterSet):
+    id = IntegerListFilter(field_name="pk", help_text="Excerpt ids.")
+    team = SlugListFilter(Team, field_name="team", list_url="/api/teams/")
+    speaker_role = SlugListFilter(SpeakerRole, noun="speaker role", field_name="speaker_role", list_url="/api/speaker-roles/")
+    kind = ChoiceListFilter(ExcerptKind.choices, field_name="kind", help_text="What the excerpt is.")
+    source = SlugListFilter(Source, field_name="source", list_url="/api/sources/")
+    wave = WaveFilter(EvaluationWave, noun="wave", field_name="wave", list_url="/api/waves/",
+                      help_text="Evaluation wave by number (1, 2, 3) or slug (see /api/waves/). Several values: "
+                      "comma-separated or repeated; a row matches any of them.")
+    section = TextListFilter(field_name="section", help_text="Part of the section path, e.g. Targeting.")
+    configuration = SlugListFilter(
+        CMOConfiguration, noun="configuration", field_name="links__configuration", list_url="/api/configurations/",
+        queryset=visible_configurations,
+        help_text="Excerpts linked to this configuration (slug; only configurations you may see). Several values: "
+        "comma-separated or repeated; a row matches any of them.",
+    )
+    mechanism = LinkedMechanismFilter(
+        EnablingMechanism, noun="mechanism", field_name="mechanism", list_url="/api/mechanisms/",
+        help_text="Excerpts linked to a configuration with this mechanism. Several values: comma-separated "
+        "or repeated; a row matches any of them.",
+    )
+    search = SearchParamFilter(search_excerpts)
+
+    class Meta:
+        model = EvidenceExcerpt
+        fields = []
+
+    @property
+    def search_active(self):
+        return bool((self.form.cleaned_data.get("search") or "").strip())
+
+
+class ExcerptLinkSerializer(serializers.ModelSerializer):
+    configuration = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    configuration_title = serializers.CharField(source="configuration.title", read_only=True)
+
+    class Meta:
+        model = EvidenceLink
+        fields = ["id", "configuration", "configuration_title", "stance", "part", "note"]
+
+
+class ExcerptSerializer(serializers.ModelSerializer):
+    source = serializers.SlugRelatedField(slug_field="slug", queryset=Source.objects.all())
+    team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all(), allow_null=True, required=False)
+    speaker_role = serializers.SlugRelatedField(slug_field="slug", queryset=SpeakerRole.objects.all(), allow_null=True, required=False)
+    wave = serializers.SlugRelatedField(slug_field="slug", queryset=EvaluationWave.objects.all(), allow_null=True, required=False)
+    links = ExcerptLinkSerializer(many=True, read_only=True, help_text="Links to configurations you may see.")
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    rank = serializers.FloatField(read_only=True, required=False, help_text="Only with ?search=: higher is better.")
+    snippet = serializers.CharField(read_only=True, required=False, help_text="Only with ?search=: HTML with <mark>.")
+
+    class Meta:
+        model = EvidenceExcerpt
+        fields = ["id", "slug", "source", "text", "start", "end", "section", "team", "speaker_role", "attribution", "kind",
+                  "wave", "note", "links", "created_by", "updated_by", "created_at", "updated_at", "rank", "snippet"]
+        read_only_fields = ["created_at", "updated_at"]
+
+    def validate(self, attrs):
+        # The verbatim rule: text == source.full_text[start:end]; the model's clean() says which field is wrong.
+        probe = EvidenceExcerpt(**{**self._current(), **attrs})
+        try:
+            probe.clean()
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict)
+        return attrs
+
+    def _current(self):
+        if self.instance is None:
+            return {}
+        names = ("source", "text", "start", "end", "section", "team", "speaker_role", "attribution", "kind", "wave", "note", "slug")
+        return {name: getattr(self.instance, name) for name in names}
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not hasattr(instance, "rank"):
+            data.pop("rank", None)
+            data.pop("snippet", None)
+        return data
+
+
+def excerpt_queryset(request):
+    """1 query for excerpts (+ source without its text, team, role, wave, users), 1 for visible links."""
+    visible_links = EvidenceLink.objects.filter(configuration__in=visible_configurations(request)).select_related("configuration")
+    return (
+        EvidenceExcerpt.objects.select_related("source", "team", "speaker_role", "wave", "created_by", "updated_by")
+        .defer("source__full_text", "search_vector")
+        .prefetch_related(Prefetch("links", visible_links.order_by("configuration__slug", "part")))
+    )
+
+
+class ExcerptViewSet(KBModelViewSet):
+    """Verbatim evidence excerpts: exact text of a source between character offsets.
+
+    Public to all (they are the source's own text); links to unpublished configurations are shown to
+    evaluators only. Writes must keep the verbatim rule (text == the source's text between start and
+    end, counted in characters): otherwise 400 naming the field. Cursor-paginated, in source order
+    (by rank, best first, with ?search=).
+    """
+
+    filterset_class = ExcerptFilterSet
+    serializer_class = ExcerptSerializer
+    pagination_class = KBCursorPagination
+    cursor_ordering = ("source_id", "start", "pk")
+
+    def get_queryset(self):
+        return excerpt_queryset(self.request)
+
+
+# --- Evidence links -------------------------------------------------------------------------------
+
+
+class EvidenceLinkFilterSet(KBFilterSet):
+    configuration = SlugListFilter(CMOConfiguration, noun="configuration", field_name="configuration",
+                                   list_url="/api/configurations/", queryset=visible_configurations)
+    excerpt = SlugListFilter(EvidenceExcerpt, noun="excerpt", field_name="excerpt", list_url="/api/excerpts/")
+    stance = ChoiceListFilter(Stance.choices, field_name="stance", help_text="How the excerpt bears on the configuration.")
+    part = ChoiceListFilter(Part.choices, field_name="part", help_text="Which part of the configuration it speaks to.")
+
+    class Meta:
+        model = EvidenceLink
+        fields = []
+
+
+class EvidenceLinkSerializer(serializers.ModelSerializer):
+    excerpt = serializers.SlugRelatedField(slug_field="slug", queryset=EvidenceExcerpt.objects.defer("search_vector"))
+    configuration = serializers.SlugRelatedField(slug_field="slug", queryset=CMOConfiguration.objects.defer("search_vector"))
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = EvidenceLink
+        fields = ["id", "excerpt", "configuration", "stance", "part", "note", "created_by", "updated_by", "created_at", "updated_at"]
+        read_only_fields = ["created_at", "updated_at"]
+
+
+class EvidenceLinkViewSet(KBModelViewSet):
+    """An excerpt's bearing (supports / challenges / illustrates) on one part (context / mechanism /
+    outcome) of a configuration. Links to unpublished configurations are visible to evaluators only.
+    Looked up by id; cursor-paginated by id."""
+
+    lookup_field = "pk"
+    filterset_class = EvidenceLinkFilterSet
+    serializer_class = EvidenceLinkSerializer
+    pagination_class = KBCursorPagination
+    cursor_ordering = ("pk",)
+
+    def get_queryset(self):
+        return (
+            EvidenceLink.objects.filter(configuration__in=visible_configurations(self.request))
+            .select_related("excerpt", "configuration", "created_by", "updated_by")
+            .defer("excerpt__search_vector", "configuration__search_vector", "configuration__search_text")
+        )

@@ -1,0 +1,624 @@
+"""API resources of the mechanisms app: the CMO vocabularies, configurations and the matrix."""
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Prefetch
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
+from rest_framework import exceptions, serializers
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+
+from cmo_kb.api import (
+    KBAPIDefaults,
+    ChoiceListFilter,
+    DateTimeFilter,
+    IntegerListFilter,
+    KBCursorPagination,
+    KBFilterSet,
+    KBModelViewSet,
+    SearchParamFilter,
+    SlugListFilter,
+    StrictBooleanFilter,
+    TextListFilter,
+    VocabularyFilterSet,
+    request_is_evaluator,
+    visible_configurations,
+    vocabulary_serializer,
+)
+from cmo_kb.vocabulary import ReviewStatus, user_is_lead
+from evidence.models import EvidenceLink
+from evidence.search import search_configurations
+from mechanisms.matrix import AXES, build_matrix
+from mechanisms.models import (
+    CMOConfiguration,
+    Confidence,
+    ConfigurationPathway,
+    Context,
+    Effect,
+    EnablingMechanism,
+    Influence,
+    MechanismTheme,
+    Outcome,
+    OutcomeKind,
+    Pathway,
+    RelationshipPair,
+    WishDimension,
+    WishPole,
+    WishShift,
+)
+from projects.models import QualityDomain, RelationshipLevel, Team
+
+# --- Vocabularies -------------------------------------------------------------------------------
+
+def _configurations_url(self, obj) -> str:
+    return f"/api/configurations/?mechanism={obj.slug}"
+
+
+MechanismSerializer = vocabulary_serializer(
+    EnablingMechanism,
+    ["short_name", "examples", "themes", "configurations_url"],
+    themes=serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True),
+    configurations_url=serializers.SerializerMethodField(help_text="This mechanism's configurations in the API."),
+    get_configurations_url=_configurations_url,
+)
+
+
+class MechanismViewSet(KBModelViewSet):
+    """The four enabling mechanisms (section 4), each with its themes."""
+
+    queryset = EnablingMechanism.objects.prefetch_related("themes")
+    serializer_class = MechanismSerializer
+    filterset_class = VocabularyFilterSet
+
+
+class ThemeFilterSet(VocabularyFilterSet):
+    mechanism = SlugListFilter(EnablingMechanism, noun="mechanism", field_name="mechanism", list_url="/api/mechanisms/")
+
+
+ThemeSerializer = vocabulary_serializer(
+    MechanismTheme, ["mechanism"], mechanism=serializers.SlugRelatedField(slug_field="slug", queryset=EnablingMechanism.objects.all())
+)
+
+
+class ThemeViewSet(KBModelViewSet):
+    """Mechanism themes: section 4's sub-headings under each mechanism (e.g. Targeting)."""
+
+    queryset = MechanismTheme.objects.select_related("mechanism")
+    serializer_class = ThemeSerializer
+    filterset_class = ThemeFilterSet
+
+
+class WishPoleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WishPole
+        fields = ["slug", "name", "description", "position"]
+
+
+WishDimensionSerializer = vocabulary_serializer(WishDimension, ["poles"], poles=WishPoleSerializer(many=True, read_only=True))
+
+
+class WishDimensionViewSet(KBModelViewSet):
+    """Wish's four relationship dimensions, each a spectrum between two poles (position -1 and +1)."""
+
+    queryset = WishDimension.objects.prefetch_related("poles")
+    serializer_class = WishDimensionSerializer
+    filterset_class = VocabularyFilterSet
+
+
+PathwaySerializer = vocabulary_serializer(
+    Pathway, ["letter", "example", "example_team"],
+    example_team=serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all(), allow_null=True, required=False),
+)
+
+
+class PathwayViewSet(KBModelViewSet):
+    """RAND Europe's pathways A–D between intervention, relationship change and quality."""
+
+    queryset = Pathway.objects.select_related("example_team")
+    serializer_class = PathwaySerializer
+    filterset_class = VocabularyFilterSet
+
+
+class ContextFilterSet(VocabularyFilterSet):
+    category = TextListFilter(field_name="category", help_text="Context category, e.g. organisational.")
+
+
+ContextSerializer = vocabulary_serializer(Context, ["category"])
+
+
+class ContextViewSet(KBModelViewSet):
+    """Contexts: circumstances that decide whether a mechanism fires."""
+
+    queryset = Context.objects.all()
+    serializer_class = ContextSerializer
+    filterset_class = ContextFilterSet
+
+
+class OutcomeFilterSet(VocabularyFilterSet):
+    kind = SlugListFilter(OutcomeKind, noun="outcome kind", field_name="kind", list_url="/api/outcome-kinds/")
+    quality_domain = SlugListFilter(QualityDomain, noun="quality domain", field_name="quality_domains",
+                                    list_url="/api/quality-domains/")
+
+
+OutcomeSerializer = vocabulary_serializer(
+    Outcome, ["kind", "quality_domains"],
+    kind=serializers.SlugRelatedField(slug_field="slug", queryset=OutcomeKind.objects.all()),
+    quality_domains=serializers.SlugRelatedField(slug_field="slug", queryset=QualityDomain.objects.all(), many=True, required=False),
+)
+
+
+class OutcomeViewSet(KBModelViewSet):
+    """Outcomes, with their kind (relationship change, quality, patient, professional, system) and
+    the quality domains they touch."""
+
+    queryset = Outcome.objects.select_related("kind").prefetch_related("quality_domains")
+    serializer_class = OutcomeSerializer
+    filterset_class = OutcomeFilterSet
+
+
+class OutcomeKindViewSet(KBModelViewSet):
+    """Kinds of outcome (values of the configurations' `outcome_kind` filter)."""
+
+    queryset = OutcomeKind.objects.all()
+    serializer_class = vocabulary_serializer(OutcomeKind)
+    filterset_class = VocabularyFilterSet
+
+
+class RelationshipPairViewSet(KBModelViewSet):
+    """Between whom a Wish shift happens (values of the configurations' `wish_between` filter)."""
+
+    queryset = RelationshipPair.objects.all()
+    serializer_class = vocabulary_serializer(RelationshipPair)
+    filterset_class = VocabularyFilterSet
+
+
+# --- Configurations -------------------------------------------------------------------------------
+
+
+class ConfigurationFilterSet(KBFilterSet):
+    """Filters of /api/configurations/ and /api/matrix/."""
+
+    id = IntegerListFilter(field_name="pk", help_text="Configuration ids (as in matrix cells).")
+    slug = TextListFilter(field_name="slug", help_text="Part of the configuration's slug.")
+    team = SlugListFilter(Team, field_name="teams", list_url="/api/teams/")
+    mechanism = SlugListFilter(EnablingMechanism, noun="mechanism", field_name="mechanism", list_url="/api/mechanisms/")
+    theme = SlugListFilter(MechanismTheme, noun="theme", field_name="theme", list_url="/api/themes/")
+    effect = ChoiceListFilter(Effect.choices, field_name="effect", help_text="Whether the mechanism fired.")
+    influence = ChoiceListFilter(Influence.choices, field_name="influence", help_text="Barrier or enabler.")
+    barrier_or_enabler = ChoiceListFilter(Influence.choices, field_name="influence", help_text="Alias of `influence`.")
+    context = SlugListFilter(Context, field_name="contexts", list_url="/api/contexts/")
+    outcome = SlugListFilter(Outcome, field_name="outcomes", list_url="/api/outcomes/")
+    outcome_kind = SlugListFilter(OutcomeKind, noun="outcome kind", field_name="outcomes__kind", list_url="/api/outcome-kinds/")
+    wish_dimension = SlugListFilter(
+        WishDimension, noun="Wish dimension", field_name="dimension", list_url="/api/wish-dimensions/",
+        help_text="Slug of a Wish dimension the configuration shifts (see /api/wish-dimensions/). "
+        "Combined with wish_direction and wish_between, all must hold for the same shift.",
+    )
+    wish_direction = SlugListFilter(
+        WishPole, noun="Wish pole", field_name="toward", list_url="/api/wish-dimensions/",
+        help_text="Slug of the Wish pole a shift moves toward, e.g. agency (poles are listed under /api/wish-dimensions/).",
+    )
+    wish_between = SlugListFilter(
+        RelationshipPair, noun="relationship pair", field_name="between", list_url="/api/relationship-pairs/",
+        help_text="Between whom the shift happens, e.g. clinician-patient (see /api/relationship-pairs/).",
+    )
+    quality_domain = SlugListFilter(QualityDomain, noun="quality domain", field_name="quality_domains",
+                                    list_url="/api/quality-domains/")
+    pathway = SlugListFilter(Pathway, field_name="pathways", list_url="/api/pathways/")
+    relationship_level = SlugListFilter(RelationshipLevel, noun="relationship level", field_name="relationship_level",
+                                        list_url="/api/relationship-levels/")
+    status = ChoiceListFilter(
+        ReviewStatus.choices, field_name="status",
+        help_text="Review status. Anonymous clients and analysts see published configurations only.",
+    )
+    confidence = ChoiceListFilter(Confidence.choices, field_name="confidence", help_text="The curator's confidence.")
+    has_evidence = StrictBooleanFilter(method="filter_has_evidence", help_text="Linked to at least one excerpt (false: a hypothesis).")
+    updated_since = DateTimeFilter(field_name="updated_at", lookup_expr="gte", help_text="Changed at or after this time.")
+    search = SearchParamFilter(search_configurations)
+
+    WISH_FILTERS = ("wish_dimension", "wish_direction", "wish_between")
+
+    class Meta:
+        model = CMOConfiguration
+        fields = []
+
+    def filter_has_evidence(self, queryset, name, value):
+        if value is None:
+            return queryset
+        linked = Exists(EvidenceLink.objects.filter(configuration=OuterRef("pk")))
+        return queryset.filter(linked) if value else queryset.exclude(linked)
+
+    def filter_queryset(self, queryset):
+        data = self.form.cleaned_data
+        status = data.get("status") or []
+        if status and not request_is_evaluator(self.request) and set(status) - {ReviewStatus.PUBLISHED}:
+            raise exceptions.ValidationError(
+                {"status": ["Only evaluators can see draft and in-review configurations. Accepted here: published."]}
+            )
+        shift = {}
+        for name, value in data.items():
+            if name in self.WISH_FILTERS:
+                if value:
+                    self.filters[name].validate(value)
+                    shift[f"{self.filters[name].field_name}__slug__in"] = value
+                continue
+            queryset = self.filters[name].filter(queryset, value)
+        if shift:
+            # One shift must match every Wish condition (power toward agency between clinician-patient).
+            queryset = queryset.filter(pk__in=WishShift.objects.filter(**shift).values("configuration_id"))
+        return queryset
+
+    @property
+    def search_active(self):
+        return bool((self.form.cleaned_data.get("search") or "").strip())
+
+
+class NamedSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+
+
+class TeamRefSerializer(NamedSerializer):
+    short_name = serializers.CharField()
+
+
+class ContextRefSerializer(NamedSerializer):
+    category = serializers.CharField()
+
+
+class OutcomeRefSerializer(NamedSerializer):
+    kind = serializers.CharField(source="kind.slug")
+
+
+class WishShiftSerializer(serializers.ModelSerializer):
+    dimension = serializers.SlugRelatedField(slug_field="slug", queryset=WishDimension.objects.all())
+    toward = serializers.SlugRelatedField(slug_field="slug", queryset=WishPole.objects.all(), help_text="The pole it moves toward.")
+    toward_position = serializers.IntegerField(source="toward.position", read_only=True,
+                                               help_text="-1: toward the first pole, +1: toward the second.")
+    between = serializers.SlugRelatedField(slug_field="slug", queryset=RelationshipPair.objects.all())
+
+    class Meta:
+        model = WishShift
+        fields = ["dimension", "toward", "toward_position", "between", "note"]
+
+    def validate(self, attrs):
+        if attrs["toward"].dimension_id != attrs["dimension"].pk:
+            raise serializers.ValidationError(
+                {"toward": [f"'{attrs['toward'].slug}' is a pole of {attrs['toward'].dimension.slug}, not of {attrs['dimension'].slug}."]}
+            )
+        return attrs
+
+
+class EvidenceSerializer(serializers.Serializer):
+    """An evidence link with its excerpt inlined."""
+
+    id = serializers.IntegerField(help_text="The evidence link's id (/api/evidence-links/<id>/).")
+    excerpt = serializers.CharField(source="excerpt.slug")
+    text = serializers.CharField(source="excerpt.text")
+    attribution = serializers.CharField(source="excerpt.attribution")
+    kind = serializers.CharField(source="excerpt.kind")
+    team = serializers.CharField(source="excerpt.team.slug", allow_null=True)
+    speaker_role = serializers.CharField(source="excerpt.speaker_role.slug", allow_null=True)
+    source = serializers.CharField(source="excerpt.source.slug")
+    section = serializers.CharField(source="excerpt.section")
+    start = serializers.IntegerField(source="excerpt.start")
+    end = serializers.IntegerField(source="excerpt.end")
+    stance = serializers.CharField()
+    part = serializers.CharField()
+    note = serializers.CharField()
+
+
+class ConfigurationSerializer(serializers.ModelSerializer):
+    """The expanded configuration: C, M and O with their names, Wish shifts and the evidence itself."""
+
+    teams = TeamRefSerializer(many=True, read_only=True)
+    contexts = ContextRefSerializer(many=True, read_only=True)
+    mechanism = NamedSerializer(read_only=True, allow_null=True)
+    theme = NamedSerializer(read_only=True, allow_null=True)
+    outcomes = OutcomeRefSerializer(many=True, read_only=True)
+    wish_shifts = WishShiftSerializer(many=True, read_only=True)
+    pathways = serializers.SerializerMethodField(help_text="Pathway slugs in order (e.g. A then D).")
+    relationship_level = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    quality_domains = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    evidence = EvidenceSerializer(source="evidence_links", many=True, read_only=True)
+    has_evidence = serializers.SerializerMethodField(help_text="False for a hypothesis with no evidence yet.")
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    rank = serializers.FloatField(read_only=True, required=False, help_text="Only with ?search=: higher is better.")
+    snippet = serializers.CharField(read_only=True, required=False, help_text="Only with ?search=: HTML with <mark>.")
+
+    class Meta:
+        model = CMOConfiguration
+        fields = [
+            "id", "slug", "title", "status", "teams", "contexts", "activity", "mechanism", "theme", "effect",
+            "influence", "outcomes", "wish_shifts", "pathways", "relationship_level", "quality_domains",
+            "statement", "confidence", "evidence", "has_evidence", "notes",
+            "created_by", "updated_by", "created_at", "updated_at", "rank", "snippet",
+        ]
+
+    def get_pathways(self, obj) -> list[str]:
+        return [link.pathway.slug for link in obj.configurationpathway_set.all()]
+
+    def get_has_evidence(self, obj) -> bool:
+        return bool(obj.evidence_links.all())
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not hasattr(instance, "rank"):
+            data.pop("rank", None)
+            data.pop("snippet", None)
+        return data
+
+
+class CompactConfigurationSerializer(ConfigurationSerializer):
+    """?view=compact: relations as slugs, evidence as a count; one row per configuration in CSV."""
+
+    teams = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    contexts = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    mechanism = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    theme = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    outcomes = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    wish_shifts = serializers.SerializerMethodField(help_text="'dimension>pole (between)' for each shift.")
+    evidence_count = serializers.SerializerMethodField()
+
+    class Meta(ConfigurationSerializer.Meta):
+        fields = [f for f in ConfigurationSerializer.Meta.fields if f != "evidence"] + ["evidence_count"]
+
+    def get_wish_shifts(self, obj) -> list[str]:
+        return [f"{s.dimension.slug}>{s.toward.slug} ({s.between.slug})" for s in obj.wish_shifts.all()]
+
+    def get_evidence_count(self, obj) -> int:
+        return len(obj.evidence_links.all())
+
+
+def _slugs(model, **kwargs):
+    return serializers.SlugRelatedField(slug_field="slug", queryset=model.objects.all(), **kwargs)
+
+
+class ConfigurationWriteSerializer(serializers.ModelSerializer):
+    """What an evaluator sends: relations by slug, Wish shifts inline (they replace the old ones),
+    pathways as an ordered list. Evidence is linked through /api/evidence-links/."""
+
+    teams = _slugs(Team, many=True, required=False)
+    contexts = _slugs(Context, many=True, required=False)
+    mechanism = _slugs(EnablingMechanism, allow_null=True, required=False)
+    theme = _slugs(MechanismTheme, allow_null=True, required=False)
+    outcomes = _slugs(Outcome, many=True, required=False)
+    pathways = _slugs(Pathway, many=True, required=False, help_text="In order, e.g. [\"a\", \"d\"].")
+    relationship_level = _slugs(RelationshipLevel, allow_null=True, required=False)
+    quality_domains = _slugs(QualityDomain, many=True, required=False)
+    wish_shifts = WishShiftSerializer(many=True, required=False)
+
+    class Meta:
+        model = CMOConfiguration
+        fields = [
+            "slug", "title", "status", "teams", "contexts", "activity", "mechanism", "theme", "effect", "influence",
+            "outcomes", "wish_shifts", "pathways", "relationship_level", "quality_domains", "statement", "confidence",
+            "notes",
+        ]
+
+    def validate(self, attrs):
+        mechanism = attrs.get("mechanism", getattr(self.instance, "mechanism", None))
+        theme = attrs.get("theme", getattr(self.instance, "theme", None))
+        if theme is not None and mechanism is not None and theme.mechanism_id != mechanism.pk:
+            raise serializers.ValidationError({"theme": [f"Theme '{theme.slug}' belongs to another mechanism, not '{mechanism.slug}'."]})
+        request = self.context["request"]
+        publishing = attrs.get("status") == ReviewStatus.PUBLISHED and getattr(self.instance, "status", None) != ReviewStatus.PUBLISHED
+        touching_published = getattr(self.instance, "status", None) == ReviewStatus.PUBLISHED
+        if (publishing or touching_published) and not user_is_lead(request.user):
+            raise exceptions.PermissionDenied(
+                "Only lead evaluators can publish a configuration or change a published one; "
+                "submit it for review (status=in_review) instead."
+            )
+        return attrs
+
+    def _save_related(self, instance, related):
+        for name in ("teams", "contexts", "outcomes", "quality_domains"):
+            if name in related:
+                getattr(instance, name).set(related[name])
+        if "pathways" in related:
+            ConfigurationPathway.objects.filter(configuration=instance).delete()
+            for order, pathway in enumerate(related["pathways"], start=1):
+                ConfigurationPathway.objects.create(configuration=instance, pathway=pathway, order=order)
+        if "wish_shifts" in related:
+            instance.wish_shifts.all().delete()
+            for shift in related["wish_shifts"]:
+                WishShift.objects.create(configuration=instance, **shift)
+        if instance.status == ReviewStatus.PUBLISHED:
+            problems = instance.publication_problems()
+            if problems:
+                raise serializers.ValidationError({"status": [f"Cannot publish: {'; '.join(problems)}."]})
+
+    def _split(self, validated_data):
+        names = ("teams", "contexts", "outcomes", "quality_domains", "pathways", "wish_shifts")
+        return {name: validated_data.pop(name) for name in names if name in validated_data}
+
+    def create(self, validated_data):
+        related = self._split(validated_data)
+        with transaction.atomic():
+            instance = CMOConfiguration(**validated_data)
+            instance.clean()
+            instance.save()
+            self._save_related(instance, related)
+        return instance
+
+    def update(self, instance, validated_data):
+        related = self._split(validated_data)
+        with transaction.atomic():
+            for key, value in validated_data.items():
+                setattr(instance, key, value)
+            instance.save()
+            self._save_related(instance, related)
+        return instance
+
+    def to_representation(self, instance):
+        instance = configuration_queryset(self.context["request"]).get(pk=instance.pk)
+        return ConfigurationSerializer(instance, context=self.context).data
+
+
+def configuration_queryset(request, view="full"):
+    """Visible configurations with everything the representation shows, in a constant number of
+    queries: 1 for the configurations (+ mechanism, theme, level, users) and 1 per prefetch below."""
+    evidence = EvidenceLink.objects.select_related(
+        "excerpt__team", "excerpt__speaker_role", "excerpt__source"
+    ).defer("excerpt__source__full_text")
+    return (
+        visible_configurations(request)
+        .select_related("mechanism", "theme", "relationship_level", "created_by", "updated_by")
+        .defer("search_vector", "search_text")
+        .prefetch_related(
+            "teams",
+            "contexts",
+            Prefetch("outcomes", Outcome.objects.select_related("kind")),
+            "quality_domains",
+            Prefetch("configurationpathway_set", ConfigurationPathway.objects.select_related("pathway")),
+            Prefetch("wish_shifts", WishShift.objects.select_related("dimension", "toward", "between")),
+            Prefetch("evidence_links", evidence if view == "full" else EvidenceLink.objects.only("id", "configuration_id")),
+        )
+    )
+
+
+VIEW_PARAMETER = OpenApiParameter(
+    "view", OpenApiTypes.STR, enum=["full", "compact"],
+    description="`full` (default): contexts, mechanism, outcomes, Wish shifts and evidence excerpts inline. "
+    "`compact`: relations as slugs and an evidence count (the default with ?format=csv).",
+)
+
+CONFIGURATION_DOC = """CMO configurations: "in context C, mechanism M (triggered or disabled) leads to outcome O",
+with Wish shifts, RAND pathways, quality domains and the evidence that supports or challenges them.
+
+Anonymous clients and analysts see published configurations; evaluators also see drafts and those in
+review. Evaluators create and edit; only lead evaluators publish (status=published) or change a
+published configuration, and publishing needs a mechanism, a context, an outcome and an evidence link.
+
+Cursor-paginated, ordered by slug (by rank, best first, with ?search=)."""
+
+
+@extend_schema_view(
+    list=extend_schema(description=CONFIGURATION_DOC, parameters=[VIEW_PARAMETER]),
+    retrieve=extend_schema(parameters=[VIEW_PARAMETER]),
+    create=extend_schema(request=ConfigurationWriteSerializer, responses={201: ConfigurationSerializer}),
+    update=extend_schema(request=ConfigurationWriteSerializer, responses=ConfigurationSerializer),
+    partial_update=extend_schema(request=ConfigurationWriteSerializer, responses=ConfigurationSerializer),
+)
+class ConfigurationViewSet(KBModelViewSet):
+    __doc__ = CONFIGURATION_DOC
+    filterset_class = ConfigurationFilterSet
+    pagination_class = KBCursorPagination
+    cursor_ordering = ("slug",)
+
+    def get_view(self):
+        if self.request is None:
+            return "full"
+        # CSV has one row per configuration, so it defaults to the compact form.
+        default = "compact" if self.request.query_params.get("format") == "csv" else "full"
+        view = self.request.query_params.get("view", default)
+        if view not in ("full", "compact"):
+            raise exceptions.ValidationError({"view": [f"{view!r} is not a view. Accepted: full, compact."]})
+        return view
+
+    def get_queryset(self):
+        return configuration_queryset(self.request, self.get_view() if self.action in ("list", "retrieve") else "full")
+
+    def get_serializer_class(self):
+        if self.action in ("create", "update", "partial_update"):
+            return ConfigurationWriteSerializer
+        if self.action in ("list", "retrieve") and self.get_view() == "compact":
+            return CompactConfigurationSerializer
+        return ConfigurationSerializer
+
+    def perform_destroy(self, instance):
+        if instance.status == ReviewStatus.PUBLISHED and not user_is_lead(self.request.user):
+            raise exceptions.PermissionDenied("Only lead evaluators can delete a published configuration.")
+        instance.delete()
+
+
+# --- Matrix ---------------------------------------------------------------------------------------
+
+_axis_names = list(AXES)
+_cell = inline_serializer(
+    "MatrixCell",
+    {
+        "row": serializers.CharField(), "col": serializers.CharField(), "count": serializers.IntegerField(),
+        "triggered": serializers.IntegerField(), "disabled": serializers.IntegerField(),
+        "ids": serializers.ListField(child=serializers.IntegerField()),
+        "slugs": serializers.ListField(child=serializers.CharField()),
+        "configurations_url": serializers.CharField(),
+    },
+    many=True,
+)
+_header = inline_serializer(
+    "MatrixHeader", {"key": serializers.CharField(), "label": serializers.CharField(), "count": serializers.IntegerField()},
+    many=True,
+)
+_axis_ref = inline_serializer("MatrixAxis", {"key": serializers.CharField(), "label": serializers.CharField()})
+
+
+class MatrixView(KBAPIDefaults, GenericAPIView):
+    """Cross-team matrix: configurations counted at each crossing of two axes ("mechanisms in context").
+
+    Axes: team, mechanism, theme, wish_dimension, quality_domain, pathway, effect. Every configuration
+    filter applies. Each cell has the count, how many were triggered and disabled, the configuration
+    ids and slugs behind it, and a configurations_url to drill down. A configuration with several
+    values on an axis (a cross-team one, say) counts in each of its cells; one with none (no theme)
+    in none. Rows and columns list every term of the vocabulary, zeros included.
+
+    ?format=csv gives the grid of counts: one line per row, one column per column term.
+    """
+
+    filterset_class = ConfigurationFilterSet
+    extra_query_params = ("rows", "cols")
+    pagination_class = None
+
+    def get_queryset(self):
+        return visible_configurations(self.request)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("rows", OpenApiTypes.STR, enum=_axis_names, required=True, description="Axis down the side."),
+            OpenApiParameter("cols", OpenApiTypes.STR, enum=_axis_names, required=True, description="Axis across the top."),
+        ],
+        responses=inline_serializer(
+            "Matrix",
+            {
+                "row_axis": _axis_ref, "col_axis": _axis_ref, "rows": _header, "cols": _header,
+                "cells": serializers.ListField(child=_cell, help_text="cells[i][j] is rows[i] × cols[j]."),
+                "total": serializers.IntegerField(help_text="Distinct configurations in the matrix."),
+            },
+        ),
+    )
+    def get(self, request):
+        errors = {}
+        axes = {}
+        for param in ("rows", "cols"):
+            value = request.query_params.get(param)
+            if value not in AXES:
+                what = "is required" if not value else f"{value!r} is not an axis"
+                errors[param] = [f"{param} {what}. Accepted: {', '.join(AXES)}."]
+            axes[param] = value
+        if errors:
+            raise exceptions.ValidationError(errors)
+        queryset = self.filter_queryset(self.get_queryset())
+        matrix = build_matrix(queryset, axes["rows"], axes["cols"])
+        base = request.query_params.copy()
+        for param in ("rows", "cols", "format"):
+            base.pop(param, None)
+        for row in matrix["cells"]:
+            for cell in row:
+                params = base.copy()
+                params[axes["rows"]] = cell["row"]
+                params[axes["cols"]] = cell["col"]
+                cell["configurations_url"] = f"/api/configurations/?{params.urlencode(safe=',')}"
+        if getattr(request, "accepted_renderer", None) is not None and request.accepted_renderer.format == "csv":
+            return Response({"csv_rows": self.csv_rows(matrix)})
+        return Response(matrix)
+
+    @staticmethod
+    def csv_rows(matrix):
+        rows = []
+        for header, cells in zip(matrix["rows"], matrix["cells"]):
+            line = {matrix["row_axis"]["label"]: header["label"]}
+            for col, cell in zip(matrix["cols"], cells):
+                line[col["label"]] = cell["count"]
+            rows.append(line)
+        return rows
