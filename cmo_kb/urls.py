@@ -3,6 +3,8 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Downloads for QDA tools (REFI-QDA .qdpx / .qdc), before the API router so its paths win.
+    path("api/export/", include("cmo_kb.export_urls")),
     # REST API for analysts (cmo_kb/api_urls.py).
     path("api/", include("cmo_kb.api_urls")),
     # Public pages for programme staff (cmo_kb/page_urls.py).

@@ -1,0 +1,3 @@
+"""Downloads for QDA tools, mounted at /api/export/."""
+
+urlpatterns = []
