@@ -73,9 +73,9 @@ def _transition(configuration, user, action, allowed_from, target, reason, extra
             problems.append(f"only lead evaluators can {ACTION_VERBS[action]}")
         elif current.status not in allowed_from:
             problems.append(
-                f"it is {current.get_status_display().lower()}; only "
-                + " or ".join(ReviewStatus(s).label.lower() for s in allowed_from)
-                + f" configurations can be {ACTION_PAST[action]}"
+                f"it is {STATE[current.status]}; only configurations that are "
+                + " or ".join(STATE[s] for s in allowed_from)
+                + f" can be {ACTION_PAST[action]}"
             )
         elif extra_checks:
             problems.extend(extra_checks(current))
@@ -92,6 +92,7 @@ def _transition(configuration, user, action, allowed_from, target, reason, extra
     return configuration
 
 
+STATE = {ReviewStatus.DRAFT: "a draft", ReviewStatus.IN_REVIEW: "in review", ReviewStatus.PUBLISHED: "published"}
 ACTION_VERBS = {"submit_for_review": "submit for review", "publish": "publish", "return_to_draft": "return to draft"}
 ACTION_PAST = {"submit_for_review": "submitted for review", "publish": "published", "return_to_draft": "returned to draft"}
 
