@@ -1,12 +1,17 @@
 """Public pages about the evidence: a quote in its place in the source, and search."""
 
+from django.core.paginator import Paginator
+from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, render
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 from cmo_kb.vocabulary import ReviewStatus
 
-from .models import EvidenceExcerpt, EvidenceLink
+from mechanisms.views import apply_api_filters, error_list, filter_control
+
+from .models import EvaluationWave, EvidenceExcerpt, EvidenceLink, ExcerptKind, SpeakerRole
+from .search import search_excerpts, search_configurations
 
 PUBLISHED = ReviewStatus.PUBLISHED
 # How much of the source to show either side of a quote, before snapping to a paragraph break.
@@ -83,5 +88,110 @@ def excerpt_detail(request, pk):
     )
 
 
-def search(request):  # placeholder until evidence/search.py lands
-    return render(request, "evidence/search.html", {"q": request.GET.get("q", "")})
+SEARCH_PAGE_SIZE = 10
+# Which of the API's filters each list understands (evidence/api.py, mechanisms/api.py).
+BOTH = ("team", "mechanism")
+EXCERPT_ONLY = ("kind", "speaker_role", "wave")
+CONFIGURATION_ONLY = ("effect", "influence", "wish_dimension", "quality_domain")
+
+
+def _search_controls(params):
+    """Labelled filter controls: 8 queries (one per vocabulary)."""
+    from mechanisms.models import Effect, EnablingMechanism, Influence, WishDimension
+    from projects.models import QualityDomain, Team
+
+    def ctl(*args, **kwargs):
+        return filter_control(*args, params, **kwargs)
+
+    return [
+        ctl("team", "Team", list(Team.objects.values_list("slug", "name"))),
+        ctl("mechanism", "Mechanism", list(EnablingMechanism.objects.values_list("slug", "name"))),
+        ctl("kind", "Kind of evidence", list(ExcerptKind.choices), hint="Quotes and excerpts only"),
+        ctl("speaker_role", "Speaker", list(SpeakerRole.objects.values_list("slug", "name")), hint="Quotes and excerpts only"),
+        ctl("wave", "Evaluation wave", list(EvaluationWave.objects.values_list("slug", "name")), hint="Quotes and excerpts only"),
+        ctl("effect", "Triggered or disabled", list(Effect.choices), hint="Configurations only"),
+        ctl("influence", "Barrier or enabler", list(Influence.choices), hint="Configurations only"),
+        ctl("wish_dimension", "Relationship dimension", list(WishDimension.objects.values_list("slug", "name")),
+            hint="Configurations only"),
+        ctl("quality_domain", "Quality domain", list(QualityDomain.objects.values_list("slug", "name")),
+            hint="Configurations only"),
+    ]
+
+
+def search(request):
+    """Full-text search over excerpts and published configurations, with the API's filters.
+
+    Each list applies the filters it understands; a filter only one kind of result has (the speaker
+    of a quote, the effect of a configuration) hides the other list, and the page says so.
+    Queries: 8 (filter vocabularies) + 1 per active filter + for each list shown: count, page and
+    its prefetches (excerpts: published links; configurations: teams)."""
+    from mechanisms.api import ConfigurationFilterSet
+    from mechanisms.models import CMOConfiguration
+
+    from .api import ExcerptFilterSet
+
+    q = (request.GET.get("q") or "").strip()
+    controls = _search_controls(request.GET)
+    active = {c["param"] for c in controls if c["active"]}
+    searching = bool(q or active)
+    show_excerpts = searching and not (active & set(CONFIGURATION_ONLY))
+    show_configurations = searching and not (active & set(EXCERPT_ONLY))
+    errors = {}
+    excerpt_page = configuration_page = None
+    query = request.GET.copy()
+    for key in ("epage", "cpage"):
+        query.pop(key, None)
+
+    if show_excerpts:
+        excerpts, problems = apply_api_filters(
+            ExcerptFilterSet, request.GET, EvidenceExcerpt.objects.all(), BOTH + EXCERPT_ONLY
+        )
+        errors.update(problems)
+        excerpts = excerpts.select_related("team", "speaker_role").defer("note").prefetch_related(
+            Prefetch(
+                "links",
+                queryset=EvidenceLink.objects.filter(configuration__status=PUBLISHED).select_related("configuration"),
+                to_attr="published_links",
+            )
+        )
+        excerpts = search_excerpts(excerpts, q) if q else excerpts.order_by("source_id", "start")
+        excerpt_page = Paginator(excerpts, SEARCH_PAGE_SIZE).get_page(request.GET.get("epage"))
+        excerpt_page.object_list = list(excerpt_page.object_list)
+        for excerpt in excerpt_page.object_list:
+            # One entry per configuration, however many of its parts the excerpt speaks to.
+            excerpt.linked_configurations = list({l.configuration_id: l.configuration for l in excerpt.published_links}.values())
+    if show_configurations:
+        configurations, problems = apply_api_filters(
+            ConfigurationFilterSet, request.GET, CMOConfiguration.objects.published(), BOTH + CONFIGURATION_ONLY
+        )
+        errors.update(problems)
+        configurations = configurations.select_related("mechanism", "theme").prefetch_related("teams")
+        configurations = search_configurations(configurations, q) if q else configurations.order_by("slug")
+        configuration_page = Paginator(configurations, SEARCH_PAGE_SIZE).get_page(request.GET.get("cpage"))
+
+    labels = {c["param"]: c["label"] for c in controls}
+    hidden_reason = ""
+    if searching and not show_configurations:
+        hidden_reason = "Configurations are not shown: " + ", ".join(
+            labels[p] for p in EXCERPT_ONLY if p in active) + " applies to quotes and excerpts only."
+    elif searching and not show_excerpts:
+        hidden_reason = "Quotes and excerpts are not shown: " + ", ".join(
+            labels[p] for p in CONFIGURATION_ONLY if p in active) + " applies to configurations only."
+    return render(
+        request,
+        "evidence/search.html",
+        {
+            "q": q,
+            "header_q": q,
+            "controls": controls,
+            "errors": error_list(errors, controls),
+            "searching": searching,
+            "excerpt_page": excerpt_page,
+            "configuration_page": configuration_page,
+            "hidden_reason": hidden_reason,
+            "query": query.urlencode(),
+            "nav_section": "search",
+            "breadcrumbs": [("Search", None)],
+        },
+        status=400 if errors else 200,
+    )

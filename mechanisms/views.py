@@ -5,13 +5,17 @@ from collections import OrderedDict
 from urllib.parse import urlencode
 
 from django.db.models import Count, Prefetch, Q
-from django.http import Http404
+from django.core.paginator import Paginator
+from django.http import Http404, QueryDict
 from django.shortcuts import get_object_or_404, render
+
+from rest_framework.exceptions import ValidationError as DRFValidationError
 
 from cmo_kb.vocabulary import ReviewStatus
 from evidence.models import EvidenceLink
-from projects.models import QualityDomain, TeamQualityDomain
+from projects.models import QualityDomain, Team, TeamQualityDomain
 
+from .api import ConfigurationFilterSet
 from .matrix import AXES, build_matrix
 from .models import (
     CMOConfiguration,
@@ -21,6 +25,8 @@ from .models import (
     Influence,
     MechanismTheme,
     Outcome,
+    OutcomeKind,
+    Pathway,
     WishDimension,
     WishPole,
     WishShift,
@@ -439,5 +445,102 @@ def _axis_url(axis, key):
     }.get(axis, "").format(key) or None
 
 
-def configuration_list(request):  # placeholder until the API's FilterSet lands
-    return render(request, "mechanisms/configuration_list.html", {"nav_section": "configurations"})
+# --- filters shared with the API (mechanisms/api.py, evidence/api.py) -------------------------
+
+
+def apply_api_filters(filterset_class, params, queryset, names):
+    """Filter `queryset` with the API's FilterSet, reading only the parameters in `names`.
+
+    The FilterSet gets no request, so anything it resolves through "visible to this client" is
+    published-only, as every public page must be. Returns (queryset, errors) where errors maps a
+    parameter to its messages (the API's own wording, which names what is accepted)."""
+    data = QueryDict(mutable=True)
+    for name in names:
+        values = [v for v in params.getlist(name) if v.strip()]
+        if values:
+            data.setlist(name, values)
+    if not data:
+        return queryset, {}
+    filterset = filterset_class(data=data, queryset=queryset, request=None)
+    if not filterset.is_valid():
+        return queryset.none(), {k: [str(m) for m in v] for k, v in filterset.errors.items()}
+    try:
+        return filterset.qs, {}
+    except DRFValidationError as exc:
+        detail = exc.detail if isinstance(exc.detail, dict) else {"filters": exc.detail}
+        return queryset.none(), {k: [str(m) for m in (v if isinstance(v, list) else [v])] for k, v in detail.items()}
+
+
+def filter_control(param, label, options, params, hint=""):
+    """A labelled <select> for the filter form: options are (value, label) pairs."""
+    selected = [v for raw in params.getlist(param) for v in raw.split(",") if v.strip()]
+    labels = dict(options)
+    return {
+        "param": param,
+        "label": label,
+        "options": options,
+        "selected": selected[0] if selected else "",
+        "active": [(value, labels.get(value, value)) for value in selected],
+        "hint": hint,
+    }
+
+
+def configuration_filter_controls(params):
+    """The configuration filters people browse by. 7 queries (one per vocabulary)."""
+    return [
+        filter_control("team", "Team", list(Team.objects.values_list("slug", "name")), params),
+        filter_control("mechanism", "Mechanism", list(EnablingMechanism.objects.values_list("slug", "name")), params),
+        filter_control(
+            "theme", "Theme",
+            [(slug, f"{name} ({mech or mech_name})") for slug, name, mech, mech_name in MechanismTheme.objects.values_list(
+                "slug", "name", "mechanism__short_name", "mechanism__name")],
+            params,
+        ),
+        filter_control("effect", "Triggered or disabled", list(Effect.choices), params),
+        filter_control("influence", "Barrier or enabler", list(Influence.choices), params),
+        filter_control("wish_dimension", "Relationship dimension", list(WishDimension.objects.values_list("slug", "name")), params),
+        filter_control("quality_domain", "Quality domain", list(QualityDomain.objects.values_list("slug", "name")), params),
+        filter_control("outcome_kind", "Kind of outcome", list(OutcomeKind.objects.values_list("slug", "name")), params),
+        filter_control(
+            "pathway", "RAND pathway", [(slug, f"{letter}: {name}") for slug, letter, name in Pathway.objects.values_list("slug", "letter", "name")], params
+        ),
+    ]
+
+
+def error_list(errors, controls):
+    labels = {c["param"]: c["label"] for c in controls}
+    return [f"{labels.get(param, param)}: {message}" for param, messages in errors.items() for message in messages]
+
+
+PAGE_SIZE = 20
+
+
+def configuration_list(request):
+    """Published configurations, filtered as the API filters them (the matrix cells link here).
+
+    Queries: 7 (filter vocabularies) + 1 per active filter (its slugs checked) + count + page +
+    7 prefetches. 400 with the API's message when a filter value is unknown."""
+    controls = configuration_filter_controls(request.GET)
+    names = [c["param"] for c in controls]
+    queryset, errors = apply_api_filters(ConfigurationFilterSet, request.GET, CMOConfiguration.objects.published(), names)
+    paginator = Paginator(configuration_cards(queryset).order_by("mechanism__order", "slug"), PAGE_SIZE)
+    page = paginator.get_page(request.GET.get("page"))
+    configurations = attach_evidence(list(page.object_list))
+    active = [(c["label"], label) for c in controls for _, label in c["active"]]
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "mechanisms/configuration_list.html",
+        {
+            "controls": controls,
+            "errors": error_list(errors, controls),
+            "page": page,
+            "configurations": configurations,
+            "active": active,
+            "query": query.urlencode(),
+            "nav_section": "configurations",
+            "breadcrumbs": [("Configurations", None)],
+        },
+        status=400 if errors else 200,
+    )
