@@ -125,6 +125,21 @@ def _source_form_guarding_excerpts(base, source):
     return SourceForm
 
 
+class SourceListFilter(admin.SimpleListFilter):
+    """Filter by source without loading every source's full text (the default filter loads whole rows)."""
+
+    title = "source"
+    parameter_name = "source__id__exact"
+
+    def lookups(self, request, model_admin):
+        return [(str(pk), title) for pk, title in Source.objects.order_by("title").values_list("pk", "title")]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(source_id=self.value())
+        return queryset
+
+
 class EvidenceLinkFromExcerptInline(admin.TabularInline):
     model = EvidenceLink
     extra = 1
@@ -170,7 +185,7 @@ class EvidenceExcerptForm(forms.ModelForm):
 class EvidenceExcerptAdmin(CuratedAdmin):
     form = EvidenceExcerptForm
     list_display = ("slug", "short_text", "team", "speaker_role", "kind", "source", "start", "end", "link_count")
-    list_filter = ("kind", "team", "speaker_role", "wave", "source")
+    list_filter = ("kind", "team", "speaker_role", "wave", SourceListFilter)
     list_select_related = ("source", "team", "speaker_role")
     search_fields = ("slug", "text", "attribution", "section")
     autocomplete_fields = ("source", "team", "speaker_role", "wave")
