@@ -1,0 +1,230 @@
+"""Who may read and write what: anonymous, analyst (token), evaluator, lead evaluator; tokens;
+writes record their user; the verbatim rule and publishing rules over the API."""
+
+import pytest
+from django.contrib import admin
+from rest_framework.authtoken.models import Token, TokenProxy
+from rest_framework.test import APIClient
+
+from evidence.models import EvidenceExcerpt, EvidenceLink
+from mechanisms.models import CMOConfiguration, Context
+
+NEW_CONFIGURATION = {
+    "slug": "shc-new", "title": "New", "statement": "In C, M leads to O.", "teams": ["shc"],
+    "contexts": ["resigned-dependence"], "mechanism": "patient-beliefs", "theme": "targeting", "effect": "triggered",
+    "influence": "enabler", "outcomes": ["self-care"], "quality_domains": ["safety"], "pathways": ["a"],
+    "relationship_level": "micro",
+    "wish_shifts": [{"dimension": "power", "toward": "agency", "between": "clinician-patient", "note": "more say"}],
+}
+
+
+def test_reading_counts_by_role(kb, anon_client, analyst_client, evaluator_client, lead_client):
+    def count(client):
+        return len(client.get("/api/configurations/").json()["results"])
+
+    assert (count(anon_client), count(analyst_client), count(evaluator_client), count(lead_client)) == (2, 2, 3, 3)
+
+
+def test_draft_detail_is_404_for_readers(kb, anon_client, analyst_client, evaluator_client):
+    assert anon_client.get("/api/configurations/pathway-targets/").status_code == 404
+    assert analyst_client.get("/api/configurations/pathway-targets/").status_code == 404
+    assert evaluator_client.get("/api/configurations/pathway-targets/").json()["status"] == "draft"
+
+
+def test_anonymous_write_is_401_with_token_challenge(kb, anon_client):
+    response = anon_client.post("/api/contexts/", {"slug": "c", "name": "C"}, format="json")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
+    assert not Context.objects.filter(slug="c").exists()
+
+
+@pytest.mark.parametrize("method,url", [
+    ("post", "/api/contexts/"), ("patch", "/api/contexts/resigned-dependence/"), ("delete", "/api/contexts/four-hour-target/"),
+    ("post", "/api/configurations/"), ("patch", "/api/configurations/shc-control/"), ("post", "/api/excerpts/"),
+    ("post", "/api/evidence-links/"), ("patch", "/api/teams/shc/"),
+])
+def test_analysts_cannot_write(kb, analyst_client, method, url):
+    response = getattr(analyst_client, method)(url, {"name": "changed"}, format="json")
+    assert response.status_code == 403
+    assert response.json() == {"detail": "Only evaluators can change the knowledge base; analysts and anonymous clients read."}
+    assert Context.objects.get(slug="resigned-dependence").name == "Patients resigned to dependence on nurses"
+
+
+def test_evaluator_writes_a_vocabulary_row(kb, evaluator_client):
+    response = evaluator_client.post("/api/contexts/", {"slug": "cuts", "name": "Service cuts", "category": "policy"}, format="json")
+    assert response.status_code == 201
+    assert response.json() == {"slug": "cuts", "name": "Service cuts", "description": "", "order": 0, "category": "policy"}
+    response = evaluator_client.patch("/api/contexts/cuts/", {"name": "Cuts to services"}, format="json")
+    assert response.json()["name"] == "Cuts to services"
+    assert Context.objects.get(slug="cuts").history.first().history_user.username == "eva"
+
+
+def test_duplicate_slug_is_400(kb, evaluator_client):
+    response = evaluator_client.post("/api/contexts/", {"slug": "four-hour-target", "name": "Again"}, format="json")
+    assert response.status_code == 400
+    assert list(response.json()) == ["slug"]
+
+
+def test_evaluator_creates_a_configuration_recording_who(kb, evaluator_client, evaluator):
+    response = evaluator_client.post("/api/configurations/", NEW_CONFIGURATION, format="json")
+    assert response.status_code == 201, response.content
+    data = response.json()
+    assert data["status"] == "draft" and data["created_by"] == "eva" and data["updated_by"] == "eva"
+    assert data["wish_shifts"] == [{"dimension": "power", "toward": "agency", "toward_position": 1,
+                                    "between": "clinician-patient", "note": "more say"}]
+    assert data["pathways"] == ["a"] and data["contexts"][0]["slug"] == "resigned-dependence"
+    config = CMOConfiguration.objects.get(slug="shc-new")
+    assert config.created_by == evaluator
+    assert config.history.first().history_user == evaluator
+    # the new configuration is found by its context's words straight away
+    assert [r["slug"] for r in evaluator_client.get("/api/configurations/?search=resigned&team=shc&status=draft").json()["results"]] == ["shc-new"]
+
+
+def test_configuration_write_validation(kb, evaluator_client):
+    bad = {**NEW_CONFIGURATION, "theme": "targeting", "mechanism": "professional-beliefs"}
+    response = evaluator_client.post("/api/configurations/", bad, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"theme": ["Theme 'targeting' belongs to another mechanism, not 'professional-beliefs'."]}
+    bad = {**NEW_CONFIGURATION, "wish_shifts": [{"dimension": "valence", "toward": "agency", "between": "clinician-patient"}]}
+    response = evaluator_client.post("/api/configurations/", bad, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"wish_shifts": {"0": {"toward": ["'agency' is a pole of power, not of valence."]}}}
+    response = evaluator_client.post("/api/configurations/", {**NEW_CONFIGURATION, "teams": ["nope"]}, format="json")
+    assert response.status_code == 400 and list(response.json()) == ["teams"]
+    assert not CMOConfiguration.objects.filter(slug="shc-new").exists()
+
+
+def test_non_lead_cannot_publish(kb, evaluator_client):
+    response = evaluator_client.patch("/api/configurations/pathway-targets/", {"status": "published"}, format="json")
+    assert response.status_code == 403
+    assert "Only lead evaluators can publish" in response.json()["detail"]
+    assert CMOConfiguration.objects.get(slug="pathway-targets").status == "draft"
+    # ... but can submit it for review
+    response = evaluator_client.patch("/api/configurations/pathway-targets/", {"status": "in_review"}, format="json")
+    assert response.status_code == 200 and response.json()["status"] == "in_review"
+
+
+def test_non_lead_cannot_change_or_delete_a_published_configuration(kb, evaluator_client):
+    response = evaluator_client.patch("/api/configurations/shc-control/", {"title": "Changed"}, format="json")
+    assert response.status_code == 403
+    assert evaluator_client.delete("/api/configurations/shc-fear/").status_code == 403
+    assert CMOConfiguration.objects.get(slug="shc-control").title == "Shc control"
+
+
+def test_lead_publishes_only_what_passes_the_guard_rails(kb, lead_client):
+    kb.pathway_targets.outcomes.clear()
+    response = lead_client.patch("/api/configurations/pathway-targets/", {"status": "published"}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"status": ["Cannot publish: it has no outcome."]}
+    assert CMOConfiguration.objects.get(slug="pathway-targets").status == "draft"
+    response = lead_client.patch("/api/configurations/pathway-targets/", {"status": "published", "outcomes": ["self-care"]}, format="json")
+    assert response.status_code == 200 and response.json()["status"] == "published"
+    assert CMOConfiguration.objects.get(slug="pathway-targets").updated_by.username == "leo"
+
+
+def test_evaluator_deletes_a_draft(kb, evaluator_client):
+    assert evaluator_client.delete("/api/configurations/pathway-targets/").status_code == 204
+    assert not CMOConfiguration.objects.filter(slug="pathway-targets").exists()
+
+
+def test_delete_refused_while_others_depend(kb, evaluator_client):
+    response = evaluator_client.delete("/api/teams/shc/")
+    assert response.status_code == 409
+    body = response.json()
+    assert body["detail"] == "Cannot delete: other records depend on it. Remove or reassign them first."
+    assert "evidence excerpt: We were worried our jobs would go." in body["dependents"]
+
+
+def _excerpt_payload(kb, needle, **extra):
+    start = kb.source.full_text.index(needle)
+    return {"slug": "q-new", "source": "small-report", "text": needle, "start": start, "end": start + len(needle),
+            "team": "shc", "kind": "participant_quote", **extra}
+
+
+def test_excerpt_write_keeps_the_verbatim_rule(kb, evaluator_client, evaluator):
+    ok = _excerpt_payload(kb, "Café staff noted the naïve view:")  # non-ASCII before and inside the span
+    response = evaluator_client.post("/api/excerpts/", ok, format="json")
+    assert response.status_code == 201, response.content
+    assert EvidenceExcerpt.objects.get(slug="q-new").created_by == evaluator
+
+    wrong_text = {**_excerpt_payload(kb, "Café staff noted"), "slug": "q-bad", "text": "Cafe staff noted"}
+    response = evaluator_client.post("/api/excerpts/", wrong_text, format="json")
+    assert response.status_code == 400
+    assert list(response.json()) == ["text"]
+    assert "does not match the source" in response.json()["text"][0]
+
+    past_end = {**wrong_text, "start": 10, "end": 100000}
+    response = evaluator_client.post("/api/excerpts/", past_end, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"end": ["End offset 100000 is past the end of the source text (320 characters)."]}
+
+    backwards = {**wrong_text, "start": 50, "end": 40}
+    response = evaluator_client.post("/api/excerpts/", backwards, format="json")
+    assert response.status_code == 400 and list(response.json()) == ["end"]
+
+    # a PATCH that moves the offsets away from the text is refused too
+    response = evaluator_client.patch("/api/excerpts/q-new/", {"start": ok["start"] + 1}, format="json")
+    assert response.status_code == 400 and list(response.json()) == ["text"]
+    assert not EvidenceExcerpt.objects.filter(slug="q-bad").exists()
+
+
+def test_evaluator_links_evidence(kb, evaluator_client):
+    response = evaluator_client.post(
+        "/api/evidence-links/", {"excerpt": "q-jobs", "configuration": "shc-control", "stance": "challenges", "part": "mechanism"},
+        format="json",
+    )
+    assert response.status_code == 201
+    assert response.json()["created_by"] == "eva"
+    again = evaluator_client.post(
+        "/api/evidence-links/", {"excerpt": "q-jobs", "configuration": "shc-control", "stance": "supports", "part": "mechanism"},
+        format="json",
+    )
+    assert again.status_code == 400
+    assert EvidenceLink.objects.filter(excerpt=kb.q_jobs, configuration=kb.shc_control).count() == 1
+
+
+def test_session_writes_need_csrf(kb, evaluator):
+    client = APIClient(enforce_csrf_checks=True)
+    client.login(username="eva", password="pw-eva")
+    assert client.get("/api/configurations/pathway-targets/").status_code == 200
+    response = client.post("/api/contexts/", {"slug": "c", "name": "C"}, format="json")
+    assert response.status_code == 403 and "CSRF" in response.json()["detail"]
+
+
+def test_obtain_token_with_credentials(kb, analyst):
+    client = APIClient()
+    response = client.post("/api/auth/token/", {"username": "ana", "password": "pw-ana"}, format="json")
+    assert response.status_code == 200
+    token = response.json()["token"]
+    assert token == Token.objects.get(user=analyst).key
+    bad = client.post("/api/auth/token/", {"username": "ana", "password": "wrong"}, format="json")
+    assert bad.status_code == 400
+    client.credentials(HTTP_AUTHORIZATION="Token " + token)
+    assert client.get("/api/auth/me/").json() == {"username": "ana", "authenticated": True, "evaluator": False, "lead": False}
+
+
+def test_bad_token_is_401(kb):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Token not-a-token")
+    assert client.get("/api/configurations/").status_code == 401
+
+
+def test_evaluator_issues_a_token_for_an_analyst(kb, evaluator_client, analyst_client, anon_client, analyst):
+    response = evaluator_client.post("/api/auth/tokens/", {"username": "ana"}, format="json")
+    assert response.status_code == 200
+    assert response.json() == {"username": "ana", "token": Token.objects.get(user=analyst).key}
+    assert evaluator_client.post("/api/auth/tokens/", {"username": "nobody"}, format="json").json() == {
+        "username": ["No active account is called 'nobody'."]
+    }
+    assert analyst_client.post("/api/auth/tokens/", {"username": "eva"}, format="json").status_code == 403
+    assert anon_client.post("/api/auth/tokens/", {"username": "ana"}, format="json").status_code == 401
+
+
+def test_me(kb, anon_client, lead_client):
+    assert anon_client.get("/api/auth/me/").json() == {"username": None, "authenticated": False, "evaluator": False, "lead": False}
+    assert lead_client.get("/api/auth/me/").json() == {"username": "leo", "authenticated": True, "evaluator": True, "lead": True}
+
+
+def test_tokens_are_issued_in_the_admin_too(admin_client):
+    assert admin.site.is_registered(TokenProxy)
+    assert admin_client.get("/admin/authtoken/tokenproxy/add/").status_code == 200
