@@ -1,0 +1,101 @@
+"""Downloads for QDA tools: the knowledge base as a REFI-QDA project (.qdpx) or codebook (.qdc).
+
+GET /api/export/qdpx/ and /api/export/qdc/ (URL names export-qdpx, export-qdc; cmo_kb/export_urls.py).
+Anyone may download; the export holds published configurations only. Evaluators (and lead
+evaluators) may add ?include_drafts=1 to include draft and in-review ones. Anyone else asking for
+drafts gets a 403 naming the parameter rather than a silently different file: an analyst who asked
+for drafts should know the file has none. Authentication is the API's (token or session), so an
+analyst's token works here too; so are its rate limits.
+"""
+
+from django.http import HttpResponse
+from rest_framework import exceptions, renderers
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.permissions import AllowAny
+from rest_framework.views import APIView
+
+from cmo_kb.api import API_THROTTLES, request_is_evaluator
+
+from . import refi_qda
+
+ACCEPTED_PARAMETERS = ("include_drafts",)
+_TRUE = {"1", "true", "yes"}
+_FALSE = {"0", "false", "no", ""}
+
+
+class IgnoreAccept(BaseContentNegotiation):
+    """The body is a file whatever the Accept header says; errors are JSON."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class ExportView(APIView):
+    permission_classes = [AllowAny]
+    throttle_classes = API_THROTTLES
+    renderer_classes = [renderers.JSONRenderer]
+    content_negotiation_class = IgnoreAccept
+    # Subclasses: how to build the file, its name and type.
+    build = None
+    filename = None
+    draft_filename = None
+    content_type = None
+
+    def include_drafts(self, request):
+        """Parse ?include_drafts= and check the user may have drafts. Costs one query when drafts
+        are asked for by a signed-in user (their groups)."""
+        unknown = sorted(set(request.query_params) - set(ACCEPTED_PARAMETERS))
+        if unknown:
+            raise exceptions.ValidationError(
+                {name: [f"Unknown parameter. Accepted: {', '.join(ACCEPTED_PARAMETERS)}."] for name in unknown}
+            )
+        raw = request.query_params.get("include_drafts", "").strip().lower()
+        if raw not in _TRUE | _FALSE:
+            raise exceptions.ValidationError(
+                {"include_drafts": [f"{raw!r} is not a boolean. Accepted: 1 or 0 (also true/false, yes/no)."]}
+            )
+        if raw not in _TRUE:
+            return False
+        if not request_is_evaluator(request):
+            # A 403 body that names the parameter, for anonymous clients too (not DRF's 401 challenge).
+            raise exceptions.PermissionDenied(
+                {"include_drafts": ["Only evaluators can export draft and in-review configurations. "
+                                    "Leave include_drafts out for the published knowledge base."]}
+            )
+        return True
+
+    def get(self, request):
+        with_drafts = self.include_drafts(request)
+        payload = type(self).build(include_drafts=with_drafts)
+        response = HttpResponse(payload, content_type=self.content_type)
+        name = self.draft_filename if with_drafts else self.filename
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        response["Content-Length"] = str(len(payload))
+        # Drafts must not sit in shared caches; the published export may be cached briefly.
+        response["Cache-Control"] = "private, no-store" if with_drafts else "public, max-age=300"
+        return response
+
+
+class ProjectExportView(ExportView):
+    """The whole knowledge base as a REFI-QDA project: codebook, sources with coded excerpts,
+    cases (teams), notes, links and sets. 22 queries anonymously (refi_qda.EXPORT_QUERIES, plus
+    nothing else); a signed-in evaluator asking for drafts adds the session/token, user and group
+    lookups."""
+
+    build = staticmethod(refi_qda.export_qdpx)
+    filename = "cmo-kb.qdpx"
+    draft_filename = "cmo-kb-with-drafts.qdpx"
+    # A .qdpx is a ZIP archive; no media type is registered for it.
+    content_type = "application/zip"
+
+
+class CodebookExportView(ExportView):
+    """The codebook alone (REFI-QDA .qdc), for tools that import codebooks only."""
+
+    build = staticmethod(refi_qda.export_codebook)
+    filename = "cmo-kb-codebook.qdc"
+    draft_filename = "cmo-kb-codebook-with-drafts.qdc"
+    content_type = "application/xml; charset=utf-8"

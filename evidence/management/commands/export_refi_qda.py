@@ -1,0 +1,50 @@
+"""Write the knowledge base as a REFI-QDA project (.qdpx) or codebook (.qdc) for QDA tools."""
+
+import os
+import tempfile
+
+from django.core.management.base import BaseCommand, CommandError
+
+from evidence import refi_qda
+
+
+class Command(BaseCommand):
+    help = (
+        "Export the knowledge base for NVivo, ATLAS.ti, MAXQDA, QualCoder and other REFI-QDA tools: a "
+        ".qdpx project (codebook, sources with coded excerpts, cases, notes), or with --codebook-only a "
+        ".qdc codebook. Published configurations only unless --include-drafts."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--output", required=True, metavar="PATH", help="File to write (e.g. cmo-kb.qdpx).")
+        parser.add_argument("--codebook-only", action="store_true", help="Write a .qdc codebook, not a project.")
+        parser.add_argument(
+            "--include-drafts", action="store_true", help="Also export draft and in-review configurations."
+        )
+
+    def handle(self, *args, output, codebook_only, include_drafts, **options):
+        path = os.path.abspath(output)
+        directory = os.path.dirname(path)
+        if os.path.isdir(path):
+            raise CommandError(f"Cannot write {output}: it is a directory; give a file name.")
+        if not os.path.isdir(directory):
+            raise CommandError(f"Cannot write {output}: the folder {directory} does not exist.")
+        build = refi_qda.export_codebook if codebook_only else refi_qda.export_qdpx
+        payload = build(include_drafts=include_drafts)
+        # Written beside the target and renamed into place, so a failure never leaves half a file.
+        try:
+            handle, temporary = tempfile.mkstemp(prefix=".export-", dir=directory)
+        except OSError as exc:
+            raise CommandError(f"Cannot write {output}: {exc.strerror or exc}.") from exc
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(payload)
+            os.chmod(temporary, 0o644)
+            os.replace(temporary, path)
+        except OSError as exc:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+            raise CommandError(f"Cannot write {output}: {exc.strerror or exc}.") from exc
+        kind = "codebook" if codebook_only else "project"
+        scope = "with drafts" if include_drafts else "published configurations only"
+        self.stdout.write(f"Wrote REFI-QDA {kind} ({scope}) to {output}: {len(payload):,} bytes.")
