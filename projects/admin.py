@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import capfirst
 from simple_history.admin import SimpleHistoryAdmin
+from simple_history.utils import get_m2m_reverse_field_name
 
 from evidence.admin_views import ExcerptAutocompleteMixin
 
@@ -65,7 +66,32 @@ class CuratedAdmin(ExcerptAutocompleteMixin, SimpleHistoryAdmin):
     @transaction.atomic
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         # Reverting saves the form; do it all or nothing like every other admin write.
+        request._history_version_id = version_id
         return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        version_id = getattr(request, "_history_version_id", None)
+        history_model = getattr(getattr(self.model, "history", None), "model", None)
+        tracked = getattr(history_model, "_history_m2m_fields", None) if version_id else None
+        if not tracked:
+            return form
+        # simple-history's revert form shows an old version's own fields but today's many-to-many
+        # relations; show (and so restore) the relations as they were in that version too.
+        record = self.model.history.get(history_id=version_id)
+        initial = {
+            field.name: list(getattr(record, field.name).values_list(get_m2m_reverse_field_name(field), flat=True))
+            for field in tracked
+            if field.name in form.base_fields
+        }
+
+        class RevertForm(form):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                if not self.is_bound:
+                    self.initial.update(initial)
+
+        return RevertForm
 
 
 def _describe(dependent, relation, obj):

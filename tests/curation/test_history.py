@@ -67,3 +67,21 @@ def test_excerpt_history_records_the_user(kb, eva_client, evaluator):
     assert (record.history_user, record.attribution) == (evaluator, "(SHC, staff member)")
     kb.q_jobs.refresh_from_db()
     assert kb.q_jobs.updated_by == evaluator
+
+
+def test_revert_restores_many_to_many_relations_as_they_were(kb, eva_client, leo_client):
+    original = kb.shc_fear.history.earliest()
+    assert list(original.contexts.values_list("context", flat=True)) == []  # created before contexts were set
+    version = kb.shc_fear.history.first()
+    assert list(version.quality_domains.values_list("qualitydomain", flat=True)) == [kb.safety.pk, kb.person.pk]
+    data = form_data(leo_client.get(change_url(kb.shc_fear)))
+    data["quality_domains"] = [str(kb.safety.pk)]
+    assert leo_client.post(change_url(kb.shc_fear), data).status_code == 302
+    assert list(kb.shc_fear.quality_domains.values_list("pk", flat=True)) == [kb.safety.pk]
+
+    revert_url = reverse("admin:mechanisms_cmoconfiguration_simple_history", args=[kb.shc_fear.pk, version.history_id])
+    response = leo_client.get(revert_url)
+    assert response.status_code == 200
+    response = leo_client.post(revert_url, form_data(response) | {"_save": "Revert"})
+    assert response.status_code == 302
+    assert sorted(kb.shc_fear.quality_domains.values_list("pk", flat=True)) == sorted([kb.safety.pk, kb.person.pk])
