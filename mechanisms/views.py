@@ -98,18 +98,19 @@ def diverging_rows(rows):
     """Geometry for the diverging bar chart (includes/diverging_chart.html).
 
     `rows` are dicts with label, left and right (counts) and optionally url. Adds bar lengths in
-    SVG units: the axis sits at x=390 and each half is at most 180 units long."""
+    SVG units: the chart is 400 wide, the axis at x=200, each half at most 165 long (room is left
+    for the count at the end of a bar); each row is 58 high."""
     rows = list(rows)
     top = max([max(r["left"], r["right"]) for r in rows] + [1])
     for index, row in enumerate(rows):
-        row["left_width"] = round(180 * row["left"] / top, 1)
-        row["right_width"] = round(180 * row["right"] / top, 1)
-        row["left_x"] = round(390 - row["left_width"], 1)
-        row["left_text_x"] = round(row["left_x"] - 6, 1)
-        row["right_text_x"] = round(390 + row["right_width"] + 6, 1)
-        row["y"] = index * 44
+        row["left_width"] = round(165 * row["left"] / top, 1)
+        row["right_width"] = round(165 * row["right"] / top, 1)
+        row["left_x"] = round(200 - row["left_width"], 1)
+        row["left_text_x"] = round(row["left_x"] - 5, 1)
+        row["right_text_x"] = round(200 + row["right_width"] + 5, 1)
+        row["y"] = index * 58
         row["net"] = row["right"] - row["left"]
-        row["chart_height"] = len(rows) * 44
+        row["chart_height"] = len(rows) * 58
     return rows
 
 
@@ -212,6 +213,7 @@ def mechanism_detail(request, slug):
             "themes": themes,
             "configurations": configurations,
             "columns": _team_groups(configurations),
+            "team_count": len({t.pk for c in configurations for t in c.teams.all()}),
             "counts": _effect_counts(configurations),
             "nav_section": "mechanisms",
             "breadcrumbs": [("Mechanisms", "/mechanisms/"), (mechanism.short_name or mechanism.name, None)],

@@ -3,83 +3,17 @@ so each page's query count can be shown not to depend on how much data it shows.
 
 import pytest
 
-from cmo_kb.vocabulary import ReviewStatus
-
-
-def grow(kb, n=3):
-    """Add n published configurations (each with context, outcome, quality domain, Wish shift,
-    pathway and two evidence links) to SHC, a second quality domain link, a key figure, and one
-    more draft. Returns the new published configurations."""
-    from evidence.models import EvidenceLink
-    from mechanisms.models import CMOConfiguration, ConfigurationPathway, Context, Outcome, WishShift
-    from projects.models import KeyFigure, Team, TeamQualityDomain
-
-    created = []
-    start = CMOConfiguration.objects.count()
-    for i in range(start, start + n):
-        c = CMOConfiguration.objects.create(
-            slug=f"grown-{i}", title=f"Grown configuration {i}", mechanism=kb.patient_beliefs, theme=kb.targeting,
-            effect="disabled" if i % 2 else "triggered", influence="barrier" if i % 2 else "enabler",
-            status=ReviewStatus.PUBLISHED, statement=f"In C{i}, M leads to O{i}.",
-        )
-        c.teams.set([kb.shc, kb.pathway_team] if i % 3 == 0 else [kb.shc])
-        c.contexts.set([Context.objects.create(slug=f"grown-context-{i}", name=f"Grown context {i}"), kb.resigned])
-        c.outcomes.set([Outcome.objects.create(slug=f"grown-outcome-{i}", name=f"Grown outcome {i}", kind=kb.relationship_kind)])
-        c.quality_domains.set([kb.safety, kb.person])
-        WishShift.objects.create(configuration=c, dimension=kb.power, toward=kb.agency, between=kb.clinician_patient)
-        WishShift.objects.create(configuration=c, dimension=kb.valence, toward=kb.friendly, between=kb.clinician_patient)
-        ConfigurationPathway.objects.create(configuration=c, pathway=kb.pathway_a)
-        EvidenceLink.objects.create(excerpt=kb.q_control, configuration=c, part="context")
-        EvidenceLink.objects.create(excerpt=kb.q_jobs, configuration=c, part="outcome")
-        created.append(c)
-    team = Team.objects.create(
-        programme=kb.programme, slug=f"grown-team-{start}", name=f"Grown team {start}", short_name=f"Grown {start}", order=9
-    )
-    TeamQualityDomain.objects.get_or_create(team=kb.shc, quality_domain=kb.safety, defaults={"basis": "inferred"})
-    TeamQualityDomain.objects.create(team=team, quality_domain=kb.safety, evidence=kb.q_jobs)
-    KeyFigure.objects.create(team=kb.shc, slug=f"grown-figure-{start}", label="dialysis units", value=26,
-                             display="26", evidence=kb.q_control, order=start)
-    draft = CMOConfiguration.objects.create(
-        slug=f"grown-draft-{start}", title=f"Unpublished draft {start}", mechanism=kb.patient_beliefs,
-        status=ReviewStatus.IN_REVIEW, statement="A draft in review.",
-    )
-    draft.teams.set([kb.shc])
-    draft.quality_domains.set([kb.safety])
-    WishShift.objects.create(configuration=draft, dimension=kb.power, toward=kb.dependence, between=kb.clinician_patient)
-    EvidenceLink.objects.create(excerpt=kb.q_jobs, configuration=draft, part="mechanism")
-    return created
+from tests.pages.builders import fill_story, grow
 
 
 @pytest.fixture
 def grow_kb(kb):
-    """Call grow_kb() to add more published (and draft) data to `kb`."""
+    """Call grow_kb(n) to add n more published configurations (and a draft) to `kb`."""
     return lambda n=3: grow(kb, n)
 
 
 @pytest.fixture
 def story_kb(kb):
-    """`kb` with SHC's improvement story, key figure, quality domains and a draft's traces filled in."""
-    from mechanisms.models import WishShift
-    from projects.models import KeyFigure, TeamQualityDomain
-
-    shc = kb.shc
-    shc.objective = "Provide the opportunity for patients to undertake some tasks associated with their haemodialysis"
-    shc.target = "Patients having inpatient haemodialysis care"
-    shc.scope = "Yorkshire and Humber renal network covering six renal centres"
-    shc.delivery = "Educational materials for patients and support from nurses"
-    shc.background = "The Sharing Haemodialysis Care programme ran across the renal network."
-    shc.aims = "Empower patients to be active partners in their own care."
-    shc.achievements = "Patients became more knowledgeable about their conditions."
-    shc.organisation = "Yorkshire and Humber renal network"
-    shc.aliases = ["SHC", "Sharing Haemodialysis Care"]
-    shc.save()
-    KeyFigure.objects.create(team=shc, slug="shc-units", label="dialysis units", value=26, display="26", evidence=kb.q_control)
-    TeamQualityDomain.objects.create(team=shc, quality_domain=kb.person, basis="stated", evidence=kb.q_control)
-    TeamQualityDomain.objects.create(team=shc, quality_domain=kb.safety, basis="inferred")
-    # The draft leaves traces that must never show: a Wish shift and a quality domain.
-    WishShift.objects.create(configuration=kb.pathway_targets, dimension=kb.valence, toward=kb.hostile, between=kb.clinician_patient)
-    kb.pathway_targets.quality_domains.set([kb.safety])
-    kb.programme.headline_messages = ["Changing relationships must be understood in context.", "Activities are not mechanisms."]
-    kb.programme.summary = "Seven projects were funded to change relationships."
-    kb.programme.save()
-    return kb
+    """`kb` with SHC's improvement story, key figure, quality domains, headline messages, and a
+    draft's traces (a Wish shift, a quality domain) that must never show."""
+    return fill_story(kb)
