@@ -81,9 +81,9 @@ class ExportView(APIView):
 
 class ProjectExportView(ExportView):
     """The whole knowledge base as a REFI-QDA project: codebook, sources with coded excerpts,
-    cases (teams), notes, links and sets. 22 queries anonymously (refi_qda.EXPORT_QUERIES, plus
-    nothing else); a signed-in evaluator asking for drafts adds the session/token, user and group
-    lookups."""
+    cases (teams), notes, links and sets. 21 queries anonymously (refi_qda.EXPORT_QUERIES), whatever
+    the data size; a signed-in user adds the token (or session and user) lookup, and asking for drafts
+    the user's groups."""
 
     build = staticmethod(refi_qda.export_qdpx)
     filename = "cmo-kb.qdpx"
@@ -93,7 +93,8 @@ class ProjectExportView(ExportView):
 
 
 class CodebookExportView(ExportView):
-    """The codebook alone (REFI-QDA .qdc), for tools that import codebooks only."""
+    """The codebook alone (REFI-QDA .qdc), for tools that import codebooks only. 17 queries
+    anonymously (refi_qda.CODEBOOK_QUERIES)."""
 
     build = staticmethod(refi_qda.export_codebook)
     filename = "cmo-kb-codebook.qdc"

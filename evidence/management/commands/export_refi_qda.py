@@ -27,6 +27,8 @@ class Command(BaseCommand):
         directory = os.path.dirname(path)
         if os.path.isdir(path):
             raise CommandError(f"Cannot write {output}: it is a directory; give a file name.")
+        if os.path.exists(directory) and not os.path.isdir(directory):
+            raise CommandError(f"Cannot write {output}: {directory} is not a folder.")
         if not os.path.isdir(directory):
             raise CommandError(f"Cannot write {output}: the folder {directory} does not exist.")
         build = refi_qda.export_codebook if codebook_only else refi_qda.export_qdpx
