@@ -231,7 +231,8 @@ class ConfigurationFilterSet(KBFilterSet):
     def filter_queryset(self, queryset):
         data = self.form.cleaned_data
         status = data.get("status") or []
-        if status and not request_is_evaluator(self.request) and set(status) - {ReviewStatus.PUBLISHED}:
+        hidden = set(status) - {ReviewStatus.PUBLISHED}
+        if hidden and hidden <= set(ReviewStatus.values) and not request_is_evaluator(self.request):
             raise exceptions.ValidationError(
                 {"status": ["Only evaluators can see draft and in-review configurations. Accepted here: published."]}
             )
@@ -465,7 +466,7 @@ def configuration_queryset(request, view="full"):
     return (
         visible_configurations(request)
         .select_related("mechanism", "theme", "relationship_level", "created_by", "updated_by")
-        .defer("search_vector", "search_text")
+        .defer("search_vector")  # search_text stays: the SQLite search fallback highlights it
         .prefetch_related(
             "teams",
             "contexts",
