@@ -376,3 +376,17 @@ def test_loading_costs_a_fixed_number_of_queries(kb, grow_kb, django_assert_num_
         with django_assert_num_queries(0):
             refi_qda.build_qdpx(data) if evidence else refi_qda.build_codebook_xml(data)
     assert len(data.configurations) == 6
+
+
+def test_evidence_link_note_becomes_a_note_the_link_refers_to(kb, open_qdpx, project_schema):
+    link = kb.q_jobs.links.get()
+    link.note = "Fear of job losses, in the staff member's words."
+    link.save()
+    qdpx = open_qdpx(refi_qda.export_qdpx())
+    project_schema.validate(io.BytesIO(qdpx.qde))
+    [ref] = [l.find(P + "NoteRef") for l in qdpx.all("Link") if l.get("name") == "supports (mechanism)"]
+    notes = {n.get("guid"): n for n in qdpx.all("Note")}
+    note = notes[ref.get("targetGUID")]
+    assert note.get("name") == "Evidence link note"
+    assert note.find(P + "PlainTextContent").text == "Fear of job losses, in the staff member's words."
+    assert len(notes) == 3  # two statements and this note
