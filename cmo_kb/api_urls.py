@@ -5,10 +5,10 @@ schema with Swagger UI and ReDoc served from drf-spectacular-sidecar's static fi
 """
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from cmo_kb.api import API_THROTTLES, IssueTokenView, MeView, ObtainTokenView
+from cmo_kb.api import API_THROTTLES, IssueTokenView, MeView, ObtainTokenView, RedocView
 from evidence import api as evidence_api
 from mechanisms import api as mechanisms_api
 from projects import api as projects_api
@@ -42,6 +42,6 @@ urlpatterns = [
     path("auth/me/", MeView.as_view(), name="me"),
     path("schema/", SpectacularAPIView.as_view(throttle_classes=API_THROTTLES), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema", throttle_classes=API_THROTTLES), name="docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema", throttle_classes=API_THROTTLES), name="redoc"),
+    path("redoc/", RedocView.as_view(url_name="api:schema", throttle_classes=API_THROTTLES), name="redoc"),
     path("", include(router.urls)),
 ]

@@ -9,6 +9,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from cmo_kb.api import (
+    filter_parameters,
     KBAPIDefaults,
     ChoiceListFilter,
     DateTimeFilter,
@@ -578,6 +579,7 @@ class MatrixView(KBAPIDefaults, GenericAPIView):
         parameters=[
             OpenApiParameter("rows", OpenApiTypes.STR, enum=_axis_names, required=True, description="Axis down the side."),
             OpenApiParameter("cols", OpenApiTypes.STR, enum=_axis_names, required=True, description="Axis across the top."),
+            *filter_parameters(ConfigurationFilterSet),
         ],
         responses=inline_serializer(
             "Matrix",
