@@ -4,7 +4,7 @@ and the cross-team matrix. Only published configurations ever reach these pages.
 from collections import OrderedDict
 from urllib.parse import urlencode
 
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, F, Prefetch, Q
 from django.core.paginator import Paginator
 from django.http import Http404, QueryDict
 from django.shortcuts import get_object_or_404, render
@@ -33,6 +33,9 @@ from .models import (
 )
 
 PUBLISHED = ReviewStatus.PUBLISHED
+# Configurations with a theme first, in the theme's order (NULLs sort differently on SQLite and
+# PostgreSQL unless told).
+THEME_ORDER = F("theme__order").asc(nulls_last=True)
 # How many pieces of evidence a configuration card shows before "more evidence".
 EVIDENCE_SHOWN = 2
 
@@ -195,7 +198,7 @@ def mechanism_detail(request, slug):
     configurations = attach_evidence(
         list(
             configuration_cards(CMOConfiguration.objects.published().filter(mechanism=mechanism)).order_by(
-                "theme__order", "slug"
+                THEME_ORDER, "slug"
             )
         )
     )

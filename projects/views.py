@@ -5,7 +5,7 @@ from django.shortcuts import get_object_or_404, render
 
 from cmo_kb.vocabulary import ReviewStatus
 from mechanisms.models import CMOConfiguration, Effect, Influence
-from mechanisms.views import attach_evidence, configuration_cards, dimensions_with_poles, group_by_mechanism, wish_profile
+from mechanisms.views import THEME_ORDER, attach_evidence, configuration_cards, dimensions_with_poles, group_by_mechanism, wish_profile
 
 from .models import Team, TeamQualityDomain, TeamRelationshipLevel
 
@@ -47,7 +47,7 @@ def team_detail(request, slug):
         .order_by("relationship_level__order")
     )
     configurations = attach_evidence(
-        list(configuration_cards(CMOConfiguration.objects.published().filter(teams=team)).order_by("theme__order", "slug"))
+        list(configuration_cards(CMOConfiguration.objects.published().filter(teams=team)).order_by(THEME_ORDER, "slug"))
     )
     dimensions = dimensions_with_poles()
     profile = wish_profile(configurations, dimensions)

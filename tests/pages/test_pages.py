@@ -153,9 +153,10 @@ def test_mechanism_page_shows_themes_and_configurations_across_teams(client, kb)
     assert "<h1>Changes to patient beliefs, attitudes and behaviours</h1>" in page
     assert "Targeting 1 triggered 0 disabled" in words
     # The comparison table: team, context, theme, effect, outcome.
-    assert ("SHC Patients resigned to dependence on nurses — ▽ Disabled − Barrier Some patients refuse self-care Shc fear"
-            in words)
-    assert "Patients resigned to dependence on nurses Targeting ▲ Triggered + Enabler Patients take on self-care Shc control" in words
+    # Configurations with a theme come first.
+    assert ("SHC Patients resigned to dependence on nurses Targeting ▲ Triggered + Enabler Patients take on self-care "
+            "Shc control" in words)
+    assert "Patients resigned to dependence on nurses — ▽ Disabled − Barrier Some patients refuse self-care Shc fear" in words
     assert '<th scope="rowgroup" rowspan="2"><a href="/teams/shc/">SHC</a></th>' in page
 
 

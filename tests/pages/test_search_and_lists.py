@@ -91,7 +91,8 @@ def test_search_page_without_a_query_invites_one(client, kb):
 
 def test_search_highlights_matches_in_excerpts_and_configurations(client, kb):
     page = html(client.get("/search/?q=control"))
-    assert "I feel more in <mark>control</mark> of my own dialysis now." in page
+    # (PostgreSQL's ts_headline trims stop words at the ends; SQLite shows the whole short text.)
+    assert "feel more in <mark>control</mark> of my own dialysis" in page
     assert f'href="/excerpts/{kb.q_control.pk}/"' in page
     assert '<a href="/configurations/shc-control/">Shc control</a>' in page
     assert "evidence for <a href=\"/configurations/shc-control/\">Shc control</a>" in page
@@ -110,7 +111,7 @@ def test_search_never_shows_drafts(client, kb):
 def test_search_filters_from_the_api(client, kb):
     assert "No quotes or excerpts match." in html(client.get("/search/?q=jobs&team=pathway"))
     page = html(client.get("/search/?q=jobs&team=shc"))
-    assert "We were worried our <mark>jobs</mark> would go." in page
+    assert "were worried our <mark>jobs</mark> would" in page
 
 
 def test_search_excerpt_only_filter_hides_configurations_and_says_why(client, kb):
