@@ -158,3 +158,23 @@ def test_search_query_count_does_not_grow(client, kb, grow_kb, django_assert_num
     grow_kb(12)
     with django_assert_num_queries(12):
         client.get("/search/?q=control")
+
+
+@pytest.mark.parametrize("cols", ["mechanism", "theme", "wish_dimension", "quality_domain", "pathway", "effect"])
+def test_every_matrix_cell_drills_down_to_exactly_its_configurations(client, kb, grow_kb, cols):
+    from mechanisms.matrix import build_matrix
+    from mechanisms.models import CMOConfiguration
+
+    grow_kb(4)
+    matrix = build_matrix(CMOConfiguration.objects.published(), "team", cols)
+    page = html(client.get(f"/matrix/?rows=team&cols={cols}"))
+    checked = 0
+    for row in matrix["cells"]:
+        for cell in row:
+            if not cell["count"]:
+                continue
+            url = f"/configurations/?team={cell['row']}&{cols}={cell['col']}"
+            assert f'href="{url.replace("&", "&amp;")}"' in page
+            assert sorted(slugs(html(client.get(url)))) == sorted(cell["slugs"]), url
+            checked += 1
+    assert checked >= 2
