@@ -16,4 +16,7 @@ class ProjectsConfig(AppConfig):
 
     def ready(self):
         # After every migrate, so permissions of models added since the roles migration are included.
-        post_migrate.connect(_sync_roles, sender=self, dispatch_uid="projects.sync_roles")
+        # Not limited to this app's signal: post_migrate fires app by app, and the apps after `projects`
+        # (mechanisms, evidence) only have their permissions once their own signal has run (this matters
+        # after a flush, e.g. between transactional tests).
+        post_migrate.connect(_sync_roles, dispatch_uid="projects.sync_roles")

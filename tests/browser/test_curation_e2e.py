@@ -155,3 +155,39 @@ def test_code_excerpt_build_configuration_review_and_publish(live_server, page, 
     assert response.status == 200
     assert json.loads(response.text())["slug"] == "shc-planning-together"
     public.close()
+
+
+def test_mouse_selection_after_an_emoji_gives_code_point_offsets(live_server, page, artifacts_dir, kb, evaluator):
+    """Double-click a word with the mouse (no scripted Range): the offsets count 🙂 and 𝒳 once each."""
+    from evidence.models import Source
+
+    source = Source.objects.create(slug="cafe-notes", kind=kb.report, title="Café notes", full_text=CODED_TEXT)
+    word = "nurses"
+    expected_start = CODED_TEXT.index(word)
+    log_in(page, live_server, "eva")
+    page.goto(f"{live_server.url}/admin/evidence/source/{source.pk}/code/")
+    page.wait_for_selector("#source-text")
+    box = page.evaluate(
+        """word => {
+            const node = document.getElementById('source-text').firstChild;
+            const i = node.data.indexOf(word);
+            const range = document.createRange();
+            range.setStart(node, i);
+            range.setEnd(node, i + word.length);
+            const r = range.getBoundingClientRect();
+            return {x: r.left + r.width / 2, y: r.top + r.height / 2};
+        }""",
+        word,
+    )
+    page.check("#trim-whitespace")  # a double-click may take the space after the word on some platforms
+    page.mouse.dblclick(box["x"], box["y"])
+    page.wait_for_selector("#create-excerpt:not([disabled])")
+    assert page.text_content("#selection-preview") == word
+    assert page.text_content("#selection-start") == str(expected_start)
+    assert page.text_content("#selection-end") == str(expected_start + len(word))
+    page.click("#create-excerpt")
+    page.wait_for_selector("#evidenceexcerpt_form")
+    assert (page.input_value("#id_start"), page.input_value("#id_end"), page.input_value("#id_text")) == (
+        str(expected_start), str(expected_start + len(word)), word
+    )
+    shot(page, artifacts_dir, "8-mouse-selection-prefilled")
