@@ -8,7 +8,7 @@ from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from mechanisms.admin import ConfigurationChildAdminMixin, LockedConfigurationFormSet
+from mechanisms.admin import COMPACT_TEXT, ConfigurationChildAdminMixin, LockedConfigurationFormSet
 from projects.admin import CuratedAdmin, VocabularyAdmin
 
 from .admin_views import ExcerptAutocompleteJsonView, coding_view, excerpt_label
@@ -147,6 +147,7 @@ class EvidenceLinkFromExcerptInline(admin.TabularInline):
     autocomplete_fields = ("configuration",)
     verbose_name = "link to a configuration"
     verbose_name_plural = "Links to configurations"
+    formfield_overrides = COMPACT_TEXT
     formset = LockedConfigurationFormSet
 
     def get_formset(self, request, obj=None, **kwargs):

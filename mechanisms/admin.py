@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.db.models import Count, Prefetch
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
@@ -159,7 +160,12 @@ def _locked_for(request, obj):
     return obj is not None and obj.status == ReviewStatus.PUBLISHED and not workflow.can_publish(request.user)
 
 
+COMPACT_TEXT = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 40})}}
+
+
 class LockedWhenPublishedInlineMixin:
+    formfield_overrides = COMPACT_TEXT
+
     def has_add_permission(self, request, obj=None):
         return not _locked_for(request, obj) and super().has_add_permission(request, obj)
 
