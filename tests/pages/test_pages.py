@@ -418,3 +418,13 @@ def test_matrix_query_count_does_not_grow(client, kb, grow_kb, django_assert_num
     grow_kb(4)
     with django_assert_num_queries(queries):
         client.get("/matrix/" + params)
+
+
+def test_team_story_names_the_other_teams_of_a_cross_team_configuration(client, kb, grow_kb):
+    grow_kb(4)  # grown-3 belongs to SHC and Pathway
+    page = html(client.get("/teams/pathway/"))
+    card = page[page.index('id="cmo-grown-3"'):]
+    card = card[: card.index("</article>")]
+    assert '<a class="chip" href="/teams/shc/">SHC</a>' in card
+    assert '<a class="chip" href="/teams/pathway/">Pathway</a>' in card
+    assert 'href="/configurations/?team=pathway">Filter this team’s configurations</a>' in page
