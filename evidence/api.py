@@ -6,7 +6,7 @@ and the `configuration`/`mechanism` filters all respect that).
 """
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Prefetch
+from django.db.models import BigIntegerField, ExpressionWrapper, F, Prefetch
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers
 
@@ -238,8 +238,18 @@ def excerpt_queryset(request):
     return (
         EvidenceExcerpt.objects.select_related("source", "team", "speaker_role", "wave", "created_by", "updated_by")
         .defer("source__full_text", "search_vector")
+        # One sortable number for "source, then start offset": DRF's cursor keeps its position in the
+        # first ordering field only, so ordering by (source, start) would page by OFFSET within a
+        # source. Ties (same source and start, different end) are rare and short.
+        # (BigIntegerField: inferred from `start`, Django would treat it as int4 and drop out-of-range cursors.)
+        .annotate(
+            source_position=ExpressionWrapper(F("source_id") * SOURCE_POSITION_SPAN + F("start"), output_field=BigIntegerField())
+        )
         .prefetch_related(Prefetch("links", visible_links.order_by("configuration__slug", "part")))
     )
+
+
+SOURCE_POSITION_SPAN = 2**32  # more characters than any source holds
 
 
 class ExcerptViewSet(KBModelViewSet):
@@ -254,7 +264,7 @@ class ExcerptViewSet(KBModelViewSet):
     filterset_class = ExcerptFilterSet
     serializer_class = ExcerptSerializer
     pagination_class = KBCursorPagination
-    cursor_ordering = ("source_id", "start", "pk")
+    cursor_ordering = ("source_position",)
 
     def get_queryset(self):
         return excerpt_queryset(self.request)
