@@ -25,6 +25,7 @@ from django.utils.encoding import force_str
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.drainage import set_override
 from rest_framework import exceptions, permissions, renderers, serializers, status, throttling, viewsets
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -572,6 +573,18 @@ API_RENDERERS = [renderers.JSONRenderer, renderers.BrowsableAPIRenderer, CSVRend
 API_THROTTLES = [AnonThrottle, UserThrottle]
 
 
+class FormatNegotiation(DefaultContentNegotiation):
+    """?format=xml is a 400 naming the formats on offer (DRF's own answer is a bare 404)."""
+
+    def filter_renderers(self, renderers, format):
+        matching = [renderer for renderer in renderers if renderer.format == format]
+        if not matching:
+            raise exceptions.ValidationError(
+                {"format": [f"{format!r} is not a format. Accepted: {', '.join(r.format for r in renderers)}."]}
+            )
+        return matching
+
+
 class KBAPIDefaults:
     """What every API view uses (see the note on REST_FRAMEWORK in settings for why not DEFAULT_*)."""
 
@@ -580,6 +593,7 @@ class KBAPIDefaults:
     pagination_class = KBPageNumberPagination
     renderer_classes = API_RENDERERS
     throttle_classes = API_THROTTLES
+    content_negotiation_class = FormatNegotiation
 
 
 class KBModelViewSet(KBAPIDefaults, WriteRecordsUserMixin, viewsets.ModelViewSet):

@@ -152,3 +152,18 @@ def test_api_root_lists_every_resource(kb, anon_client):
     for name in ["programmes", "teams", "mechanisms", "themes", "wish-dimensions", "quality-domains", "relationship-levels",
                  "pathways", "contexts", "outcomes", "configurations", "sources", "excerpts", "evidence-links"]:
         assert root[name] == f"http://testserver/api/{name}/"
+
+
+@pytest.mark.parametrize("url", ["/api/teams/?format=xml", "/api/configurations/?format=xml", "/api/matrix/?rows=team&cols=effect&format=xml"])
+def test_unknown_format_is_400(kb, anon_client, url):
+    response = anon_client.get(url)
+    assert response.status_code == 400
+    assert response.json() == {"format": ["'xml' is not a format. Accepted: json, api, csv."]}
+
+
+@pytest.mark.parametrize("q", ['")(&|!', "-", '"', "the", "OR OR", "a" * 500, "naïve café"])
+def test_odd_search_strings_never_fail(kb, anon_client, q):
+    for url in ("/api/configurations/", "/api/excerpts/"):
+        response = anon_client.get(url, {"search": q})
+        assert response.status_code == 200, (url, q, response.content)
+
