@@ -8,7 +8,7 @@ and the `configuration`/`mechanism` filters all respect that).
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import BigIntegerField, ExpressionWrapper, F, Prefetch
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 
 from cmo_kb.api import (
     ChoiceListFilter,
@@ -34,6 +34,7 @@ from evidence.models import (
     SpeakerRole,
     Stance,
 )
+from cmo_kb.vocabulary import ReviewStatus, user_is_lead
 from evidence.search import search_excerpts
 from mechanisms.models import CMOConfiguration, EnablingMechanism
 from projects.models import Programme, Team
@@ -296,6 +297,32 @@ class EvidenceLinkSerializer(serializers.ModelSerializer):
         fields = ["id", "excerpt", "configuration", "stance", "part", "note", "created_by", "updated_by", "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
 
+    def validate(self, attrs):
+        configurations = {attrs.get("configuration"), getattr(self.instance, "configuration", None)} - {None}
+        if any(c.status == ReviewStatus.PUBLISHED for c in configurations) and not user_is_lead(self.context["request"].user):
+            raise exceptions.PermissionDenied(
+                "Only lead evaluators can change the evidence of a published configuration; "
+                "ask a lead to return it to draft first."
+            )
+        return attrs
+
+
+def _guard_published_evidence(link, user):
+    """Removing a link from a published configuration: leads only, and never its last one."""
+    configuration = link.configuration
+    if configuration.status != ReviewStatus.PUBLISHED:
+        return
+    if not user_is_lead(user):
+        raise exceptions.PermissionDenied(
+            "Only lead evaluators can change the evidence of a published configuration; "
+            "ask a lead to return it to draft first."
+        )
+    if not configuration.evidence_links.exclude(pk=link.pk).exists():
+        raise exceptions.ValidationError(
+            {"configuration": [f"'{configuration.slug}' is published and this is its only evidence link; "
+                               "return it to draft before removing it."]}
+        )
+
 
 class EvidenceLinkViewSet(KBModelViewSet):
     """An excerpt's bearing (supports / challenges / illustrates) on one part (context / mechanism /
@@ -314,3 +341,7 @@ class EvidenceLinkViewSet(KBModelViewSet):
             .select_related("excerpt", "configuration", "created_by", "updated_by")
             .defer("excerpt__search_vector", "configuration__search_vector", "configuration__search_text")
         )
+
+    def perform_destroy(self, instance):
+        _guard_published_evidence(instance, self.request.user)
+        instance.delete()

@@ -29,6 +29,7 @@ from cmo_kb.api import (
 from cmo_kb.vocabulary import ReviewStatus, user_is_lead
 from evidence.models import EvidenceLink
 from evidence.search import search_configurations
+from mechanisms import workflow
 from mechanisms.matrix import AXES, build_matrix
 from mechanisms.models import (
     CMOConfiguration,
@@ -405,14 +406,30 @@ class ConfigurationWriteSerializer(serializers.ModelSerializer):
         if theme is not None and mechanism is not None and theme.mechanism_id != mechanism.pk:
             raise serializers.ValidationError({"theme": [f"Theme '{theme.slug}' belongs to another mechanism, not '{mechanism.slug}'."]})
         request = self.context["request"]
-        publishing = attrs.get("status") == ReviewStatus.PUBLISHED and getattr(self.instance, "status", None) != ReviewStatus.PUBLISHED
-        touching_published = getattr(self.instance, "status", None) == ReviewStatus.PUBLISHED
+        current = getattr(self.instance, "status", None)
+        publishing = attrs.get("status") == ReviewStatus.PUBLISHED and current != ReviewStatus.PUBLISHED
+        touching_published = current == ReviewStatus.PUBLISHED
         if (publishing or touching_published) and not user_is_lead(request.user):
             raise exceptions.PermissionDenied(
                 "Only lead evaluators can publish a configuration or change a published one; "
                 "submit it for review (status=in_review) instead."
             )
         return attrs
+
+    def _move_to(self, instance, status):
+        """Status changes go through the review workflow (mechanisms/workflow.py), as in the admin:
+        draft → in review → published, and back to draft; a refusal is a 400 on `status`."""
+        if status is None or status == instance.status:
+            return
+        action = {
+            ReviewStatus.IN_REVIEW: workflow.submit_for_review,
+            ReviewStatus.PUBLISHED: workflow.publish,
+            ReviewStatus.DRAFT: workflow.return_to_draft,
+        }[status]
+        try:
+            action(instance, self.context["request"].user)
+        except workflow.WorkflowError as error:
+            raise serializers.ValidationError({"status": [str(error)]}) from error
 
     def _save_related(self, instance, related):
         for name in ("teams", "contexts", "outcomes", "quality_domains"):
@@ -437,20 +454,27 @@ class ConfigurationWriteSerializer(serializers.ModelSerializer):
 
     def create(self, validated_data):
         related = self._split(validated_data)
+        status = validated_data.pop("status", None)
         with transaction.atomic():
-            instance = CMOConfiguration(**validated_data)
+            instance = CMOConfiguration(**validated_data, status=ReviewStatus.DRAFT)
             instance.clean()
             instance.save()
             self._save_related(instance, related)
+            self._move_to(instance, status)
         return instance
 
     def update(self, instance, validated_data):
         related = self._split(validated_data)
+        status = validated_data.pop("status", None)
         with transaction.atomic():
-            for key, value in validated_data.items():
-                setattr(instance, key, value)
-            instance.save()
-            self._save_related(instance, related)
+            # A request that only moves the status writes just the workflow step (which records its user).
+            if set(validated_data) - {"updated_by"} or related:
+                for key, value in validated_data.items():
+                    setattr(instance, key, value)
+                instance.save()
+                self._save_related(instance, related)
+            # After the fields, so publishing sees the outcomes or contexts sent in the same request.
+            self._move_to(instance, status)
         return instance
 
     def to_representation(self, instance):
@@ -490,8 +514,11 @@ CONFIGURATION_DOC = """CMO configurations: "in context C, mechanism M (triggered
 with Wish shifts, RAND pathways, quality domains and the evidence that supports or challenges them.
 
 Anonymous clients and analysts see published configurations; evaluators also see drafts and those in
-review. Evaluators create and edit; only lead evaluators publish (status=published) or change a
-published configuration, and publishing needs a mechanism, a context, an outcome and an evidence link.
+review. Evaluators create and edit; new configurations start as drafts. `status` moves through the
+same review workflow as the admin: draft → in_review (evaluators) → published (lead evaluators only),
+and back to draft; a jump (draft → published) is a 400 on `status`. Only leads change a published
+configuration or its evidence, and publishing needs a mechanism, a context, an outcome and an
+evidence link.
 
 Cursor-paginated, ordered by slug (by rank, best first, with ?search=)."""
 

@@ -113,10 +113,22 @@ def test_non_lead_cannot_change_or_delete_a_published_configuration(kb, evaluato
 
 def test_lead_publishes_only_what_passes_the_guard_rails(kb, lead_client):
     kb.pathway_targets.outcomes.clear()
+    # The same workflow as the admin: a draft is reviewed before it is published.
     response = lead_client.patch("/api/configurations/pathway-targets/", {"status": "published"}, format="json")
     assert response.status_code == 400
-    assert response.json() == {"status": ["Cannot publish: it has no outcome."]}
-    assert CMOConfiguration.objects.get(slug="pathway-targets").status == "draft"
+    assert response.json() == {
+        "status": ["Cannot publish 'Pathway targets': it is a draft; only configurations that are in review can be published."]
+    }
+    response = lead_client.patch("/api/configurations/pathway-targets/", {"status": "in_review"}, format="json")
+    assert response.status_code == 200 and response.json()["status"] == "in_review"
+    response = lead_client.patch(
+        "/api/configurations/pathway-targets/", {"status": "published", "title": "Renamed"}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json() == {"status": ["Cannot publish 'Renamed': it has no outcome."]}
+    # Nothing of the refused request was written, not even the title.
+    refused = CMOConfiguration.objects.get(slug="pathway-targets")
+    assert (refused.status, refused.title) == ("in_review", "Pathway targets")
     response = lead_client.patch("/api/configurations/pathway-targets/", {"status": "published", "outcomes": ["self-care"]}, format="json")
     assert response.status_code == 200 and response.json()["status"] == "published"
     assert CMOConfiguration.objects.get(slug="pathway-targets").updated_by.username == "leo"
@@ -170,17 +182,17 @@ def test_excerpt_write_keeps_the_verbatim_rule(kb, evaluator_client, evaluator):
 
 def test_evaluator_links_evidence(kb, evaluator_client):
     response = evaluator_client.post(
-        "/api/evidence-links/", {"excerpt": "q-jobs", "configuration": "shc-control", "stance": "challenges", "part": "mechanism"},
+        "/api/evidence-links/", {"excerpt": "q-jobs", "configuration": "pathway-targets", "stance": "challenges", "part": "mechanism"},
         format="json",
     )
     assert response.status_code == 201
     assert response.json()["created_by"] == "eva"
     again = evaluator_client.post(
-        "/api/evidence-links/", {"excerpt": "q-jobs", "configuration": "shc-control", "stance": "supports", "part": "mechanism"},
+        "/api/evidence-links/", {"excerpt": "q-jobs", "configuration": "pathway-targets", "stance": "supports", "part": "mechanism"},
         format="json",
     )
     assert again.status_code == 400
-    assert EvidenceLink.objects.filter(excerpt=kb.q_jobs, configuration=kb.shc_control).count() == 1
+    assert EvidenceLink.objects.filter(excerpt=kb.q_jobs, configuration=kb.pathway_targets).count() == 1
 
 
 def test_session_writes_need_csrf(kb, evaluator):
@@ -228,3 +240,46 @@ def test_me(kb, anon_client, lead_client):
 def test_tokens_are_issued_in_the_admin_too(admin_client):
     assert admin.site.is_registered(TokenProxy)
     assert admin_client.get("/admin/authtoken/tokenproxy/add/").status_code == 200
+
+
+def test_evidence_of_a_published_configuration_is_for_leads_only(kb, evaluator_client, lead_client):
+    from evidence.models import EvidenceLink
+
+    payload = {"excerpt": "f-target", "configuration": "shc-control", "stance": "illustrates", "part": "context"}
+    response = evaluator_client.post("/api/evidence-links/", payload, format="json")
+    assert response.status_code == 403
+    assert "Only lead evaluators can change the evidence of a published configuration" in response.json()["detail"]
+    assert kb.shc_control.evidence_links.count() == 1
+    # The evaluator may still link evidence to a draft.
+    draft_payload = {**payload, "configuration": "pathway-targets"}
+    assert evaluator_client.post("/api/evidence-links/", draft_payload, format="json").status_code == 201
+
+    only_link = EvidenceLink.objects.get(configuration=kb.shc_control)
+    assert evaluator_client.delete(f"/api/evidence-links/{only_link.pk}/").status_code == 403
+    response = lead_client.delete(f"/api/evidence-links/{only_link.pk}/")
+    assert response.status_code == 400
+    assert response.json() == {
+        "configuration": ["'shc-control' is published and this is its only evidence link; return it to draft before removing it."]
+    }
+    assert lead_client.post("/api/evidence-links/", payload, format="json").status_code == 201
+    assert lead_client.delete(f"/api/evidence-links/{only_link.pk}/").status_code == 204
+    assert list(kb.shc_control.evidence_links.values_list("excerpt__slug", flat=True)) == ["f-target"]
+
+
+def test_status_changes_through_the_api_are_recorded_as_workflow_steps(kb, evaluator_client, lead_client):
+    assert evaluator_client.patch("/api/configurations/pathway-targets/", {"status": "in_review"}, format="json").status_code == 200
+    assert lead_client.patch("/api/configurations/pathway-targets/", {"status": "published"}, format="json").status_code == 200
+    reasons = list(
+        CMOConfiguration.history.filter(slug="pathway-targets").order_by("history_date")
+        .values_list("history_change_reason", "history_user__username")
+    )[-2:]
+    assert reasons == [("Submitted for review", "eva"), ("Published", "leo")]
+    # New configurations start as drafts: asking to create one published is refused, nothing written.
+    response = lead_client.post(
+        "/api/configurations/",
+        {"slug": "born-published", "title": "x", "statement": "In C, M leads to O.", "status": "published"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "it is a draft" in response.json()["status"][0]
+    assert not CMOConfiguration.objects.filter(slug="born-published").exists()
