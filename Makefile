@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1:8000
 
-.PHONY: install run test migrate load demo-users check-schema clean
+.PHONY: install run test migrate load demo-users bench clean
 
 install: $(VENV)/.installed
 
@@ -31,3 +31,7 @@ test: install
 
 clean:
 	rm -rf $(VENV) staticfiles test-artifacts .pytest_cache
+
+# Speed goals as ratios against a baseline measured in the same run (see benchmarks/bench_api.py).
+bench: install
+	$(PY) benchmarks/bench_api.py $(BENCH_ARGS)
