@@ -26,6 +26,53 @@ def _make_user(django_user_model, username, group=None, is_staff=False, is_super
     return user
 
 
+@pytest.fixture(autouse=True)
+def high_throttle_rates(settings):
+    """Rate limits are real in the app; in tests they are high so nothing flakes on them.
+    tests/api/test_throttling.py lowers them on purpose."""
+    from django.core.cache import cache
+
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"anon": "100000/minute", "user": "100000/minute"},
+    }
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def token_client(user):
+    """An API client authenticated by a fresh token of `user`, as analysts' scripts are."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Token " + Token.objects.create(user=user).key)
+    return client
+
+
+@pytest.fixture
+def anon_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+@pytest.fixture
+def analyst_client(analyst):
+    return token_client(analyst)
+
+
+@pytest.fixture
+def evaluator_client(evaluator):
+    return token_client(evaluator)
+
+
+@pytest.fixture
+def lead_client(lead):
+    return token_client(lead)
+
+
 @pytest.fixture
 def evaluator(db, django_user_model):
     return _make_user(django_user_model, "eva", EVALUATOR_GROUP, is_staff=True)

@@ -8,9 +8,6 @@ from xml.etree import ElementTree as ET
 
 import pytest
 import xmlschema
-from django.core.cache import cache
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "evidence" / "refi_qda_schemas"
 P = "{urn:QDA-XML:project:1.0}"
@@ -63,44 +60,6 @@ class Qdpx:
 @pytest.fixture
 def open_qdpx():
     return Qdpx
-
-
-@pytest.fixture(autouse=True)
-def high_throttle_rates(settings):
-    """Rate limits are real in the app; here they are high so tests never flake on them."""
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"anon": "100000/minute", "user": "100000/minute"},
-    }
-    cache.clear()
-    yield
-    cache.clear()
-
-
-def _token_client(user):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION="Token " + Token.objects.create(user=user).key)
-    return client
-
-
-@pytest.fixture
-def anon_client():
-    return APIClient()
-
-
-@pytest.fixture
-def analyst_client(analyst):
-    return _token_client(analyst)
-
-
-@pytest.fixture
-def evaluator_client(evaluator):
-    return _token_client(evaluator)
-
-
-@pytest.fixture
-def lead_client(lead):
-    return _token_client(lead)
 
 
 @pytest.fixture
