@@ -603,6 +603,20 @@ class KBModelViewSet(KBAPIDefaults, WriteRecordsUserMixin, viewsets.ModelViewSet
     lookup_field = "slug"
 
 
+class SearchHitSerializerMixin(serializers.Serializer):
+    """`rank` and `snippet` of a ?search= hit; absent from the representation without a search."""
+
+    rank = serializers.FloatField(read_only=True, required=False, help_text="Only with ?search=: higher is better.")
+    snippet = serializers.CharField(read_only=True, required=False, help_text="Only with ?search=: HTML with <mark>.")
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not hasattr(instance, "rank"):
+            data.pop("rank", None)
+            data.pop("snippet", None)
+        return data
+
+
 VOCABULARY_FIELDS = ["slug", "name", "description", "order"]
 
 

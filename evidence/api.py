@@ -11,6 +11,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, serializers
 
 from cmo_kb.api import (
+    SearchHitSerializerMixin,
     ChoiceListFilter,
     IntegerListFilter,
     KBCursorPagination,
@@ -193,7 +194,7 @@ class ExcerptLinkSerializer(serializers.ModelSerializer):
         fields = ["id", "configuration", "configuration_title", "stance", "part", "note"]
 
 
-class ExcerptSerializer(serializers.ModelSerializer):
+class ExcerptSerializer(SearchHitSerializerMixin, serializers.ModelSerializer):
     source = serializers.SlugRelatedField(slug_field="slug", queryset=Source.objects.all())
     team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all(), allow_null=True, required=False)
     speaker_role = serializers.SlugRelatedField(slug_field="slug", queryset=SpeakerRole.objects.all(), allow_null=True, required=False)
@@ -201,8 +202,6 @@ class ExcerptSerializer(serializers.ModelSerializer):
     links = ExcerptLinkSerializer(many=True, read_only=True, help_text="Links to configurations you may see.")
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    rank = serializers.FloatField(read_only=True, required=False, help_text="Only with ?search=: higher is better.")
-    snippet = serializers.CharField(read_only=True, required=False, help_text="Only with ?search=: HTML with <mark>.")
 
     class Meta:
         model = EvidenceExcerpt
@@ -225,12 +224,6 @@ class ExcerptSerializer(serializers.ModelSerializer):
         names = ("source", "text", "start", "end", "section", "team", "speaker_role", "attribution", "kind", "wave", "note", "slug")
         return {name: getattr(self.instance, name) for name in names}
 
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        if not hasattr(instance, "rank"):
-            data.pop("rank", None)
-            data.pop("snippet", None)
-        return data
 
 
 def excerpt_queryset(request):

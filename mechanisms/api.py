@@ -9,6 +9,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from cmo_kb.api import (
+    SearchHitSerializerMixin,
     filter_parameters,
     KBAPIDefaults,
     ChoiceListFilter,
@@ -311,7 +312,7 @@ class EvidenceSerializer(serializers.Serializer):
     note = serializers.CharField()
 
 
-class ConfigurationSerializer(serializers.ModelSerializer):
+class ConfigurationSerializer(SearchHitSerializerMixin, serializers.ModelSerializer):
     """The expanded configuration: C, M and O with their names, Wish shifts and the evidence itself."""
 
     teams = TeamRefSerializer(many=True, read_only=True)
@@ -327,8 +328,6 @@ class ConfigurationSerializer(serializers.ModelSerializer):
     has_evidence = serializers.SerializerMethodField(help_text="False for a hypothesis with no evidence yet.")
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    rank = serializers.FloatField(read_only=True, required=False, help_text="Only with ?search=: higher is better.")
-    snippet = serializers.CharField(read_only=True, required=False, help_text="Only with ?search=: HTML with <mark>.")
 
     class Meta:
         model = CMOConfiguration
@@ -345,12 +344,6 @@ class ConfigurationSerializer(serializers.ModelSerializer):
     def get_has_evidence(self, obj) -> bool:
         return bool(obj.evidence_links.all())
 
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        if not hasattr(instance, "rank"):
-            data.pop("rank", None)
-            data.pop("snippet", None)
-        return data
 
 
 class CompactConfigurationSerializer(ConfigurationSerializer):
