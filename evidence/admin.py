@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
@@ -58,6 +59,8 @@ class SourceAdmin(CuratedAdmin):
     autocomplete_fields = ("kind", "programme")
     prepopulated_fields = {"slug": ("title",)}
     readonly_fields = ("created_by", "created_at", "updated_by", "updated_at")
+    # A URL typed without a scheme is taken as https (Django 6.0's default, adopted now).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fieldsets = (
         (None, {"fields": ("title", "slug", "kind", "programme", ("authors", "publisher"), ("date", "url"))}),
         ("Full text", {"fields": ("full_text",),

@@ -39,6 +39,14 @@ class CuratedAdmin(ExcerptAutocompleteMixin, SimpleHistoryAdmin):
     list_per_page = 50
     save_on_top = True
 
+    def get_search_results(self, request, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if not queryset.ordered:
+            # Counting annotations drop Meta.ordering; the autocomplete pages through this queryset,
+            # so give it a stable order (the changelist replaces it with its own).
+            queryset = queryset.order_by(*(self.get_ordering(request) or self.model._meta.ordering), "pk")
+        return queryset, may_have_duplicates
+
     def save_model(self, request, obj, form, change):
         stamp_user(obj, request.user, adding=not change)
         super().save_model(request, obj, form, change)
