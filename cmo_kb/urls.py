@@ -1,6 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
 
+admin.site.site_header = "CMO KB workbench"
+admin.site.site_title = "CMO KB workbench"
+admin.site.index_title = "Curate configurations and their evidence"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     # Downloads for QDA tools (REFI-QDA .qdpx / .qdc), before the API router so its paths win.
