@@ -1,7 +1,6 @@
 """Fixtures shared by the whole suite: users per role, a small knowledge base, a real browser."""
 
 import os
-import shutil
 from datetime import date
 
 import pytest
@@ -269,7 +268,3 @@ def artifacts_dir():
     path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "test-artifacts")
     os.makedirs(path, exist_ok=True)
     return path
-
-
-def chromium_available():
-    return _browser_unavailable_reason() is None and shutil.which("chromium") is not None
