@@ -9,7 +9,13 @@ HOST ?= 127.0.0.1:8000
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@# (Re)make the venv unless it has a pip: a venv made while python3-venv was missing has none.
+	@if ! $(PY) -m pip --version >/dev/null 2>&1; then \
+	  test -n "$(PYTHON)" && $(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
+	    || { echo "CMO KB needs Python 3.11: put python3.11 (or a python3 that is 3.11) on PATH, or run make PYTHON=/path/to/python3.11" >&2; exit 1; }; \
+	  echo "$(PYTHON) -m venv $(VENV)"; \
+	  rm -rf $(VENV) && $(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }; \
+	fi
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
