@@ -39,31 +39,6 @@ def _entries(section, data):
     return data.get(section) or []
 
 
-@pytest.fixture(scope="module")
-def defined():
-    """Every slug defined anywhere under fixtures/ctg, by section (vocabularies flattened)."""
-    out, files = {}, {}
-    for path in sorted(CTG.rglob("*.yaml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        for section, value in data.items():
-            groups = value.items() if section == "vocabularies" else [(section, value)]
-            for name, entries in groups:
-                for entry in entries or []:
-                    out.setdefault(name, set()).add(entry["slug"])
-                    files.setdefault((name, entry["slug"]), []).append(path.name)
-                    for nested in ("themes", "poles", "concepts"):
-                        for sub in entry.get(nested) or []:
-                            out.setdefault(nested, set()).add(sub["slug"])
-                    if name == "mechanisms":
-                        for theme in entry.get("themes") or []:
-                            out.setdefault("theme_of", {})[theme["slug"]] = entry["slug"]
-                    if name == "wish_dimensions":
-                        for pole in entry.get("poles") or []:
-                            out.setdefault("pole_of", {})[pole["slug"]] = entry["slug"]
-    out["_files"] = files
-    return out
-
-
 def test_every_excerpt_is_verbatim(corpus, text):
     checked = 0
     for team, data in corpus.items():

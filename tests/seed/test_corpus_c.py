@@ -36,26 +36,6 @@ def corpus():
     return {name: yaml.safe_load((CTG / "corpus" / f"{name}.yaml").read_text(encoding="utf-8")) for name in FILES}
 
 
-@pytest.fixture(scope="module")
-def defined():
-    """Every slug defined anywhere under fixtures/ctg, by section (vocabularies flattened), plus lookups."""
-    out = {"theme_of": {}, "pole_of": {}, "excerpt": {}}
-    for path in sorted(CTG.rglob("*.yaml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        for section, value in data.items():
-            groups = value.items() if section == "vocabularies" else [(section, value)]
-            for name, entries in groups:
-                for entry in entries or []:
-                    out.setdefault(name, set()).add(entry["slug"])
-                    if name == "excerpts":
-                        out["excerpt"][entry["slug"]] = entry
-                    for theme in entry.get("themes") or [] if name == "mechanisms" else []:
-                        out["theme_of"][theme["slug"]] = entry["slug"]
-                    for pole in entry.get("poles") or [] if name == "wish_dimensions" else []:
-                        out["pole_of"][pole["slug"]] = entry["slug"]
-    return out
-
-
 def _configurations(corpus):
     return [(name, c) for name, data in corpus.items() for c in data.get("configurations") or []]
 
