@@ -524,6 +524,20 @@ def _code_element(parent, ns, code, with_notes):
     return element
 
 
+def _add_sets(root, ns, data, *, member_attribute):
+    """The <Sets> of a codebook or a project, when there are any. The two schemas name a member code's
+    reference differently: `guid` in Codebook.xsd, `targetGUID` (CodeRefType) in Project.xsd."""
+    sets = build_sets(data)
+    if not sets:
+        return
+    sets_element = _sub(root, _q(ns, "Sets"))
+    for set_guid, name, description, members in sets:
+        element = _sub(sets_element, _q(ns, "Set"), {"guid": set_guid, "name": name})
+        _sub(element, _q(ns, "Description"), text=description)
+        for member in members:
+            _sub(element, _q(ns, "MemberCode"), {member_attribute: member})
+
+
 def build_codebook_xml(data):
     """A .qdc document (urn:QDA-XML:codebook:1.0): codes and sets, as UTF-8 bytes."""
     ns = CODEBOOK_NS
@@ -531,14 +545,7 @@ def build_codebook_xml(data):
     codes = _sub(root, _q(ns, "Codes"))
     for code in build_codes(data):
         _code_element(codes, ns, code, with_notes=False)
-    sets = build_sets(data)
-    if sets:
-        sets_element = _sub(root, _q(ns, "Sets"))
-        for set_guid, name, description, members in sets:
-            element = _sub(sets_element, _q(ns, "Set"), {"guid": set_guid, "name": name})
-            _sub(element, _q(ns, "Description"), text=description)
-            for member in members:
-                _sub(element, _q(ns, "MemberCode"), {"guid": member})
+    _add_sets(root, ns, data, member_attribute="guid")
     return _serialise(root, ns)
 
 
@@ -700,14 +707,7 @@ def build_project_xml(data):
             if link.note.strip():
                 _sub(element, _q(ns, "NoteRef"), {"targetGUID": guid("note", "evidence-link", *_link_key(link, lookups))})
 
-    sets = build_sets(data)
-    if sets:
-        sets_element = _sub(root, _q(ns, "Sets"))
-        for set_guid, name, description, members in sets:
-            element = _sub(sets_element, _q(ns, "Set"), {"guid": set_guid, "name": name})
-            _sub(element, _q(ns, "Description"), text=description)
-            for member in members:
-                _sub(element, _q(ns, "MemberCode"), {"targetGUID": member})
+    _add_sets(root, ns, data, member_attribute="targetGUID")
 
     scope = ("published, draft and in-review CMO configurations" if data.include_drafts
              else "published CMO configurations only")
