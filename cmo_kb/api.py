@@ -442,6 +442,18 @@ def _flatten(value, prefix, row):
         row[prefix] = "" if value is None else value
 
 
+# A spreadsheet runs a cell that begins with one of these as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _as_text_cell(value):
+    """An error cell echoes the request (an unknown parameter's name): a leading apostrophe keeps a
+    crafted link's "=HYPERLINK(...)" text in a spreadsheet. Data cells are not changed: evaluators
+    write them, and excerpt text must stay verbatim for the scripts that read it."""
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 class CSVRenderer(renderers.BaseRenderer):
     """``?format=csv`` on every list: one row per result, nested objects as dotted columns
     (``mechanism.slug``), lists joined with "; " (objects by their slug). Paginated like JSON: the
@@ -461,7 +473,8 @@ class CSVRenderer(renderers.BaseRenderer):
         elif isinstance(data, dict):
             # an error body or a single object: one row per field
             if all(isinstance(v, list) for v in data.values()) and data:
-                data = [{"parameter": k, "error": " ".join(map(str, v))} for k, v in data.items()]
+                data = [{"parameter": _as_text_cell(k), "error": _as_text_cell(" ".join(map(str, v)))}
+                        for k, v in data.items()]
             else:
                 data = [data]
         rows, header = [], []
