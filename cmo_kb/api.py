@@ -3,11 +3,11 @@ throttles and error handling. The resources live in projects/api.py, mechanisms/
 evidence/api.py; the router in cmo_kb/api_urls.py.
 
 Conventions every resource follows (and the OpenAPI description repeats):
-- A filter takes several values, comma-separated (``team=shc,pathway``) or repeated
-  (``team=shc&team=pathway``); a row matches any of them. Different filters combine with AND.
+- A filter takes several values, comma-separated (``team=camhs,pathway``) or repeated
+  (``team=camhs&team=pathway``); a row matches any of them. Different filters combine with AND.
 - A bad value (unknown slug, bad choice, malformed number or date, unknown parameter) is a 400 whose
   body maps the parameter to what was wrong and what it accepts: ``{"team": ["Unknown team 'x'.
-  Accepted: shc, pathway."]}``. Never an empty 200, never a 500.
+  Accepted: camhs, mums-power, …."]}``. Never an empty 200, never a 500.
 """
 
 import csv
@@ -357,30 +357,42 @@ def page_size_from(request, default=DEFAULT_PAGE_SIZE):
     return size
 
 
-class LinkHeaderMixin:
-    """Also sends the next/previous links as an HTTP Link header, so CSV pages can be followed."""
+class KBPaginationMixin:
+    """What both kinds of pages share: ``page_size`` from 1 to MAX_PAGE_SIZE (a 400 otherwise), a 400
+    naming the parameter for a page that does not exist (``invalid_page_error``), and the next/previous
+    links also as an HTTP Link header, so CSV pages can be followed."""
 
-    def add_link_header(self, response):
+    page_size = DEFAULT_PAGE_SIZE
+    page_size_query_param = "page_size"
+    max_page_size = MAX_PAGE_SIZE
+    invalid_page_error = {}
+
+    def get_page_size(self, request):
+        return page_size_from(request, self.page_size)
+
+    def paginate_queryset(self, queryset, request, view=None):
+        try:
+            return super().paginate_queryset(queryset, request, view)
+        except exceptions.NotFound:
+            raise exceptions.ValidationError(self.invalid_page_error)
+
+    def get_paginated_response(self, data):
+        response = super().get_paginated_response(data)
         links = [f'<{url}>; rel="{rel}"' for rel, url in (("next", self.get_next_link()), ("prev", self.get_previous_link())) if url]
         if links:
             response["Link"] = ", ".join(links)
         return response
 
 
-class KBCursorPagination(LinkHeaderMixin, CursorPagination):
+class KBCursorPagination(KBPaginationMixin, CursorPagination):
     """Cursor pages: a deep page costs what the first costs (keyset, no OFFSET, no COUNT).
 
     Ordered by ``slug`` (configurations) or ``source, start`` … see each view's ``cursor_ordering``;
     search results by rank, best first.
     """
 
-    page_size = DEFAULT_PAGE_SIZE
-    page_size_query_param = "page_size"
-    max_page_size = MAX_PAGE_SIZE
     ordering = "pk"
-
-    def get_page_size(self, request):
-        return page_size_from(request, self.page_size)
+    invalid_page_error = {"cursor": ["Invalid cursor. Accepted: the `next` or `previous` link of a page."]}
 
     def get_ordering(self, request, queryset, view):
         filterset = getattr(view, "filterset", None)
@@ -388,39 +400,16 @@ class KBCursorPagination(LinkHeaderMixin, CursorPagination):
             return ("-rank", "pk")
         return getattr(view, "cursor_ordering", ("pk",))
 
-    def paginate_queryset(self, queryset, request, view=None):
-        try:
-            return super().paginate_queryset(queryset, request, view)
-        except exceptions.NotFound:
-            raise exceptions.ValidationError({"cursor": ["Invalid cursor. Accepted: the `next` or `previous` link of a page."]})
-
-    def get_paginated_response(self, data):
-        return self.add_link_header(super().get_paginated_response(data))
-
     def get_paginated_response_schema(self, schema):
         result = super().get_paginated_response_schema(schema)
         result["properties"]["next"]["description"] = "URL of the next page, or null on the last page."
         return result
 
 
-class KBPageNumberPagination(LinkHeaderMixin, PageNumberPagination):
+class KBPageNumberPagination(KBPaginationMixin, PageNumberPagination):
     """Numbered pages for the small vocabularies (they have a count)."""
 
-    page_size = DEFAULT_PAGE_SIZE
-    page_size_query_param = "page_size"
-    max_page_size = MAX_PAGE_SIZE
-
-    def get_page_size(self, request):
-        return page_size_from(request, self.page_size)
-
-    def paginate_queryset(self, queryset, request, view=None):
-        try:
-            return super().paginate_queryset(queryset, request, view)
-        except exceptions.NotFound:
-            raise exceptions.ValidationError({"page": ["No such page. Accepted: a page number from 1 to the last page."]})
-
-    def get_paginated_response(self, data):
-        return self.add_link_header(super().get_paginated_response(data))
+    invalid_page_error = {"page": ["No such page. Accepted: a page number from 1 to the last page."]}
 
 
 # --- CSV ----------------------------------------------------------------------------------------
@@ -668,7 +657,12 @@ _ERROR_FIELDS = {
     "type": "object",
     "description": "Each key is the query parameter or field at fault; each message says what was wrong and what it accepts.",
     "additionalProperties": {"type": "array", "items": {"type": "string"}},
-    "example": {"team": ["Unknown team 'shcc'. Accepted: camhs, myrecord, pathway, shc."]},
+    "example": {
+        "team": [
+            "Unknown team 'shc'. Accepted: camhs, mums-power, myrecord, pathway, peer-support-workers, "
+            "shared-haemodialysis-care, speaking-up."
+        ]
+    },
 }
 
 
