@@ -30,6 +30,7 @@ from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from cmo_kb.tokens import token_grantable_users
 from cmo_kb.vocabulary import user_is_evaluator
 
 MAX_PAGE_SIZE = 500
@@ -717,7 +718,8 @@ class ObtainTokenView(ObtainAuthToken):
 
 
 class IssueTokenView(KBAPIDefaults, APIView):
-    """Evaluators issue (or look up) the API token of another account, e.g. an analyst's.
+    """Evaluators issue (or look up) the API token of a read-only account, e.g. an analyst's, or
+    their own; superusers of any account (cmo_kb/tokens.py).
 
     (Tokens can also be issued in the admin, under Auth Token.)"""
 
@@ -738,6 +740,11 @@ class IssueTokenView(KBAPIDefaults, APIView):
         user = get_user_model().objects.filter(username=username, is_active=True).first()
         if user is None:
             raise exceptions.ValidationError({"username": [f"No active account is called {username!r}."]})
+        if not token_grantable_users(request.user).filter(pk=user.pk).exists():
+            raise exceptions.PermissionDenied(
+                f"Evaluators issue tokens for themselves and for read-only accounts such as analysts, "
+                f"not for {username!r}: its token would act with more rights than yours."
+            )
         token, _ = Token.objects.get_or_create(user=user)
         return Response({"username": user.username, "token": token.key})
 

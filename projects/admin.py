@@ -6,9 +6,12 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import capfirst
+from rest_framework.authtoken.admin import TokenAdmin as DRFTokenAdmin
+from rest_framework.authtoken.models import TokenProxy
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.utils import get_m2m_reverse_field_name
 
+from cmo_kb.tokens import token_grantable_users
 from evidence.admin_views import ExcerptAutocompleteMixin
 
 from .models import KeyFigure, Programme, QualityDomain, RelationshipLevel, Team, TeamQualityDomain, TeamRelationshipLevel
@@ -220,3 +223,21 @@ class TeamRelationshipLevelAdmin(CuratedAdmin):
     list_select_related = ("team", "relationship_level")
     search_fields = ("team__short_name", "relationship_level__name", "note")
     autocomplete_fields = ("team", "relationship_level", "evidence")
+
+
+# --- API tokens --------------------------------------------------------------------------------
+# DRF's TokenAdmin lists every key. A token acts with its account's rights, so evaluators see and
+# issue tokens only for themselves and for read-only accounts (cmo_kb/tokens.py).
+
+admin.site.unregister(TokenProxy)
+
+
+@admin.register(TokenProxy)
+class RestrictedTokenAdmin(DRFTokenAdmin):
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(user__in=token_grantable_users(request.user))
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user":
+            kwargs["queryset"] = token_grantable_users(request.user).order_by("username")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
