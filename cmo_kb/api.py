@@ -39,8 +39,14 @@ DEFAULT_PAGE_SIZE = 50
 # --- Query parameters holding several values --------------------------------------------------
 
 
-class ListWidget(forms.Widget):
-    """Reads ``p=a,b`` and ``p=a&p=b`` (and both mixed) as ['a', 'b']; blanks and repeats dropped."""
+class ListWidget(forms.TextInput):
+    """Reads ``p=a,b`` and ``p=a&p=b`` (and both mixed) as ['a', 'b']; blanks and repeats dropped.
+    Rendered (in the browsable API's filter form) as one text box holding the comma list."""
+
+    def format_value(self, value):
+        if isinstance(value, (list, tuple)):
+            value = ",".join(str(v) for v in value)
+        return super().format_value(value)
 
     def value_from_datadict(self, data, files, name):
         raw = data.getlist(name) if hasattr(data, "getlist") else [data.get(name)]
