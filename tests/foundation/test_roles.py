@@ -18,7 +18,7 @@ def test_role_groups_exist_with_their_permissions():
     assert {"add_cmoconfiguration", "change_cmoconfiguration", "add_evidenceexcerpt"} <= evaluator_perms
     assert "publish_cmoconfiguration" not in evaluator_perms
     assert lead_perms == evaluator_perms | {"publish_cmoconfiguration"}
-    assert analyst_perms and all(codename.startswith("view_") for codename in analyst_perms)
+    assert analyst_perms == set()
 
 
 def test_no_accounts_exist_until_create_demo_users_runs():
@@ -45,3 +45,12 @@ def test_create_demo_users_honours_demo_password_and_is_idempotent(monkeypatch):
     assert get_user_model().objects.count() == 4
     assert authenticate(username="evaluator", password="s3cret-try-out") is not None
     assert authenticate(username="evaluator", password="demo") is None
+
+
+def test_an_analyst_marked_as_staff_still_sees_nothing_in_the_admin(client, kb, analyst):
+    analyst.is_staff = True
+    analyst.save()
+    client.force_login(analyst)
+    assert client.get("/admin/mechanisms/cmoconfiguration/").status_code == 403
+    assert client.get(f"/admin/mechanisms/cmoconfiguration/{kb.pathway_targets.pk}/change/").status_code in (302, 403)
+    assert "pathway-targets" not in client.get("/admin/").content.decode()
