@@ -30,6 +30,7 @@ from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from cmo_kb.concurrency import VersionedWritesMixin
 from cmo_kb.tokens import token_grantable_users
 from cmo_kb.vocabulary import user_is_evaluator
 
@@ -605,9 +606,9 @@ class KBAPIDefaults:
     content_negotiation_class = FormatNegotiation
 
 
-class KBModelViewSet(KBAPIDefaults, WriteRecordsUserMixin, viewsets.ModelViewSet):
+class KBModelViewSet(KBAPIDefaults, VersionedWritesMixin, WriteRecordsUserMixin, viewsets.ModelViewSet):
     """Slug lookups, evaluator-only writes, strict filters, numbered pages (cursor pages where a view
-    sets pagination_class = KBCursorPagination)."""
+    sets pagination_class = KBCursorPagination), ETags and If-Match (cmo_kb/concurrency.py)."""
 
     lookup_field = "slug"
 

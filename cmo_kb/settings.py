@@ -122,6 +122,13 @@ DATABASES = {
 }
 # Tests on PostgreSQL use their own database next to the one DATABASE_URL names.
 DATABASES["default"].setdefault("TEST", {})
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Concurrent writers queue instead of failing with "database is locked" (cmo_kb/concurrency.py):
+    # a transaction takes SQLite's write lock when it begins (BEGIN IMMEDIATE), so a read inside it
+    # is never stale, and a writer waits up to DB_SQLITE_TIMEOUT seconds for the lock.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"transaction_mode": "IMMEDIATE", "timeout": env_int("DB_SQLITE_TIMEOUT", 20)}
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
