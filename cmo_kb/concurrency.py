@@ -415,3 +415,117 @@ class VersionedWritesMixin:
             },
             status=status.HTTP_412_PRECONDITION_FAILED,
         )
+
+
+# --- The admin: a version on every change form -------------------------------------------------
+
+VERSION_FIELD = "kb_version"
+SEEN_FIELD = "kb_seen"
+
+
+def admin_children(model_admin):
+    """Owned rows plus the rows the admin's change form edits inline (those with history). From the
+    inline classes, not the instances, so the set does not depend on who looks."""
+    from django.forms.models import _get_foreign_key
+
+    children = owned_relations(model_admin.model)
+    for inline in model_admin.inlines:
+        if history_model(inline.model) is None:
+            continue
+        fk = _get_foreign_key(model_admin.model, inline.model, fk_name=inline.fk_name)
+        if (inline.model, fk.attname) not in children:
+            children.append((inline.model, fk.attname))
+    return children
+
+
+def versioned_form(base, children):
+    """`base` (a ModelForm class) with the version the user opened the form at, so a save that
+    would undo someone else's change is refused with what they changed (see clean()).
+
+    Two hidden fields: kb_version, the version the form was opened at, and kb_seen, the latest
+    version whose changes the user has been shown. A conflict error moves kb_seen to the current
+    version, so saving again is a deliberate, informed overwrite; even then only the fields the
+    user changed since kb_version are written, so the other's changes to the fields they left
+    alone survive.
+    """
+    from django import forms
+
+    class VersionedForm(base):
+        kb_version = forms.CharField(widget=forms.HiddenInput, required=False)
+        kb_seen = forms.CharField(widget=forms.HiddenInput, required=False)
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            if self.instance.pk is not None and not self.is_bound:
+                token = getattr(self.instance, "_kb_version", None) or version_token(type(self.instance), self.instance.pk, children)
+                self.initial[VERSION_FIELD] = self.initial[SEEN_FIELD] = token
+
+        def clean(self):
+            cleaned = super().clean()
+            base_token = cleaned.get(VERSION_FIELD)
+            if self.instance.pk is None or not base_token:
+                # A form posted without a version (an add form, or a script): saved as before.
+                return cleaned
+            seen = cleaned.get(SEEN_FIELD) or base_token
+            if transaction.get_connection().in_atomic_block:
+                lock(self.instance)
+            current = version_token(type(self.instance), self.instance.pk, children)
+            if seen != current:
+                self._refuse(seen, current)
+            elif base_token != current:
+                for name in self._untouched_since(base_token):
+                    cleaned.pop(name, None)
+            return cleaned
+
+        def _refuse(self, seen, current):
+            from django.core.exceptions import ValidationError
+            from django.utils.html import format_html, format_html_join
+
+            changes = changes_since(self.instance, seen, children)
+            data = self.data.copy()
+            data[self.add_prefix(SEEN_FIELD)] = current
+            self.data = data
+            raise ValidationError(
+                format_html(
+                    "Someone else saved this {} after you opened it, so nothing was saved: <ul>{}</ul>"
+                    "Everything you typed is kept below. Save again to write it over their version "
+                    "(fields you did not change keep their new values), or reload the page to start "
+                    "from the current version.",
+                    self.instance._meta.verbose_name,
+                    format_html_join("", "<li>{}</li>", ((line,) for line in describe(changes))),
+                ),
+                code="stale_version",
+            )
+
+        def _untouched_since(self, token):
+            """Form fields whose submitted value is what they were at version `token`."""
+            from django.core.exceptions import FieldDoesNotExist
+            from simple_history.utils import get_m2m_reverse_field_name
+
+            model = type(self.instance)
+            record = model.history.filter(**{model._meta.pk.attname: self.instance.pk}, history_id=history_id_of(token)).first()
+            if record is None:
+                return []
+            tracked_m2m = {f.name for f in getattr(record, "_history_m2m_fields", [])}
+            untouched = []
+            for name, field in self.fields.items():
+                if name in (VERSION_FIELD, SEEN_FIELD) or name not in self.cleaned_data:
+                    continue
+                try:
+                    model_field = model._meta.get_field(name)
+                except FieldDoesNotExist:
+                    continue
+                if model_field.many_to_many:
+                    if name not in tracked_m2m:
+                        continue
+                    then = list(getattr(record, name).values_list(get_m2m_reverse_field_name(model_field), flat=True))
+                elif model_field.attname in record.__dict__:
+                    then = getattr(record, model_field.attname)
+                else:
+                    continue  # not kept in history (a source's full text)
+                if not field.has_changed(then, self[name].data):
+                    untouched.append(name)
+            return untouched
+
+    VersionedForm.__name__ = base.__name__
+    return VersionedForm

@@ -1,6 +1,8 @@
 """Admin for the programme and its teams, and the base classes every curated admin shares."""
 
 from django.contrib import admin
+from django.contrib.admin.utils import flatten_fieldsets
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count
 from django.urls import reverse
@@ -11,6 +13,7 @@ from rest_framework.authtoken.models import TokenProxy
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.utils import get_m2m_reverse_field_name
 
+from cmo_kb import concurrency
 from cmo_kb.tokens import token_grantable_users
 from evidence.admin_views import ExcerptAutocompleteMixin
 
@@ -80,7 +83,41 @@ class CuratedAdmin(ExcerptAutocompleteMixin, SimpleHistoryAdmin):
         request._history_version_id = version_id
         return super().history_form_view(request, object_id, version_id, extra_context)
 
+    # --- No edit is lost (cmo_kb/concurrency.py): a hidden version on every change form; a save
+    # from an older version is refused with what changed, under a lock on the row.
+    def get_object(self, request, object_id, from_field=None):
+        field = self.model._meta.pk if from_field is None else self.model._meta.get_field(from_field)
+        try:
+            key = field.to_python(object_id)
+        except (ValidationError, ValueError):
+            return super().get_object(request, object_id, from_field)
+        rows = self.model._base_manager.filter(**{field.name: key})
+        token = None
+        if request.method == "POST" and transaction.get_connection().in_atomic_block:
+            list(rows.select_for_update().values_list("pk", flat=True))  # then read what others committed
+        elif request.method == "GET":
+            # Taken before the read: the form's version is never newer than what it shows.
+            pk = rows.values_list("pk", flat=True).first()
+            token = concurrency.version_token(self.model, pk, concurrency.admin_children(self)) if pk is not None else None
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None and token:
+            obj._kb_version = token
+        return obj
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or concurrency.VERSION_FIELD in flatten_fieldsets(fieldsets):
+            return fieldsets
+        (name, options), *rest = fieldsets
+        hidden = (concurrency.VERSION_FIELD, concurrency.SEEN_FIELD)
+        return [(name, {**options, "fields": (*options["fields"], hidden)}), *rest]
+
     def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is not None and "form" not in kwargs:
+            # What ModelAdmin.get_form does with self.form (declared read-only fields dropped), versioned.
+            readonly = self.get_readonly_fields(request, obj)
+            base = type(self.form.__name__, (self.form,), dict.fromkeys(f for f in readonly if f in self.form.declared_fields))
+            kwargs["form"] = concurrency.versioned_form(base, concurrency.admin_children(self))
         form = super().get_form(request, obj, change, **kwargs)
         version_id = getattr(request, "_history_version_id", None)
         history_model = getattr(getattr(self.model, "history", None), "model", None)
