@@ -674,14 +674,84 @@ _ERROR_FIELDS = {
 }
 
 
+_PRECONDITION_FAILED = {
+    "type": "object",
+    "description": "The If-Match version is not the stored one; nothing was written. `changes` lists what "
+    "happened since that version, oldest first.",
+    "properties": {
+        "detail": {"type": "string"},
+        "your_etag": {"type": "string", "description": "The ETag you sent."},
+        "current_etag": {"type": "string", "description": "The stored version's ETag (GET it before retrying)."},
+        "changed_fields": {"type": "array", "items": {"type": "string"},
+                           "description": "Fields (and kinds of owned rows, e.g. `evidence links`) changed since."},
+        "changes": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "at": {"type": "string", "format": "date-time", "nullable": True},
+                    "by": {"type": "string", "nullable": True, "description": "Username."},
+                    "what": {"type": "string", "description": "The object changed: this one or a row it owns."},
+                    "relation": {"type": "string", "nullable": True, "description": "Set for an owned row."},
+                    "action": {"type": "string", "enum": ["added", "changed", "deleted"]},
+                    "fields": {"type": "object", "nullable": True, "additionalProperties": True,
+                               "description": "Field → its new value; null when the old version is unknown."},
+                },
+            },
+        },
+    },
+    "required": ["detail", "your_etag", "current_etag", "changed_fields", "changes"],
+}
+
+ETAG_NOTE = (
+    "The stored version of this object (its fields, many-to-many lists and owned rows such as a "
+    "configuration's Wish shifts, pathways and evidence links). Send it back in If-Match to write."
+)
+
+
 class KBAutoSchema(AutoSchema):
-    """Adds the error responses every operation can give (drf-spectacular documents only successes)."""
+    """Adds the error responses every operation can give (drf-spectacular documents only successes),
+    and the ETag / If-Match / If-None-Match headers of versioned resources (cmo_kb/concurrency.py)."""
+
+    def _versioned(self):
+        return isinstance(self.view, VersionedWritesMixin)
+
+    def get_override_parameters(self):
+        from drf_spectacular.utils import OpenApiParameter
+
+        parameters = list(super().get_override_parameters())
+        if not self._versioned():
+            return parameters
+        detail = "{" in self.path
+        header = OpenApiParameter.HEADER
+        if detail and self.method in ("PUT", "PATCH", "DELETE"):
+            parameters.append(OpenApiParameter(
+                "If-Match", str, header,
+                description="The ETag of the version you are changing: a 412 instead of overwriting someone "
+                "else's change. Leave it out, or send `*`, to write whatever the stored version is.",
+            ))
+        if detail and self.method == "GET":
+            parameters.append(OpenApiParameter(
+                "If-None-Match", str, header, description="An ETag you hold: 304 without a body if it is current.",
+            ))
+        codes = {"GET": ["200", "304"], "PUT": ["200"], "PATCH": ["200"]}.get(self.method, []) if detail else (
+            ["201"] if self.method == "POST" else [])
+        if codes:
+            parameters.append(OpenApiParameter("ETag", str, header, response=codes, description=ETAG_NOTE))
+        return parameters
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
 
         def body(schema, description):
             return {"content": {"application/json": {"schema": schema}}, "description": description}
+
+        if self._versioned() and "{" in self.path:
+            if self.method == "GET":
+                responses.setdefault("304", {"description": "Not modified: If-None-Match named the current ETag."})
+            if self.method in ("PUT", "PATCH", "DELETE"):
+                responses.setdefault("412", body(_PRECONDITION_FAILED, "Precondition failed: If-Match named "
+                                                 "an older version; nothing was written."))
 
         writing = self.method not in ("GET", "HEAD", "OPTIONS")
         detail = "{" in self.path
