@@ -231,6 +231,60 @@ def test_concurrent_patches_of_different_fields_both_survive(transactional_db, l
     assert (kb.pathway_targets.notes, kb.pathway_targets.title) == ("note 19", "Title 19")
 
 
+SQLITE_RACE_SETUP = """
+from django.contrib.auth.models import Group, User
+from rest_framework.authtoken.models import Token
+from mechanisms.models import CMOConfiguration
+user = User.objects.create_user("racer", password="race-pw", is_staff=True)
+user.groups.add(Group.objects.get(name="Evaluator"))
+CMOConfiguration.objects.create(slug="race", title="Race", statement="In C, M leads to O.")
+print(Token.objects.create(user=user).key)
+"""
+
+
+@pytest.mark.skipif(
+    "connection.vendor != 'sqlite'",
+    reason="SQLite only: on PostgreSQL test_concurrent_patches_of_different_fields_both_survive runs against the live server.",
+)
+def test_concurrent_patches_on_a_sqlite_file(tmp_path):
+    """The same race against a real server process (runserver: a thread per request, each with its
+    own connection) on a SQLite file, so SQLite's locking is what is tested: writers queue on BEGIN
+    IMMEDIATE instead of failing with "database is locked", and none is lost."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'race.sqlite3'}", "DEBUG": "1",
+           "API_THROTTLE_USER": "100000/minute", "API_THROTTLE_ANON": "100000/minute"}
+    manage = [sys.executable, str(root / "manage.py")]
+    subprocess.run([*manage, "migrate", "--noinput"], env=env, cwd=root, check=True, capture_output=True)
+    token = subprocess.run([*manage, "shell", "-c", SQLITE_RACE_SETUP], env=env, cwd=root, check=True,
+                           capture_output=True, text=True).stdout.split()[-1]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([*manage, "runserver", "--noreload", f"127.0.0.1:{port}"], env=env, cwd=root,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(base_url + "/api/", timeout=2)
+                break
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.5)
+        results = race_patches(base_url, token, "/api/configurations/race/")
+    finally:
+        server.terminate()
+        server.wait(30)
+    assert_no_acknowledged_write_lost(results)
+    assert results[-1][1]["notes"] == "note 19" and results[-1][1]["title"] == "Title 19"
+
+
 # --- The admin ----------------------------------------------------------------------------------
 
 
