@@ -264,15 +264,6 @@ def changes_since(instance, token, children=None, limit=20):
     return changes
 
 
-def check_version(instance, sent, children=None):
-    """Raise StaleVersion unless `sent` (a token) is the stored version of `instance`. Call it after
-    lock() and a re-read, inside the write's transaction."""
-    current = token_of(instance, children)
-    if sent != current:
-        raise StaleVersion(instance, sent, current, changes_since(instance, sent, children))
-    return current
-
-
 def describe(changes, limit=8):
     """Sentences for people: "eva changed notes to “…” and title to “…” (2026-12-01 10:03)."."""
     from django.utils.dateparse import parse_datetime
