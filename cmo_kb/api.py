@@ -246,10 +246,20 @@ class DateTimeField(forms.Field):
                 raise forms.ValidationError(
                     f"{value!r} is not a date or date-time. Accepted: ISO 8601, e.g. 2014-06-01 or 2014-06-01T12:00:00Z."
                 ) from None
-        if parsed.tzinfo is None:
-            from django.utils import timezone
+        from datetime import timezone as tz
 
-            parsed = timezone.make_aware(parsed)
+        from django.utils import timezone
+
+        try:
+            if parsed.tzinfo is None:
+                parsed = timezone.make_aware(parsed)
+            # Sent to the database in UTC: PostgreSQL refuses offsets beyond ±15:59 ("time zone
+            # displacement out of range"), and a moment outside years 1-9999 in UTC overflows here.
+            parsed = parsed.astimezone(tz.utc)
+        except (OverflowError, ValueError):
+            raise forms.ValidationError(
+                f"{value!r} is out of range. Accepted: a date-time between 0001-01-02 and 9999-12-30 (UTC)."
+            ) from None
         return parsed
 
 
@@ -304,7 +314,14 @@ class SearchParamFilter(django_filters.Filter):
     def filter(self, qs, value):
         if not value or not value.strip():
             return qs
-        return self.search(qs, value)
+        from evidence.search import SearchQueryError
+
+        try:
+            return self.search(qs, value)
+        except SearchQueryError as exc:
+            raise exceptions.ValidationError({self.parent_param or self.field_name: [str(exc)]}) from None
+
+    parent_param = None
 
 
 class KBFilterSet(django_filters.FilterSet):
@@ -710,9 +727,19 @@ class ObtainTokenView(ObtainAuthToken):
     """Exchange a username and password for your API token (created on first use).
 
     Send it as ``Authorization: Token <key>``. Analysts read with it; evaluators also write.
+
+    After several wrong passwords in a row the account is locked: the answer is a 429 whose
+    ``detail`` says for how long (see also its Retry-After header), even for the right password.
     """
 
     throttle_classes = [AnonThrottle, UserThrottle]
+    # DRF's own list names its JSONParser, which turns a too-deep body into a 500.
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
+
+    def get_serializer_context(self):
+        # django-axes counts failures on, and flags a lockout on, Django's HttpRequest; DRF's Request
+        # wrapper would keep the flag to itself and the lockout answer (cmo_kb/lockout.py) never come.
+        return {**super().get_serializer_context(), "request": self.request._request}
 
     @extend_schema(
         request=inline_serializer("TokenRequest", {"username": serializers.CharField(), "password": serializers.CharField()}),
