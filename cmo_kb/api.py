@@ -13,7 +13,7 @@ Conventions every resource follows (and the OpenAPI description repeats):
 import csv
 import io
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import django_filters
 from django import forms
@@ -175,6 +175,9 @@ class ChoiceListFilter(django_filters.Filter):
     parent_param = None
 
 
+MAX_WHOLE_NUMBER = 2**63 - 1
+
+
 def _whole_number(value):
     try:
         number = int(value)
@@ -182,6 +185,9 @@ def _whole_number(value):
         raise forms.ValidationError(f"{value!r} is not a whole number. Accepted: whole numbers such as 1 or 1,2,3.")
     if number < 0:
         raise forms.ValidationError(f"{value!r} is negative. Accepted: whole numbers of 0 or more.")
+    if number > MAX_WHOLE_NUMBER:
+        # Past a 64-bit integer the database driver overflows (a 500) rather than matching nothing.
+        raise forms.ValidationError(f"{value!r} is too large. Accepted: whole numbers up to {MAX_WHOLE_NUMBER}.")
     return number
 
 
@@ -231,6 +237,9 @@ class StrictBooleanFilter(django_filters.Filter):
         _schema(self, f"{description} true or false (also 1/0, yes/no).".strip(), {"type": "boolean"}, array=False)
 
 
+MAX_UTC_OFFSET = timedelta(hours=14)  # the world's offsets run from -12:00 to +14:00
+
+
 class DateTimeField(forms.Field):
     def to_python(self, value):
         if value in (None, ""):
@@ -250,6 +259,11 @@ class DateTimeField(forms.Field):
 
         from django.utils import timezone
 
+        offset = parsed.utcoffset()
+        if offset is not None and abs(offset) > MAX_UTC_OFFSET:
+            raise forms.ValidationError(
+                f"{value!r} has no real UTC offset. Accepted: an offset from -14:00 to +14:00, or Z."
+            )
         try:
             if parsed.tzinfo is None:
                 parsed = timezone.make_aware(parsed)
