@@ -13,6 +13,37 @@ try:  # libyaml's loader is several times faster on the full corpus
 except AttributeError:  # pragma: no cover
     _YamlLoader = yaml.SafeLoader
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class DuplicateKeyError(yaml.YAMLError):
+    def __init__(self, key, line, first_line):
+        self.key, self.line, self.first_line = key, line, first_line
+        super().__init__(f"duplicate key {key!r} at line {line} (first at line {first_line})")
+
+
+class UniqueKeyLoader(_YamlLoader):
+    """The safe loader, refusing a key written twice in one mapping: PyYAML silently keeps the last,
+    so the first value (a second `text:` of an excerpt, a repeated slug key) would vanish unseen.
+    Keys a merge (<<) brings in may still be overridden, as YAML intends."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen = {}
+            for key_node, _ in node.value:
+                if key_node.tag == _MERGE_TAG or not isinstance(key_node, yaml.ScalarNode):
+                    continue
+                key = self.construct_object(key_node, deep=deep)
+                line = key_node.start_mark.line + 1
+                if key in seen:
+                    raise DuplicateKeyError(key, line, seen[key])
+                seen[key] = line
+        return super().construct_mapping(node, deep)
+
+
+def read_yaml(text):
+    return yaml.load(text, Loader=UniqueKeyLoader)
+
 
 
 @dataclass
@@ -51,13 +82,28 @@ class FixtureReader:
             self.problems.append(f"{self._rel(self.ctg_dir)}: no *.yaml fixture files.")
         for path in files:
             name = self._rel(path)
+            outside = self._outside(path)
+            if outside:
+                self.problems.append(f"{name}: {outside}")
+                self.unreadable = True
+                continue
             try:
-                data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YamlLoader)
+                data = read_yaml(path.read_text(encoding="utf-8"))
+            except DuplicateKeyError as exc:
+                self.problems.append(
+                    f"{name}: line {exc.line}: the key {exc.key!r} is written twice in one mapping (first at line "
+                    f"{exc.first_line}); YAML would keep only the last value. Remove or rename one."
+                )
+                self.unreadable = True
+                continue
             except (yaml.YAMLError, UnicodeDecodeError) as exc:
                 self.problems.append(f"{name}: not valid UTF-8 YAML: {exc}")
                 self.unreadable = True
                 continue
-            if data is None:
+            if data is None or data == {}:
+                # An empty file is a lost file's content more often than an intended one: say so.
+                self.problems.append(f"{name}: the file is empty; it must hold at least one section (or be removed).")
+                self.unreadable = True
                 continue
             if not isinstance(data, dict):
                 self.problems.append(f"{name}: the top level must be a mapping of sections.")
@@ -123,12 +169,35 @@ class FixtureReader:
                 }, slug=slug)
                 self.entries["team_links"][slug] = links
 
+    def _outside(self, path):
+        """Why ``path`` may not be read (it resolves, symlinks followed, outside the fixtures
+        directory), or None. A fixture is data from a curator's pull request: `text_file:
+        ../../../etc/hostname` must not put a server file into a public source."""
+        root = self.root.resolve()
+        try:
+            resolved = path.resolve()
+        except (OSError, RuntimeError) as exc:  # a symlink loop
+            return f"cannot resolve the path: {exc}"
+        if not resolved.is_relative_to(root):
+            return f"resolves to {resolved}, outside the fixtures directory {root}; only files inside it are read."
+        return None
+
     def _read_source_text(self, entry):
-        path = self.root / (entry.value.get("text_file") or "")
+        name = entry.value.get("text_file")
+        if not name:
+            return  # reported as required
+        path = self.root / name
+        outside = self._outside(path)
+        if outside:
+            self.problems.append(entry.where("text_file", f"{name!r} {outside}"))
+            return
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            self.problems.append(entry.where("text_file", f"cannot read {path} as UTF-8: {exc}"))
+            self.problems.append(entry.where("text_file", f"cannot read {name!r} as UTF-8: {exc}"))
+            return
+        if not text.strip():
+            self.problems.append(entry.where("text_file", f"{name!r} is empty: a source needs its full text."))
             return
         self.source_texts[entry.slug] = text
         entry.value["full_text_sha256"] = hashlib.sha256(text.encode("utf-8")).hexdigest()
