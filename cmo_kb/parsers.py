@@ -1,7 +1,8 @@
 """The API's JSON parser: a body DRF's own JSONParser would turn into a 500 is a 400 naming the problem.
 
 - nesting deeper than MAX_JSON_DEPTH (Python's json module raises RecursionError at about 1,000);
-- a NUL character (``\\u0000``) in any string or key: PostgreSQL refuses NUL in text.
+- a NUL character (``\\u0000``) in any string or key: PostgreSQL refuses NUL in text;
+- the same in a PUT or PATCH form body (FormParser, MultiPartParser).
 
 Kept free of rest_framework.views imports: DRF loads DEFAULT_PARSER_CLASSES while that module loads.
 """
@@ -40,4 +41,24 @@ class JSONParser(parsers.JSONParser):
         return data
 
 
-PARSER_CLASSES = [JSONParser, parsers.FormParser, parsers.MultiPartParser]
+def _check_form(data):
+    for name, values in data.lists():
+        if "\x00" in name or any(isinstance(v, str) and "\x00" in v for v in values):
+            shown = name.replace("\x00", "\\x00")
+            raise ParseError(f"Form parse error - {shown} contains a NUL byte, which is not allowed.")
+
+
+class FormParser(parsers.FormParser):
+    """PUT and PATCH form bodies, which Django does not parse (cmo_kb/middleware.py checks POSTs)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        data = super().parse(stream, media_type, parser_context)
+        _check_form(data)
+        return data
+
+
+class MultiPartParser(parsers.MultiPartParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        result = super().parse(stream, media_type, parser_context)
+        _check_form(result.data)
+        return result

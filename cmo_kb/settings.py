@@ -224,8 +224,8 @@ MIDDLEWARE.insert(MIDDLEWARE.index("whitenoise.middleware.WhiteNoiseMiddleware")
 # JSON bodies: too deep or holding a NUL character is a 400, not a 500 (cmo_kb/parsers.py).
 REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
     "cmo_kb.parsers.JSONParser",
-    "rest_framework.parsers.FormParser",
-    "rest_framework.parsers.MultiPartParser",
+    "cmo_kb.parsers.FormParser",
+    "cmo_kb.parsers.MultiPartParser",
 ]
 
 

@@ -83,6 +83,26 @@ def test_nul_in_a_json_body_is_a_400_naming_the_field_and_writes_nothing(kb, eva
     assert "wish_shifts[0].note contains a NUL character" in nested.json()["detail"]
 
 
+def test_nul_in_a_patch_form_body_is_a_400_and_writes_nothing(kb, evaluator_client):
+    from mechanisms.models import Context
+
+    context = Context.objects.create(slug="c-form", name="Before")
+    response = evaluator_client.patch(
+        "/api/contexts/c-form/", "name=a%00b", content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Form parse error - name contains a NUL byte, which is not allowed."}
+    context.refresh_from_db()
+    assert context.name == "Before"
+
+
+def test_a_form_post_checked_by_the_middleware_still_reaches_the_api(kb, analyst):
+    """The middleware reads request.POST first; DRF then parses the same body from it."""
+    response = Client().post("/api/auth/token/", {"username": "ana", "password": "pw-ana"})
+    assert response.status_code == 200
+    assert len(response.json()["token"]) == 40
+
+
 @pytest.mark.parametrize("prefix", sorted(prefix for prefix, _, _ in router.registry))
 def test_every_api_list_refuses_a_nul_in_each_of_its_parameters(kb, client, prefix):
     viewset = next(viewset for p, viewset, _ in router.registry if p == prefix)
