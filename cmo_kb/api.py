@@ -13,7 +13,7 @@ Conventions every resource follows (and the OpenAPI description repeats):
 import csv
 import io
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import django_filters
 from django import forms
@@ -176,6 +176,9 @@ class ChoiceListFilter(django_filters.Filter):
     parent_param = None
 
 
+MAX_WHOLE_NUMBER = 2**63 - 1
+
+
 def _whole_number(value):
     try:
         number = int(value)
@@ -183,6 +186,9 @@ def _whole_number(value):
         raise forms.ValidationError(f"{value!r} is not a whole number. Accepted: whole numbers such as 1 or 1,2,3.")
     if number < 0:
         raise forms.ValidationError(f"{value!r} is negative. Accepted: whole numbers of 0 or more.")
+    if number > MAX_WHOLE_NUMBER:
+        # Past a 64-bit integer the database driver overflows (a 500) rather than matching nothing.
+        raise forms.ValidationError(f"{value!r} is too large. Accepted: whole numbers up to {MAX_WHOLE_NUMBER}.")
     return number
 
 
@@ -232,6 +238,9 @@ class StrictBooleanFilter(django_filters.Filter):
         _schema(self, f"{description} true or false (also 1/0, yes/no).".strip(), {"type": "boolean"}, array=False)
 
 
+MAX_UTC_OFFSET = timedelta(hours=14)  # the world's offsets run from -12:00 to +14:00
+
+
 class DateTimeField(forms.Field):
     def to_python(self, value):
         if value in (None, ""):
@@ -247,10 +256,25 @@ class DateTimeField(forms.Field):
                 raise forms.ValidationError(
                     f"{value!r} is not a date or date-time. Accepted: ISO 8601, e.g. 2014-06-01 or 2014-06-01T12:00:00Z."
                 ) from None
-        if parsed.tzinfo is None:
-            from django.utils import timezone
+        from datetime import timezone as tz
 
-            parsed = timezone.make_aware(parsed)
+        from django.utils import timezone
+
+        offset = parsed.utcoffset()
+        if offset is not None and abs(offset) > MAX_UTC_OFFSET:
+            raise forms.ValidationError(
+                f"{value!r} has no real UTC offset. Accepted: an offset from -14:00 to +14:00, or Z."
+            )
+        try:
+            if parsed.tzinfo is None:
+                parsed = timezone.make_aware(parsed)
+            # Sent to the database in UTC: PostgreSQL refuses offsets beyond ±15:59 ("time zone
+            # displacement out of range"), and a moment outside years 1-9999 in UTC overflows here.
+            parsed = parsed.astimezone(tz.utc)
+        except (OverflowError, ValueError):
+            raise forms.ValidationError(
+                f"{value!r} is out of range. Accepted: a date-time between 0001-01-02 and 9999-12-30 (UTC)."
+            ) from None
         return parsed
 
 
@@ -305,7 +329,14 @@ class SearchParamFilter(django_filters.Filter):
     def filter(self, qs, value):
         if not value or not value.strip():
             return qs
-        return self.search(qs, value)
+        from evidence.search import SearchQueryError
+
+        try:
+            return self.search(qs, value)
+        except SearchQueryError as exc:
+            raise exceptions.ValidationError({self.parent_param or self.field_name: [str(exc)]}) from None
+
+    parent_param = None
 
 
 class KBFilterSet(django_filters.FilterSet):
@@ -781,9 +812,19 @@ class ObtainTokenView(ObtainAuthToken):
     """Exchange a username and password for your API token (created on first use).
 
     Send it as ``Authorization: Token <key>``. Analysts read with it; evaluators also write.
+
+    After several wrong passwords in a row the account is locked: the answer is a 429 whose
+    ``detail`` says for how long (see also its Retry-After header), even for the right password.
     """
 
     throttle_classes = [AnonThrottle, UserThrottle]
+    # DRF's own list names its JSONParser, which turns a too-deep body into a 500.
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
+
+    def get_serializer_context(self):
+        # django-axes counts failures on, and flags a lockout on, Django's HttpRequest; DRF's Request
+        # wrapper would keep the flag to itself and the lockout answer (cmo_kb/lockout.py) never come.
+        return {**super().get_serializer_context(), "request": self.request._request}
 
     @extend_schema(
         request=inline_serializer("TokenRequest", {"username": serializers.CharField(), "password": serializers.CharField()}),

@@ -219,3 +219,92 @@ SPECTACULAR_SETTINGS = {
         "PartEnum": "evidence.models.Part",
     },
 }
+
+
+# --- Doors: request checks, shared cache, login lockout (issue 9) ------------------------------
+# Kept in one block so it merges apart from the deployment settings above.
+from datetime import timedelta  # noqa: E402
+
+# Malformed requests (NUL bytes, too many parameters) are a 400 naming the parameter before any
+# view runs (cmo_kb/middleware.py); after the static files, which never read parameters.
+MIDDLEWARE.insert(MIDDLEWARE.index("whitenoise.middleware.WhiteNoiseMiddleware") + 1, "cmo_kb.middleware.RequestChecksMiddleware")
+# JSON bodies: too deep or holding a NUL character is a 400, not a 500 (cmo_kb/parsers.py).
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
+    "cmo_kb.parsers.JSONParser",
+    "cmo_kb.parsers.FormParser",
+    "cmo_kb.parsers.MultiPartParser",
+]
+
+
+def env_cache(name, default_table="cmo_kb_cache"):
+    """CACHES['default'] from a URL, so throttle counts are shared by every worker process.
+
+    unset or db://          the database cache (table made by migrate: cmo_kb/migrations/0001)
+    db://<table>            the database cache in another table
+    redis://host:6379/0     Redis (also rediss://); needs the `redis` package installed
+    memcached://host:11211  Memcached (several hosts comma-separated); needs `pymemcache`
+    locmem://               per process only: development, or one single worker
+    """
+    from urllib.parse import urlsplit
+
+    raw = (os.environ.get(name) or "db://").strip()
+    parts = urlsplit(raw)
+    scheme = parts.scheme.lower()
+    if scheme == "db":
+        table = (parts.netloc + parts.path).strip("/") or default_table
+        return {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": table,
+            # Throttle entries are one per client and scope: keep culling (and its lost counts) rare.
+            "OPTIONS": {"MAX_ENTRIES": 50000},
+        }
+    if scheme in ("redis", "rediss"):
+        return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": raw}
+    if scheme in ("memcached", "pymemcache"):
+        hosts = [host.strip() for host in parts.netloc.split(",") if host.strip()]
+        if not hosts:
+            raise ImproperlyConfigured(f"{name}={raw!r} names no host; use e.g. memcached://127.0.0.1:11211.")
+        return {"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache", "LOCATION": hosts}
+    if scheme == "locmem":
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": parts.netloc or "cmo-kb"}
+    raise ImproperlyConfigured(
+        f"{name}={raw!r} is not a cache URL; use db://, redis://host:6379/0, memcached://host:11211 or locmem://."
+    )
+
+
+CACHES = {"default": env_cache("CACHE_URL")}
+
+# django-axes: an account is locked after LOGIN_FAILURE_LIMIT wrong passwords in a row, on the admin
+# login and on POST /api/auth/token/, for LOGIN_COOLOFF_MINUTES (0: until an administrator runs
+# `manage.py axes_reset_username <user>`). Failures are rows in the database (axes' database
+# handler), so every worker process counts the same ones. By account, not by address: behind a
+# proxy every client may share one address, and an attacker has many.
+INSTALLED_APPS += ["axes", "cmo_kb"]
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out account before its password is even checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Last: it turns the lockout flag set during authentication into the answer (cmo_kb/lockout.py).
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+
+
+def env_positive_int(name, default, minimum):
+    value = env_int(name, default)
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name}={value} is too small: use a whole number of {minimum} or more.")
+    return value
+
+
+AXES_FAILURE_LIMIT = env_positive_int("LOGIN_FAILURE_LIMIT", 5, 1)
+_cooloff_minutes = env_positive_int("LOGIN_COOLOFF_MINUTES", 15, 0)
+AXES_COOLOFF_TIME = timedelta(minutes=_cooloff_minutes) if _cooloff_minutes else None
+AXES_LOCKOUT_PARAMETERS = ["username"]
+# axes.W006 asks for the address among the lockout parameters, against attackers rotating
+# User-Agents or cookies; neither changes the account, so by-account locking holds against them,
+# while adding the address would let one client behind a shared proxy lock everybody out.
+SILENCED_SYSTEM_CHECKS = [*globals().get("SILENCED_SYSTEM_CHECKS", []), "axes.W006"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "cmo_kb.lockout.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False

@@ -14,3 +14,7 @@ urlpatterns = [
     # Public pages for programme staff (cmo_kb/page_urls.py).
     path("", include("cmo_kb.page_urls")),
 ]
+
+# A 400 or 500 under /api/ is JSON like the API's other errors; elsewhere the site's own pages.
+handler400 = "cmo_kb.errors.bad_request"
+handler500 = "cmo_kb.errors.server_error"

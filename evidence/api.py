@@ -117,16 +117,22 @@ class WaveViewSet(KBModelViewSet):
 class WaveFilter(SlugListFilter):
     """Waves by number (1, 2, 3) or slug."""
 
+    @staticmethod
+    def _is_number(v):
+        # ASCII digits only ("²".isdigit() is true, int("²") fails); longer numbers are no wave's and
+        # would overflow the database's integer.
+        return v.isascii() and v.isdigit()
+
     def _slugs(self, value):
-        numbers = [int(v) for v in value if v.isdigit()]
+        numbers = [int(v) for v in value if self._is_number(v) and len(v) < 10]
         by_number = dict(EvaluationWave.objects.filter(number__in=numbers).values_list("number", "slug")) if numbers else {}
-        return [by_number.get(int(v), v) if v.isdigit() else v for v in value]
+        return [by_number.get(int(v), v) if self._is_number(v) else v for v in value]
 
     def validate(self, value):
         known_numbers = None
         slugs = self._slugs(value)
         for original, slug in zip(value, slugs):
-            if original.isdigit() and slug == original:
+            if self._is_number(original) and slug == original:
                 known_numbers = known_numbers or list(EvaluationWave.objects.values_list("number", flat=True))
                 from rest_framework import exceptions
 
@@ -134,7 +140,7 @@ class WaveFilter(SlugListFilter):
                     {self.parent_param or "wave": [f"Unknown wave number {original!r}. Accepted: numbers "
                                                    f"{', '.join(map(str, known_numbers)) or '(none yet)'} or wave slugs."]}
                 )
-        super().validate([s for s, o in zip(slugs, value) if not o.isdigit()])
+        super().validate([s for s, o in zip(slugs, value) if not self._is_number(o)])
 
     def filter(self, qs, value):
         if not value:

@@ -16,7 +16,8 @@ SQLite (development): a plain icontains fallback. Every term must appear in one 
 "quoted phrases" are one term, ``a OR b`` needs either, ``-term`` excludes; no stemming, so
 "dialyse" does not find "dialysis". Snippets are highlighted in Python.
 
-A blank query matches nothing. Neither function applies visibility: pass a queryset that already has
+A blank query matches nothing; more than MAX_SEARCH_TERMS terms raise SearchQueryError (both
+databases). Neither function applies visibility: pass a queryset that already has
 it (CMOConfiguration.objects.visible_to(user)).
 """
 
@@ -104,6 +105,38 @@ def parse_query(q):
     return groups, excluded
 
 
+MAX_SEARCH_TERMS = 32
+
+
+class SearchQueryError(ValueError):
+    """A query the search refuses (too many terms); its message says why and what is accepted."""
+
+
+def query_problem(q):
+    """Why ``q`` cannot be searched, or None. The same limit on both databases, so a query that works
+    in development works in production: each term is a few nested SQL expressions, and SQLite's parser
+    gives up ("parser stack overflow") on a few dozen."""
+    groups, excluded = parse_query(q)
+    count = sum(len(group) for group in groups) + len(excluded)
+    if count > MAX_SEARCH_TERMS:
+        return f"Too many search terms ({count}). Accepted: at most {MAX_SEARCH_TERMS} words or \"quoted phrases\"."
+    return None
+
+
+def _check_query(q):
+    problem = query_problem(q)
+    if problem:
+        raise SearchQueryError(problem)
+
+
+def _balanced_sum(terms):
+    """a + b + c + d as (a + b) + (c + d): the SQL nests log2(n) deep rather than n deep."""
+    if len(terms) == 1:
+        return terms[0]
+    middle = len(terms) // 2
+    return _balanced_sum(terms[:middle]) + _balanced_sum(terms[middle:])
+
+
 def highlight(text, terms, width=240):
     """Escape ``text`` and wrap each case-insensitive occurrence of ``terms`` in <mark>.
 
@@ -166,12 +199,13 @@ def _fallback_search(queryset, q, fields, snippet_fields):
     for term in excluded:
         condition &= ~anywhere(term)
 
-    rank = Value(0.0, output_field=FloatField())
-    for term in (t for group in groups for t in group):
-        for field, weight in zip(fields, _FALLBACK_WEIGHTS):
-            rank = rank + Case(
-                When(**{f"{field}__icontains": term}, then=Value(weight)), default=Value(0.0), output_field=FloatField()
-            )
+    rank = _balanced_sum(
+        [
+            Case(When(**{f"{field}__icontains": term}, then=Value(weight)), default=Value(0.0), output_field=FloatField())
+            for term in (t for group in groups for t in group)
+            for field, weight in zip(fields, _FALLBACK_WEIGHTS)
+        ]
+    )
     results = queryset.filter(condition).annotate(rank=rank).order_by("-rank", "pk")
     results.__class__ = type(f"Search{type(queryset).__name__}", (_SnippetMixin, type(queryset)), {})
     results._snippet_spec = (snippet_fields, [t for group in groups for t in group])
@@ -188,6 +222,7 @@ def search_excerpts(queryset, q):
     """Excerpts matching ``q``, best first, each with ``.rank`` and ``.snippet`` (of the excerpt text)."""
     if not (q or "").strip():
         return queryset.none()
+    _check_query(q)
     if _is_postgres(queryset):
         return _postgres_search(queryset, q, F("text"))
     return _fallback_search(queryset, q, EXCERPT_FIELDS, ("text",))
@@ -198,6 +233,7 @@ def search_configurations(queryset, q):
     best first, each with ``.rank`` and ``.snippet`` (of statement, activity, contexts and outcomes)."""
     if not (q or "").strip():
         return queryset.none()
+    _check_query(q)
     if _is_postgres(queryset):
         expression = Concat("statement", Value(" "), "activity", Value(" "), "search_text", output_field=TextField())
         return _postgres_search(queryset, q, expression)

@@ -11,7 +11,7 @@ from cmo_kb.vocabulary import ReviewStatus
 from mechanisms.views import apply_api_filters, error_list, filter_control
 
 from .models import EvaluationWave, EvidenceExcerpt, EvidenceLink, ExcerptKind, SpeakerRole
-from .search import search_excerpts, search_configurations
+from .search import query_problem, search_configurations, search_excerpts
 
 PUBLISHED = ReviewStatus.PUBLISHED
 # How much of the source to show either side of a quote, before snapping to a paragraph break.
@@ -137,6 +137,10 @@ def search(request):
     show_excerpts = searching and not (active & set(CONFIGURATION_ONLY))
     show_configurations = searching and not (active & set(EXCERPT_ONLY))
     errors = {}
+    problem = query_problem(q) if q else None
+    if problem:
+        errors["q"] = [problem]
+        show_excerpts = show_configurations = False
     excerpt_page = configuration_page = None
     query = request.GET.copy()
     for key in ("epage", "cpage"):

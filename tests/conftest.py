@@ -28,9 +28,15 @@ def _make_user(django_user_model, username, group=None, is_staff=False, is_super
 @pytest.fixture(autouse=True)
 def high_throttle_rates(settings):
     """Rate limits are real in the app; in tests they are high so nothing flakes on them.
-    tests/api/test_throttling.py lowers them on purpose."""
+    tests/api/test_throttling.py lowers them on purpose.
+
+    The counts live in a per-process cache here, so the query-count tests pin the app's own queries
+    (the database cache, the app's default, costs about four per throttle per request), and a test
+    without database access can still clear it. tests/foundation/test_shared_cache.py runs
+    the throttles on the database cache, across processes."""
     from django.core.cache import cache
 
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tests"}}
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {"anon": "100000/minute", "user": "100000/minute"},

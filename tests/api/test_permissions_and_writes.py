@@ -197,7 +197,7 @@ def test_evaluator_links_evidence(kb, evaluator_client):
 
 def test_session_writes_need_csrf(kb, evaluator):
     client = APIClient(enforce_csrf_checks=True)
-    client.login(username="eva", password="pw-eva")
+    client.force_login(evaluator)
     assert client.get("/api/configurations/pathway-targets/").status_code == 200
     response = client.post("/api/contexts/", {"slug": "c", "name": "C"}, format="json")
     assert response.status_code == 403 and "CSRF" in response.json()["detail"]

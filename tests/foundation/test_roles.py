@@ -4,8 +4,14 @@ import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
+from django.test import RequestFactory
 
 pytestmark = pytest.mark.django_db
+
+
+def _login_request():
+    # django-axes (first in AUTHENTICATION_BACKENDS) refuses to check a password without a request.
+    return RequestFactory().post("/admin/login/")
 
 
 def test_role_groups_exist_with_their_permissions():
@@ -35,7 +41,7 @@ def test_create_demo_users_makes_one_account_per_role(monkeypatch):
     assert [g.name for g in users["evaluator"].groups.all()] == ["Evaluator"]
     assert [g.name for g in users["analyst"].groups.all()] == ["Analyst"]
     assert not users["analyst"].is_staff
-    assert authenticate(username="lead", password="demo") == users["lead"]
+    assert authenticate(_login_request(), username="lead", password="demo") == users["lead"]
 
 
 def test_create_demo_users_honours_demo_password_and_is_idempotent(monkeypatch):
@@ -43,8 +49,8 @@ def test_create_demo_users_honours_demo_password_and_is_idempotent(monkeypatch):
     call_command("create_demo_users", stdout=open("/dev/null", "w"))
     call_command("create_demo_users", stdout=open("/dev/null", "w"))
     assert get_user_model().objects.count() == 4
-    assert authenticate(username="evaluator", password="s3cret-try-out") is not None
-    assert authenticate(username="evaluator", password="demo") is None
+    assert authenticate(_login_request(), username="evaluator", password="s3cret-try-out") is not None
+    assert authenticate(_login_request(), username="evaluator", password="demo") is None
 
 
 def test_an_analyst_marked_as_staff_still_sees_nothing_in_the_admin(client, kb, analyst):
