@@ -107,6 +107,12 @@ ADMIN_MODELS = {
 REVERT_HOLE = "issue 9: history revert checks only view permission (publish lock)"
 
 
+def refused(expectations):
+    """The cells of `expectations` that refuse (a login redirect, a 403): writes are posted only by
+    roles that may not make them (an empty POST would only show the form again to those who may)."""
+    return tuple(cell if cell in (LOGIN, 403) else None for cell in expectations)
+
+
 def admin_model_rows(label, profile):
     """The seven URL patterns every ModelAdmin has (six without simple-history), for one row of `label`.
 
@@ -121,29 +127,25 @@ def admin_model_rows(label, profile):
         SUPERUSER: (SUPERUSER_200, SUPERUSER_200),
         TOKENS: (per_role(LOGIN, LOGIN, 200, 200, 200), SUPERUSER_200),
     }[profile]
-    # An empty POST to "add" is a form with errors (nothing saved); to "delete", with nothing
-    # confirmed, the confirmation page again. Changes are not posted by those who may make them.
-    no_right = tuple(403 if cell == 403 else (LOGIN if cell == LOGIN else None) for cell in write)
-    add_post = per_role(LOGIN, LOGIN, *(200 if c == 200 else 403 for c in view[2:]))
     rows = [
         Row(f"{base}", f"/{base}", {"GET": view}),
-        Row(f"{base}add/", f"/{base}add/", {"GET": add_post, "POST": add_post}),
+        Row(f"{base}add/", f"/{base}add/", {"GET": view, "POST": refused(view)}),
         Row(f"{base}<path:object_id>/history/", f"{obj}history/", {"GET": view}),
-        Row(f"{base}<path:object_id>/delete/", f"{obj}delete/", {"GET": write, "POST": write}),
-        Row(f"{base}<path:object_id>/change/", f"{obj}change/", {"GET": view, "POST": no_right}),
+        Row(f"{base}<path:object_id>/delete/", f"{obj}delete/", {"GET": write, "POST": refused(write)}),
+        Row(f"{base}<path:object_id>/change/", f"{obj}change/", {"GET": view, "POST": refused(write)}),
         Row(f"{base}<path:object_id>/", obj, {"GET": STAFF_MOVED}),
     ]
     if profile == CURATED:  # simple-history's form of one past version
         rows.append(
             Row(f"{base}^([^/]+)/history/([^/]+)/$", f"{obj}history/{{history:{label}}}/",
-                {"GET": view, "POST": no_right})
+                {"GET": view, "POST": refused(write)})
         )
     return rows
 
 
 # Published configurations are locked: evaluators see them read-only and cannot delete them.
 LOCKED = per_role(LOGIN, LOGIN, 403, 200, 200)
-LOCKED_CHANGE_POST = per_role(LOGIN, LOGIN, 403, None, None)
+LOCKED_POST = refused(LOCKED)
 CONFIG = "admin/mechanisms/cmoconfiguration/"
 LINK = "admin/evidence/evidencelink/"
 EVIDENCE = "admin/evidence/evidenceexcerpt/"
@@ -211,9 +213,9 @@ ADMIN_ROWS = [
 # The configuration rows of admin_model_rows use a published configuration: locked for evaluators.
 for _row in admin_model_rows("mechanisms.cmoconfiguration", CURATED):
     if _row.pattern.endswith("delete/"):
-        _row.expect = {"GET": LOCKED, "POST": LOCKED}
+        _row.expect = {"GET": LOCKED, "POST": LOCKED_POST}
     elif _row.pattern.endswith("change/"):
-        _row.expect = {"GET": STAFF_200, "POST": LOCKED_CHANGE_POST}
+        _row.expect = {"GET": STAFF_200, "POST": LOCKED_POST}
     ADMIN_ROWS.append(_row)
 for _label, _profile in ADMIN_MODELS.items():
     if _label in ("mechanisms.cmoconfiguration",):
@@ -222,9 +224,9 @@ for _label, _profile in ADMIN_MODELS.items():
         if _label in ("evidence.evidencelink", "mechanisms.wishshift", "mechanisms.configurationpathway"):
             # Rows that belong to a published configuration share its lock.
             if _row.pattern.endswith("delete/"):
-                _row.expect = {"GET": LOCKED, "POST": LOCKED}
+                _row.expect = {"GET": LOCKED, "POST": LOCKED_POST}
             elif _row.pattern.endswith("change/"):
-                _row.expect = {"GET": STAFF_200, "POST": LOCKED_CHANGE_POST}
+                _row.expect = {"GET": STAFF_200, "POST": LOCKED_POST}
         ADMIN_ROWS.append(_row)
 
 
@@ -392,7 +394,7 @@ def _corpus_values():
     users = {}
     for role, group, staff in (("analyst", ANALYST_GROUP, False), ("evaluator", EVALUATOR_GROUP, True),
                                ("lead", LEAD_EVALUATOR_GROUP, True), ("superuser", None, True)):
-        user = User.objects.create_user(f"matrix-{role}", password="pw", is_staff=staff, is_superuser=role == "superuser")
+        user = User.objects.create_user(f"matrix-{role}", password=None, is_staff=staff, is_superuser=role == "superuser")
         if group:
             user.groups.add(Group.objects.get(name=group))
         users[role] = user
@@ -545,33 +547,65 @@ def test_every_admin_model_is_listed():
     assert registered == set(ADMIN_MODELS)
 
 
-def _cells():
+def _request(corpus, row, method, role):
+    """`method` of the row's URL as `role`, in a savepoint rolled back after it (a write one role is
+    allowed must not change what the next role is asked)."""
+    from django.db import transaction
+
+    url = fill(row.url, corpus)
+    client = corpus["clients"][role, row.api]
+    data = row.data(corpus) if callable(row.data) else row.data
+    with transaction.atomic():
+        if method == "GET":
+            response = client.get(url)
+        elif row.api:
+            response = getattr(client, method.lower())(url, data or {}, format="json")
+        else:
+            response = client.post(url, data or {})
+        transaction.set_rollback(True)
+    return response
+
+
+def _describe(method, url, role, response, expected):
+    return (f"{method} {url} as {role}: {response.status_code} {response.get('Location', '')}, expected {expected}: "
+            + response.content[:200].decode("utf-8", "replace"))
+
+
+def _rows_by_method():
+    for row in MATRIX:
+        for method, expectations in row.expect.items():
+            if any(cell is not None and not isinstance(cell, Hole) for cell in expectations):
+                yield pytest.param(row, method, id=f"{method} {row.url}")
+
+
+def _holes():
     for row in MATRIX:
         for method, expectations in row.expect.items():
             for role, expected in zip(ROLES, expectations):
-                if expected is None:
-                    continue
-                marks = ()
                 if isinstance(expected, Hole):
-                    marks = (pytest.mark.xfail(strict=True, reason=expected.reason),)
-                    expected = expected.status
-                yield pytest.param(row, method, role, expected, id=f"{method} {row.url} {role}", marks=marks)
+                    yield pytest.param(row, method, role, expected.status, id=f"{method} {row.url} {role}",
+                                       marks=pytest.mark.xfail(strict=True, reason=expected.reason))
 
 
-@pytest.mark.parametrize(("row", "method", "role", "expected"), list(_cells()))
-def test_matrix(corpus, db, row, method, role, expected):
+@pytest.mark.parametrize(("row", "method"), list(_rows_by_method()))
+def test_matrix(corpus, db, row, method):
+    """Every role gets the status of its cell (Holes are left to test_hole)."""
     url = fill(row.url, corpus)
     match = resolve(url.split("?")[0])
     assert match.route == matched_route(row.pattern), f"{url} resolves to {match.route!r}, not the row's pattern"
-    client = corpus["clients"][role, row.api]
-    data = row.data(corpus) if callable(row.data) else row.data
-    if method == "GET":
-        response = client.get(url)
-    elif row.api:
-        response = getattr(client, method.lower())(url, data or {}, format="json")
-    else:
-        response = client.post(url, data or {})
-    assert check(response, expected), (
-        f"{method} {url} as {role}: {response.status_code} {response.get('Location', '')}, expected {expected}; "
-        + response.content[:300].decode("utf-8", "replace")
-    )
+    wrong = []
+    for role, expected in zip(ROLES, row.expect[method]):
+        if expected is None or isinstance(expected, Hole):
+            continue
+        response = _request(corpus, row, method, role)
+        if not check(response, expected):
+            wrong.append(_describe(method, url, role, response, expected))
+    assert wrong == []
+
+
+@pytest.mark.parametrize(("row", "method", "role", "expected"), list(_holes()))
+def test_hole(corpus, db, row, method, role, expected):
+    """A cell the project does not answer yet as it should: fails until the fix lands, then XPASSes
+    (strict), which is the signal to turn its Hole into a plain status."""
+    response = _request(corpus, row, method, role)
+    assert check(response, expected), _describe(method, fill(row.url, corpus), role, response, expected)
