@@ -1,6 +1,10 @@
-"""URLs of the public pages, mounted at /. Names live in the "pages" namespace."""
+"""URLs of the public pages, mounted at /. Names live in the "pages" namespace.
 
-from django.urls import path
+Every page only reads: anything but GET or HEAD is a 405 (not a page rendered for a POST).
+"""
+
+from django.urls import path as django_path
+from django.views.decorators.http import require_safe
 
 from cmo_kb import views as home_views
 from evidence import views as evidence_views
@@ -8,6 +12,11 @@ from mechanisms import views as mechanism_views
 from projects import views as team_views
 
 app_name = "pages"
+
+
+def path(route, view, name):
+    return django_path(route, require_safe(view), name=name)
+
 
 urlpatterns = [
     path("", home_views.home, name="home"),

@@ -1,0 +1,631 @@
+"""The role × URL matrix: every URL pattern the project has, requested by every role.
+
+Each row of MATRIX is one URL pattern (as django.urls.get_resolver() spells it), a concrete URL that
+fills its parameters with real rows of the loaded CtG corpus (a published configuration, a draft, a
+team, an excerpt, history records...), and for each method the status each role must get, in the order
+of ROLES: anonymous, analyst, evaluator, lead evaluator, superuser. GET is asked of every URL; the
+write methods are asked where a URL accepts writes, so that a role without the right is seen to be
+refused (anonymous API writes 401, analysts 403, the admin a redirect to its login...). Nobody gets a
+500 anywhere: every cell names the status it must be. A cell left None is not asked (the admin's
+forms are posted only by roles that may not post them, since an empty form would only come back).
+Each request runs in its own savepoint, rolled back after it, with the cache (throttles, lockouts)
+cleared, so one role's request cannot change what the next one gets.
+
+`test_every_url_pattern_has_a_row` fails as soon as a URL pattern is added without a row here (and
+when a row names a pattern that no longer exists), so the matrix stays complete.
+
+A cell written `Hole(status, reason)` is what the project SHOULD answer but does not yet: it runs as
+a strict xfail, so it turns into a failure (and the Hole into a plain status) once the fix lands.
+"""
+
+import re
+from dataclasses import dataclass
+
+import pytest
+from django.contrib.admin.sites import site as admin_site
+from django.urls import URLPattern, URLResolver, get_resolver, resolve
+
+ROLES = ("anonymous", "analyst", "evaluator", "lead", "superuser")
+
+LOGIN = "login"  # 302 to /admin/login/?next=...
+MOVED = "moved"  # 302 (or 301) anywhere but the admin login
+CLIENT_ERROR = "4xx"  # a refusal whose exact status is not settled yet
+
+
+@dataclass(frozen=True)
+class Hole:
+    """A status the project should answer but does not yet (a strict xfail)."""
+
+    status: object
+    reason: str
+
+
+def per_role(anonymous, analyst, evaluator, lead, superuser):
+    return (anonymous, analyst, evaluator, lead, superuser)
+
+
+EVERYONE_200 = per_role(200, 200, 200, 200, 200)
+# The admin: staff with the model's permissions; analysts are not staff, so like anonymous clients
+# they are sent to the login page (which says so) and learn nothing of what is behind it.
+STAFF_200 = per_role(LOGIN, LOGIN, 200, 200, 200)
+SUPERUSER_200 = per_role(LOGIN, LOGIN, 403, 403, 200)
+STAFF_MOVED = per_role(LOGIN, LOGIN, MOVED, MOVED, MOVED)
+# API writes: anonymous clients must sign in, analysts read only, evaluators write.
+API_CREATE = per_role(401, 403, 400, 400, 400)  # an empty body is a 400 naming the fields it needs
+API_PATCH = per_role(401, 403, 200, 200, 200)  # an empty PATCH changes nothing
+API_NOT_ALLOWED = per_role(401, 403, 405, 405, 405)
+DRAFT_DETAIL = per_role(404, 404, 200, 200, 200)
+
+
+@dataclass
+class Row:
+    pattern: str  # the route as django.urls spells it, e.g. "api/^teams/(?P<slug>[^/.]+)/$"
+    url: str  # a template whose {key}s are corpus values (see the `corpus` fixture)
+    expect: dict  # method -> per_role(...)
+    api: bool = False  # requested with a token (as analysts' scripts do) rather than a session
+    data: object = None  # body of the write requests, or a callable(corpus) -> body
+    says: str = ""  # words a 200 of this row must contain (when a 200 is itself a refusal)
+
+
+# --- the admin ----------------------------------------------------------------------------------
+
+# Every model registered in the admin, with which rows to use and who may do what. A model
+# registered later fails test_every_url_pattern_has_a_row until it is listed here.
+CURATED = "curated"  # evaluators, leads and superusers: everything
+SUPERUSER = "superuser"  # auth: superusers only
+TOKENS = "tokens"  # DRF tokens: evaluators add and view, only superusers change or delete
+ADMIN_MODELS = {
+    "auth.group": SUPERUSER,
+    "auth.user": SUPERUSER,
+    "authtoken.tokenproxy": TOKENS,
+    "projects.programme": CURATED,
+    "projects.qualitydomain": CURATED,
+    "projects.relationshiplevel": CURATED,
+    "projects.team": CURATED,
+    "projects.keyfigure": CURATED,
+    "projects.teamqualitydomain": CURATED,
+    "projects.teamrelationshiplevel": CURATED,
+    "mechanisms.enablingmechanism": CURATED,
+    "mechanisms.mechanismtheme": CURATED,
+    "mechanisms.wishdimension": CURATED,
+    "mechanisms.wishpole": CURATED,
+    "mechanisms.relationshippair": CURATED,
+    "mechanisms.context": CURATED,
+    "mechanisms.outcomekind": CURATED,
+    "mechanisms.outcome": CURATED,
+    "mechanisms.pathway": CURATED,
+    "mechanisms.essentialbuildingblock": CURATED,
+    "mechanisms.framework": CURATED,
+    "mechanisms.frameworkconcept": CURATED,
+    "mechanisms.cmoconfiguration": CURATED,
+    "mechanisms.configurationpathway": CURATED,
+    "mechanisms.wishshift": CURATED,
+    "evidence.sourcekind": CURATED,
+    "evidence.evaluationwave": CURATED,
+    "evidence.measurementinstrument": CURATED,
+    "evidence.speakerrole": CURATED,
+    "evidence.source": CURATED,
+    "evidence.evidenceexcerpt": CURATED,
+    "evidence.evidencelink": CURATED,
+}
+
+REVERT_HOLE = "issue 9: history revert checks only view permission (publish lock)"
+
+
+def refused(expectations):
+    """The cells of `expectations` that refuse (a login redirect, a 403): writes are posted only by
+    roles that may not make them (an empty POST would only show the form again to those who may)."""
+    return tuple(cell if cell in (LOGIN, 403) else None for cell in expectations)
+
+
+def admin_model_rows(label, profile):
+    """The seven URL patterns every ModelAdmin has (six without simple-history), for one row of `label`.
+
+    `{label}` below is replaced by e.g. `mechanisms.context`: its keys in the corpus are
+    `pk:<label>` (a row of it) and `history:<label>` (a history record of that row).
+    """
+    app, model = label.split(".")
+    base = f"admin/{app}/{model}/"
+    obj = f"/admin/{app}/{model}/{{pk:{label}}}/"
+    view, write = {
+        CURATED: (STAFF_200, STAFF_200),
+        SUPERUSER: (SUPERUSER_200, SUPERUSER_200),
+        TOKENS: (per_role(LOGIN, LOGIN, 200, 200, 200), SUPERUSER_200),
+    }[profile]
+    rows = [
+        Row(f"{base}", f"/{base}", {"GET": view}),
+        Row(f"{base}add/", f"/{base}add/", {"GET": view, "POST": refused(view)}),
+        Row(f"{base}<path:object_id>/history/", f"{obj}history/", {"GET": view}),
+        Row(f"{base}<path:object_id>/delete/", f"{obj}delete/", {"GET": write, "POST": refused(write)}),
+        Row(f"{base}<path:object_id>/change/", f"{obj}change/", {"GET": view, "POST": refused(write)}),
+        Row(f"{base}<path:object_id>/", obj, {"GET": STAFF_MOVED}),
+    ]
+    if profile == CURATED:  # simple-history's form of one past version
+        rows.append(
+            Row(f"{base}^([^/]+)/history/([^/]+)/$", f"{obj}history/{{history:{label}}}/",
+                {"GET": view, "POST": refused(write)})
+        )
+    return rows
+
+
+# Published configurations are locked: evaluators see them read-only and cannot delete them.
+LOCKED = per_role(LOGIN, LOGIN, 403, 200, 200)
+LOCKED_POST = refused(LOCKED)
+CONFIG = "admin/mechanisms/cmoconfiguration/"
+LINK = "admin/evidence/evidencelink/"
+EVIDENCE = "admin/evidence/evidenceexcerpt/"
+SOURCE = "admin/evidence/source/"
+
+ADMIN_ROWS = [
+    Row("admin/", "/admin/", {"GET": STAFF_200}),
+    # Signed-in staff are sent on to the index; analysts see the form saying they are not allowed.
+    Row("admin/login/", "/admin/login/", {"GET": per_role(200, 200, MOVED, MOVED, MOVED),
+                                          "POST": per_role(200, 200, 200, 200, 200)},
+        data={"username": "nobody", "password": "wrong"}),
+    # Signing out is a POST (a GET cannot sign anyone out); those not signed in to it are sent on.
+    Row("admin/logout/", "/admin/logout/", {"GET": per_role(MOVED, MOVED, 405, 405, 405)}),
+    Row("admin/password_change/", "/admin/password_change/", {"GET": STAFF_200, "POST": STAFF_200}),
+    Row("admin/password_change/done/", "/admin/password_change/done/", {"GET": STAFF_200}),
+    # Without its parameters the autocomplete refuses (403), for staff too.
+    Row("admin/autocomplete/", "/admin/autocomplete/", {"GET": per_role(LOGIN, LOGIN, 403, 403, 403)}),
+    Row("admin/autocomplete/", "/admin/autocomplete/?app_label=evidence&model_name=evidencelink"
+        "&field_name=configuration&term=a", {"GET": STAFF_200}),
+    Row("admin/jsi18n/", "/admin/jsi18n/", {"GET": STAFF_200}),
+    # "View on site": a team's public page; configurations have none (a draft must not get one).
+    Row("admin/r/<path:content_type_id>/<path:object_id>/", "/admin/r/{ct:projects.team}/{pk:projects.team}/",
+        {"GET": STAFF_MOVED}),
+    Row("admin/r/<path:content_type_id>/<path:object_id>/", "/admin/r/{ct:mechanisms.cmoconfiguration}/{pk:draft}/",
+        {"GET": per_role(LOGIN, LOGIN, 404, 404, 404)}),
+    Row("admin/auth/user/<id>/password/", "/admin/auth/user/{pk:auth.user}/password/",
+        {"GET": SUPERUSER_200, "POST": SUPERUSER_200}),
+    Row("admin/^(?P<app_label>auth|projects|authtoken|mechanisms|evidence)/$", "/admin/mechanisms/",
+        {"GET": STAFF_200}),
+    # Evaluators hold no permission in auth: its index does not exist for them.
+    Row("admin/^(?P<app_label>auth|projects|authtoken|mechanisms|evidence)/$", "/admin/auth/",
+        {"GET": per_role(LOGIN, LOGIN, 404, 404, 200)}),
+    Row("admin/(?P<url>.*)$", "/admin/no-such-page/", {"GET": per_role(LOGIN, LOGIN, 404, 404, 404)}),
+    Row("admin/(?P<url>.*)$", "/admin/mechanisms/cmoconfiguration", {"GET": STAFF_MOVED}),
+    # The review workflow: leads publish; evaluators submit and return to draft.
+    Row(f"{CONFIG}<path:object_id>/workflow/<str:action>/", "/admin/mechanisms/cmoconfiguration/{pk:draft}/workflow/publish/",
+        {"GET": per_role(LOGIN, LOGIN, 405, 405, 405), "POST": STAFF_MOVED}),
+    Row(f"{CONFIG}<path:object_id>/workflow/<str:action>/", "/admin/mechanisms/cmoconfiguration/{pk:draft}/workflow/no-such-action/",
+        {"POST": per_role(LOGIN, LOGIN, 403, 403, 403)}),
+    # The draft's own pages, which evaluators may change.
+    Row(f"{CONFIG}<path:object_id>/change/", "/admin/mechanisms/cmoconfiguration/{pk:draft}/change/",
+        {"GET": STAFF_200}),
+    Row(f"{CONFIG}<path:object_id>/delete/", "/admin/mechanisms/cmoconfiguration/{pk:draft}/delete/",
+        {"GET": STAFF_200}),
+    Row(f"{CONFIG}^([^/]+)/history/([^/]+)/$", "/admin/mechanisms/cmoconfiguration/{pk:draft}/history/{history:draft}/",
+        {"GET": STAFF_200, "POST": per_role(LOGIN, LOGIN, MOVED, MOVED, MOVED)},
+        data=lambda values: values["revert:draft"]),
+    # A published configuration's revert form: only those who may change it may revert it.
+    Row(f"{CONFIG}^([^/]+)/history/([^/]+)/$",
+        "/admin/mechanisms/cmoconfiguration/{pk:mechanisms.cmoconfiguration}/history/{history:mechanisms.cmoconfiguration}/",
+        {"POST": per_role(LOGIN, LOGIN, Hole(403, REVERT_HOLE), MOVED, MOVED)},
+        data=lambda values: values["revert:mechanisms.cmoconfiguration"]),
+    # ...and of an evidence link of a published configuration: the form refuses it, naming the lock.
+    Row(f"{LINK}^([^/]+)/history/([^/]+)/$",
+        "/admin/evidence/evidencelink/{pk:evidence.evidencelink}/history/{history:evidence.evidencelink}/",
+        {"POST": per_role(LOGIN, LOGIN, 200, MOVED, MOVED)}, says="is published: only a lead evaluator can change it",
+        data=lambda values: values["revert:evidence.evidencelink"]),
+    Row(f"{LINK}<path:object_id>/change/", "/admin/evidence/evidencelink/{pk:draft-link}/change/", {"GET": STAFF_200}),
+    Row(f"{SOURCE}<path:object_id>/code/", "/admin/evidence/source/{pk:evidence.source}/code/", {"GET": STAFF_200}),
+    Row(f"{SOURCE}<path:object_id>/code/", "/admin/evidence/source/999999/code/", {"GET": per_role(LOGIN, LOGIN, 404, 404, 404)}),
+    Row(f"{EVIDENCE}autocomplete/", "/admin/evidence/evidenceexcerpt/autocomplete/?app_label=evidence"
+        "&model_name=evidencelink&field_name=excerpt&term=control", {"GET": STAFF_200}),
+    Row(f"{EVIDENCE}autocomplete/", "/admin/evidence/evidenceexcerpt/autocomplete/", {"GET": per_role(LOGIN, LOGIN, 403, 403, 403)}),
+]
+# The configuration rows of admin_model_rows use a published configuration: locked for evaluators.
+for _row in admin_model_rows("mechanisms.cmoconfiguration", CURATED):
+    if _row.pattern.endswith("delete/"):
+        _row.expect = {"GET": LOCKED, "POST": LOCKED_POST}
+    elif _row.pattern.endswith("change/"):
+        _row.expect = {"GET": STAFF_200, "POST": LOCKED_POST}
+    ADMIN_ROWS.append(_row)
+for _label, _profile in ADMIN_MODELS.items():
+    if _label in ("mechanisms.cmoconfiguration",):
+        continue
+    for _row in admin_model_rows(_label, _profile):
+        if _label in ("evidence.evidencelink", "mechanisms.wishshift", "mechanisms.configurationpathway"):
+            # Rows that belong to a published configuration share its lock.
+            if _row.pattern.endswith("delete/"):
+                _row.expect = {"GET": LOCKED, "POST": LOCKED_POST}
+            elif _row.pattern.endswith("change/"):
+                _row.expect = {"GET": STAFF_200, "POST": LOCKED_POST}
+        ADMIN_ROWS.append(_row)
+
+
+# --- the REST API and the exports -------------------------------------------------------------
+
+
+def api_resource_rows(prefix, key, delete=None, patch=API_PATCH, detail=EVERYONE_200):
+    """The four routes a router resource has (list, list.<format>, detail, detail.<format>).
+
+    `key` names the corpus value that fills the lookup; `delete` is what DELETE of that row gives
+    each role (None: not asked of those who may delete, only of those who may not).
+    """
+    lookup = "pk" if prefix == "evidence-links" else "slug"
+    delete = delete or per_role(401, 403, None, None, None)
+    return [
+        Row(f"api/^{prefix}/$", f"/api/{prefix}/", {"GET": EVERYONE_200, "POST": API_CREATE}, api=True),
+        Row(f"api/^{prefix}\\.(?P<format>[a-z0-9]+)/?$", f"/api/{prefix}.csv", {"GET": EVERYONE_200}, api=True),
+        Row(f"api/^{prefix}\\.(?P<format>[a-z0-9]+)/?$", f"/api/{prefix}.json", {"GET": EVERYONE_200, "POST": API_CREATE}, api=True),
+        Row(f"api/^{prefix}/(?P<{lookup}>[^/.]+)/$", f"/api/{prefix}/{{{key}}}/",
+            {"GET": detail, "PATCH": patch, "DELETE": delete}, api=True),
+        Row(f"api/^{prefix}/(?P<{lookup}>[^/.]+)\\.(?P<format>[a-z0-9]+)/?$", f"/api/{prefix}/{{{key}}}.json",
+            {"GET": detail, "PATCH": patch}, api=True),
+    ]
+
+
+# Deleting what published configurations use: refused for everyone, as in the admin (409 naming them).
+USED_DELETE = per_role(401, 403, 409, 409, 409)
+USED_DELETE_HOLE = "issue 9: the API deletes vocabulary rows a published configuration uses"
+PUBLISHED_PATCH = per_role(401, 403, 403, 200, 200)
+SOURCE_TEXT_HOLE = "issue 9: the API replaces a source's full text that excerpts point into"
+
+API_ROWS = [
+    *api_resource_rows("programmes", "programme", delete=USED_DELETE),
+    *api_resource_rows("teams", "team", delete=USED_DELETE),
+    *api_resource_rows("mechanisms", "mechanism", delete=USED_DELETE),
+    *api_resource_rows("themes", "theme", delete=USED_DELETE),
+    *api_resource_rows("wish-dimensions", "wish-dimension", delete=USED_DELETE),
+    *api_resource_rows("quality-domains", "quality-domain"),
+    *api_resource_rows("relationship-levels", "relationship-level"),
+    *api_resource_rows("pathways", "pathway", delete=USED_DELETE),
+    *api_resource_rows("contexts", "context", delete=per_role(
+        401, 403, Hole(409, USED_DELETE_HOLE), Hole(409, USED_DELETE_HOLE), Hole(409, USED_DELETE_HOLE))),
+    *api_resource_rows("outcomes", "outcome", delete=per_role(
+        401, 403, Hole(409, USED_DELETE_HOLE), Hole(409, USED_DELETE_HOLE), Hole(409, USED_DELETE_HOLE))),
+    *api_resource_rows("outcome-kinds", "outcome-kind", delete=USED_DELETE),
+    *api_resource_rows("relationship-pairs", "relationship-pair", delete=USED_DELETE),
+    *api_resource_rows("configurations", "configuration", patch=PUBLISHED_PATCH,
+                       delete=per_role(401, 403, 403, None, None)),
+    *api_resource_rows("sources", "source", delete=USED_DELETE),
+    *api_resource_rows("excerpts", "excerpt", delete=USED_DELETE),
+    *api_resource_rows("evidence-links", "link", patch=PUBLISHED_PATCH, delete=per_role(401, 403, 403, None, None)),
+    *api_resource_rows("speaker-roles", "speaker-role", delete=USED_DELETE),
+    *api_resource_rows("waves", "wave"),
+    # Drafts and what belongs to them exist only for evaluators.
+    Row("api/^configurations/(?P<slug>[^/.]+)/$", "/api/configurations/{draft}/",
+        {"GET": DRAFT_DETAIL, "PATCH": per_role(401, 403, 200, 200, 200),
+         "DELETE": per_role(401, 403, None, None, None)}, api=True),
+    Row("api/^configurations/(?P<slug>[^/.]+)\\.(?P<format>[a-z0-9]+)/?$", "/api/configurations/{draft}.json",
+        {"GET": DRAFT_DETAIL}, api=True),
+    Row("api/^configurations/(?P<slug>[^/.]+)\\.(?P<format>[a-z0-9]+)/?$", "/api/configurations/{draft}.csv",
+        {"GET": DRAFT_DETAIL}, api=True),
+    Row("api/^configurations/(?P<slug>[^/.]+)/$", "/api/configurations/{in-review}/", {"GET": DRAFT_DETAIL}, api=True),
+    Row("api/^configurations/(?P<slug>[^/.]+)/$", "/api/configurations/no-such-configuration/",
+        {"GET": per_role(404, 404, 404, 404, 404)}, api=True),
+    Row("api/^evidence-links/(?P<pk>[^/.]+)/$", "/api/evidence-links/{draft-link}/",
+        {"GET": DRAFT_DETAIL, "PATCH": per_role(401, 403, 200, 200, 200)}, api=True),
+    Row("api/^evidence-links/(?P<pk>[^/.]+)\\.(?P<format>[a-z0-9]+)/?$", "/api/evidence-links/{draft-link}.json",
+        {"GET": DRAFT_DETAIL}, api=True),
+    Row("api/^configurations/$", "/api/configurations/?status=draft", {"GET": per_role(400, 400, 200, 200, 200)}, api=True),
+    # A draft's slug in a filter reads as an unknown one to those who may not see drafts.
+    Row("api/^evidence-links/$", "/api/evidence-links/?configuration={draft}", {"GET": per_role(400, 400, 200, 200, 200)}, api=True),
+    Row("api/^excerpts/$", "/api/excerpts/?configuration={draft}", {"GET": per_role(400, 400, 200, 200, 200)}, api=True),
+    Row("api/^excerpts/$", "/api/excerpts/?configuration=no-such-configuration", {"GET": per_role(400, 400, 400, 400, 400)}, api=True),
+    # A source's text is verbatim and immutable once excerpts point into it, whoever asks.
+    Row("api/^sources/(?P<slug>[^/.]+)/$", "/api/sources/{source}/",
+        {"PATCH": per_role(401, 403, Hole(CLIENT_ERROR, SOURCE_TEXT_HOLE), Hole(CLIENT_ERROR, SOURCE_TEXT_HOLE),
+                           Hole(CLIENT_ERROR, SOURCE_TEXT_HOLE))},
+        api=True, data={"full_text": "Replaced."}),
+    Row("api/^configurations\\.(?P<format>[a-z0-9]+)/?$", "/api/configurations.xml", {"GET": per_role(400, 400, 400, 400, 400)}, api=True),
+    Row("api/", "/api/", {"GET": EVERYONE_200, "POST": per_role(401, 405, 405, 405, 405)}, api=True),
+    Row("api/<drf_format_suffix:format>", "/api/.json", {"GET": EVERYONE_200}, api=True),
+    Row("api/matrix/", "/api/matrix/?rows=team&cols=mechanism", {"GET": EVERYONE_200, "POST": API_NOT_ALLOWED}, api=True),
+    Row("api/matrix/", "/api/matrix/", {"GET": per_role(400, 400, 400, 400, 400)}, api=True),  # rows and cols are required
+    Row("api/matrix/", "/api/matrix/?rows=team&cols=wish_dimension&format=csv", {"GET": EVERYONE_200}, api=True),
+    Row("api/matrix/", "/api/matrix/?rows=team&cols=mechanism&status=draft", {"GET": per_role(400, 400, 200, 200, 200)}, api=True),
+    # Tokens: anyone may exchange a password (a wrong one is a 400); issuing one needs an account.
+    Row("api/auth/token/", "/api/auth/token/", {"GET": per_role(405, 405, 405, 405, 405),
+                                                "POST": per_role(400, 400, 400, 400, 400)},
+        api=True, data={"username": "nobody", "password": "wrong"}),
+    Row("api/auth/tokens/", "/api/auth/tokens/", {"GET": per_role(401, 405, 405, 405, 405),
+                                                  "POST": per_role(401, 403, 403, 403, 200)},
+        api=True, data=lambda values: {"username": values["username:superuser"]}),
+    Row("api/auth/tokens/", "/api/auth/tokens/", {"POST": per_role(401, 403, 200, 200, 200)},
+        api=True, data=lambda values: {"username": values["username:analyst"]}),
+    Row("api/auth/me/", "/api/auth/me/", {"GET": EVERYONE_200, "POST": API_NOT_ALLOWED}, api=True),
+    Row("api/schema/", "/api/schema/", {"GET": EVERYONE_200}, api=True),
+    Row("api/docs/", "/api/docs/", {"GET": EVERYONE_200}, api=True),
+    Row("api/redoc/", "/api/redoc/", {"GET": EVERYONE_200}, api=True),
+    # The REFI-QDA downloads: published for everyone, drafts for evaluators only.
+    Row("api/export/qdpx/", "/api/export/qdpx/", {"GET": EVERYONE_200, "POST": per_role(405, 405, 405, 405, 405)}, api=True),
+    Row("api/export/qdpx/", "/api/export/qdpx/?include_drafts=1", {"GET": per_role(403, 403, 200, 200, 200)}, api=True),
+    Row("api/export/qdc/", "/api/export/qdc/", {"GET": EVERYONE_200, "POST": per_role(405, 405, 405, 405, 405)}, api=True),
+    Row("api/export/qdc/", "/api/export/qdc/?include_drafts=1", {"GET": per_role(403, 403, 200, 200, 200)}, api=True),
+]
+
+
+# --- the public pages -----------------------------------------------------------------------------
+
+# Pages only read: a POST is not allowed, whoever sends it.
+PAGE = {"GET": EVERYONE_200, "POST": per_role(405, 405, 405, 405, 405)}
+GONE = per_role(404, 404, 404, 404, 404)
+# The public pages show published knowledge only, to evaluators too (they see drafts in the admin).
+PAGE_ROWS = [
+    Row("", "/", PAGE),
+    Row("teams/", "/teams/", PAGE),
+    Row("teams/<slug:slug>/", "/teams/{team}/", PAGE),
+    Row("teams/<slug:slug>/", "/teams/no-such-team/", {"GET": GONE}),
+    Row("mechanisms/", "/mechanisms/", PAGE),
+    Row("mechanisms/<slug:slug>/", "/mechanisms/{mechanism}/", PAGE),
+    Row("mechanisms/<slug:slug>/", "/mechanisms/no-such-mechanism/", {"GET": GONE}),
+    Row("wish/", "/wish/", PAGE),
+    Row("wish/<slug:slug>/", "/wish/{wish-dimension}/", PAGE),
+    Row("wish/<slug:slug>/", "/wish/no-such-dimension/", {"GET": GONE}),
+    Row("quality-domains/", "/quality-domains/", PAGE),
+    Row("quality-domains/<slug:slug>/", "/quality-domains/{quality-domain}/", PAGE),
+    Row("quality-domains/<slug:slug>/", "/quality-domains/no-such-domain/", {"GET": GONE}),
+    Row("matrix/", "/matrix/", PAGE),
+    Row("matrix/", "/matrix/?rows=team&cols=wish_dimension", PAGE),
+    Row("configurations/", "/configurations/", PAGE),
+    Row("configurations/<slug:slug>/", "/configurations/{configuration}/", PAGE),
+    Row("configurations/<slug:slug>/", "/configurations/{draft}/", {"GET": GONE}),
+    Row("configurations/<slug:slug>/", "/configurations/{in-review}/", {"GET": GONE}),
+    Row("search/", "/search/", PAGE),
+    Row("search/", "/search/?q=control", PAGE),
+    Row("excerpts/<int:pk>/", "/excerpts/{pk:evidence.evidenceexcerpt}/", PAGE),
+    Row("excerpts/<int:pk>/", "/excerpts/999999/", {"GET": GONE}),
+]
+
+MATRIX = ADMIN_ROWS + API_ROWS + PAGE_ROWS
+
+
+# --- the corpus and the clients ------------------------------------------------------------------
+
+DRAFT = "matrix-draft"
+IN_REVIEW = "matrix-in-review"
+
+
+@pytest.fixture(scope="module")
+def corpus(django_db_setup, django_db_blocker):
+    """The CtG corpus loaded once for the module (rolled back at its end), plus a draft and a
+    configuration in review, one user per role; returns the values the URL templates use."""
+    import io
+
+    from django.core.management import call_command
+    from django.db import transaction
+
+    with django_db_blocker.unblock(), transaction.atomic():
+        call_command("load_ctg", stdout=io.StringIO())
+        values = _corpus_values()
+        yield values
+        transaction.set_rollback(True)
+
+
+def _corpus_values():
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.contrib.contenttypes.models import ContentType
+    from rest_framework.authtoken.models import Token, TokenProxy
+
+    from cmo_kb.vocabulary import ANALYST_GROUP, EVALUATOR_GROUP, LEAD_EVALUATOR_GROUP, ReviewStatus
+    from evidence.models import EvidenceExcerpt, EvidenceLink
+    from mechanisms.models import CMOConfiguration
+
+    User = get_user_model()
+    users = {}
+    for role, group, staff in (("analyst", ANALYST_GROUP, False), ("evaluator", EVALUATOR_GROUP, True),
+                               ("lead", LEAD_EVALUATOR_GROUP, True), ("superuser", None, True)):
+        user = User.objects.create_user(f"matrix-{role}", password=None, is_staff=staff, is_superuser=role == "superuser")
+        if group:
+            user.groups.add(Group.objects.get(name=group))
+        users[role] = user
+
+    published = CMOConfiguration.objects.published().filter(evidence_links__isnull=False, contexts__isnull=False,
+                                                              outcomes__isnull=False).order_by("slug").first()
+    link = published.evidence_links.order_by("pk").first()
+
+    def unpublished(slug, status):
+        c = CMOConfiguration.objects.create(slug=slug, title=slug, statement="In C, M leads to O.",
+                                            mechanism=published.mechanism, status=status)
+        c.teams.set(published.teams.all())
+        c.contexts.set(published.contexts.all())
+        c.outcomes.set(published.outcomes.all())
+        return c
+
+    draft = unpublished(DRAFT, ReviewStatus.DRAFT)
+    unpublished(IN_REVIEW, ReviewStatus.IN_REVIEW)
+    draft_link = EvidenceLink.objects.create(excerpt=link.excerpt, configuration=draft, part="context")
+    excerpt = link.excerpt
+    context, outcome = published.contexts.order_by("slug").first(), published.outcomes.order_by("slug").first()
+    team = published.teams.order_by("slug").first()
+
+    values = {
+        "configuration": published.slug, "draft": draft.slug, "in-review": IN_REVIEW, "link": link.pk,
+        "draft-link": draft_link.pk, "team": team.slug, "programme": team.programme.slug,
+        "mechanism": published.mechanism.slug, "context": context.slug, "outcome": outcome.slug,
+        "outcome-kind": outcome.kind.slug, "excerpt": excerpt.slug, "source": excerpt.source.slug,
+        "pk:draft": draft.pk, "pk:draft-link": draft_link.pk,
+    }
+    # Vocabulary rows that published configurations use (so deleting them must be refused).
+    shift = published.wish_shifts.first() or CMOConfiguration.objects.published().filter(
+        wish_shifts__isnull=False).first().wish_shifts.first()
+    values["wish-dimension"] = shift.dimension.slug
+    values["relationship-pair"] = shift.between.slug
+    themed = CMOConfiguration.objects.published().filter(theme__isnull=False).order_by("slug").first()
+    values["theme"] = themed.theme.slug
+    pathway = CMOConfiguration.objects.published().filter(pathways__isnull=False).order_by("slug").first()
+    values["pathway"] = pathway.pathways.order_by("slug").first().slug
+    values["quality-domain"] = published.quality_domains.order_by("slug").first().slug if published.quality_domains.exists() \
+        else CMOConfiguration.objects.published().filter(quality_domains__isnull=False).first().quality_domains.first().slug
+    from projects.models import RelationshipLevel
+
+    values["relationship-level"] = RelationshipLevel.objects.order_by("slug").first().slug
+    from evidence.models import EvaluationWave, SpeakerRole
+
+    values["speaker-role"] = SpeakerRole.objects.filter(excerpts__isnull=False).order_by("slug").first().slug
+    values["wave"] = EvaluationWave.objects.order_by("slug").first().slug  # no excerpt names a wave yet
+
+    # One row (and one history record of it) of every model in the admin; for configurations and
+    # their evidence links, the published one.
+    chosen = {"mechanisms.cmoconfiguration": published, "evidence.evidencelink": link,
+              "evidence.evidenceexcerpt": excerpt, "auth.user": users["analyst"],
+              "authtoken.tokenproxy": TokenProxy.objects.get(pk=Token.objects.create(user=users["analyst"]).pk)}
+    for model in admin_site._registry:
+        label = model._meta.label_lower
+        obj = chosen.get(label) or model._default_manager.order_by("pk").first()
+        assert obj is not None, f"the corpus has no {label} to fill the admin URLs with"
+        values[f"pk:{label}"] = obj.pk
+        values[f"ct:{label}"] = ContentType.objects.get_for_model(model).pk
+        history = getattr(model, "history", None)
+        if history is not None:
+            values[f"history:{label}"] = history.filter(**{model._meta.pk.attname: obj.pk}).latest().history_id
+            values[f"revert:{label}"] = _revert_data(model, obj, values[f"history:{label}"], users["superuser"])
+    values["history:draft"] = CMOConfiguration.history.filter(id=draft.pk).latest().history_id
+    values["revert:draft"] = _revert_data(CMOConfiguration, draft, values["history:draft"], users["superuser"])
+    values["users"] = users
+    values["tokens"] = {role: Token.objects.get_or_create(user=user)[0].key for role, user in users.items()}
+    values["username:analyst"] = users["analyst"].username
+    values["username:superuser"] = users["superuser"].username
+    values["clients"] = _clients(values)
+    return values
+
+
+def _revert_data(model, obj, history_id, user):
+    """The form data the admin's history page of `history_id` posts when "Revert" is pressed."""
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/")
+    request.user = user
+    request._history_version_id = history_id
+    model_admin = admin_site._registry[model]
+    version = model.history.get(history_id=history_id).instance
+    form = model_admin.get_form(request, version)(instance=version)
+    data = {}
+    for bound in form:
+        value = bound.value()
+        if value is None or value is False:
+            continue
+        data[bound.html_name] = [str(v) for v in value] if isinstance(value, (list, tuple)) else str(value)
+    return data
+
+
+def _clients(values):
+    """One client per role and kind, kept for the module (signing in per request would double its cost):
+    the API's with a token, as analysts' scripts are; the admin's and pages' with a session."""
+    from django.test import Client
+    from rest_framework.test import APIClient
+
+    clients = {(role, True): APIClient() for role in ROLES}
+    clients.update({(role, False): Client() for role in ROLES})
+    for role in ROLES[1:]:
+        clients[role, True].credentials(HTTP_AUTHORIZATION="Token " + values["tokens"][role])
+        clients[role, False].force_login(values["users"][role])
+    return clients
+
+
+def fill(template, values):
+    """The URL of a row: each {key} replaced by values[key] (keys hold ':' and '.', so not str.format)."""
+    return re.sub(r"\{([^{}]+)\}", lambda m: str(values[m.group(1)]), template)
+
+
+def check(response, expected):
+    status = response.status_code
+    location = response.get("Location", "")
+    if expected == LOGIN:
+        return status == 302 and location.startswith("/admin/login/")
+    if expected == MOVED:
+        return status in (301, 302) and not location.startswith("/admin/login/")
+    if expected == CLIENT_ERROR:
+        return 400 <= status < 500
+    return status == expected
+
+
+# --- the tests ---------------------------------------------------------------------------------------
+
+
+def walk(resolver=None, prefix=""):
+    """Every URL pattern as its full route string: the patterns' own strings joined."""
+    for entry in (resolver or get_resolver()).url_patterns:
+        if isinstance(entry, URLResolver):
+            yield from walk(entry, prefix + str(entry.pattern))
+        else:
+            assert isinstance(entry, URLPattern)
+            yield prefix + str(entry.pattern)
+
+
+def matched_route(pattern):
+    """`pattern` (from walk) as ResolverMatch.route spells it: without the "^" of nested regexes."""
+    return re.sub(r"(?<=.)/\^", "/", pattern)
+
+
+def test_every_url_pattern_has_a_row():
+    patterns = set(walk())
+    covered = {row.pattern for row in MATRIX}
+    assert sorted(patterns - covered) == [], "URL patterns without a row in tests/integrity/test_url_matrix.py"
+    assert sorted(covered - patterns) == [], "rows for URL patterns that no longer exist"
+
+
+def test_every_admin_model_is_listed():
+    registered = {model._meta.label_lower for model in admin_site._registry}
+    assert registered == set(ADMIN_MODELS)
+
+
+def _request(corpus, row, method, role):
+    """`method` of the row's URL as `role`, in a savepoint rolled back after it (a write one role is
+    allowed must not change what the next role is asked)."""
+    from django.core.cache import cache
+    from django.db import transaction
+
+    cache.clear()
+    url = fill(row.url, corpus)
+    client = corpus["clients"][role, row.api]
+    data = row.data(corpus) if callable(row.data) else row.data
+    with transaction.atomic():
+        if method == "GET":
+            response = client.get(url)
+        elif row.api:
+            response = getattr(client, method.lower())(url, data or {}, format="json")
+        else:
+            response = client.post(url, data or {})
+        transaction.set_rollback(True)
+    return response
+
+
+def _describe(method, url, role, response, expected):
+    return (f"{method} {url} as {role}: {response.status_code} {response.get('Location', '')}, expected {expected}: "
+            + response.content[:200].decode("utf-8", "replace"))
+
+
+def _rows_by_method():
+    for row in MATRIX:
+        for method, expectations in row.expect.items():
+            if any(cell is not None and not isinstance(cell, Hole) for cell in expectations):
+                yield pytest.param(row, method, id=f"{method} {row.url}")
+
+
+def _holes():
+    for row in MATRIX:
+        for method, expectations in row.expect.items():
+            for role, expected in zip(ROLES, expectations):
+                if isinstance(expected, Hole):
+                    yield pytest.param(row, method, role, expected.status, id=f"{method} {row.url} {role}",
+                                       marks=pytest.mark.xfail(strict=True, reason=expected.reason))
+
+
+@pytest.mark.parametrize(("row", "method"), list(_rows_by_method()))
+def test_matrix(corpus, db, row, method):
+    """Every role gets the status of its cell (Holes are left to test_hole)."""
+    url = fill(row.url, corpus)
+    match = resolve(url.split("?")[0])
+    assert match.route == matched_route(row.pattern), f"{url} resolves to {match.route!r}, not the row's pattern"
+    wrong = []
+    for role, expected in zip(ROLES, row.expect[method]):
+        if expected is None or isinstance(expected, Hole):
+            continue
+        response = _request(corpus, row, method, role)
+        says = row.says and expected == 200
+        if not check(response, expected) or (says and row.says not in response.content.decode("utf-8")):
+            wrong.append(_describe(method, url, role, response, expected))
+    assert wrong == []
+
+
+@pytest.mark.parametrize(("row", "method", "role", "expected"), list(_holes()))
+def test_hole(corpus, db, row, method, role, expected):
+    """A cell the project does not answer yet as it should: fails until the fix lands, then XPASSes
+    (strict), which is the signal to turn its Hole into a plain status."""
+    response = _request(corpus, row, method, role)
+    assert check(response, expected), _describe(method, fill(row.url, corpus), role, response, expected)
