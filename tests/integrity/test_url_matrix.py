@@ -74,10 +74,14 @@ class Row:
 CURATED = "curated"  # evaluators, leads and superusers: everything
 SUPERUSER = "superuser"  # auth: superusers only
 TOKENS = "tokens"  # DRF tokens: evaluators add and view, only superusers change or delete
+AXES = "axes"  # sign-in lockouts (django-axes): superusers only; nobody adds them by hand
 ADMIN_MODELS = {
     "auth.group": SUPERUSER,
     "auth.user": SUPERUSER,
     "authtoken.tokenproxy": TOKENS,
+    "axes.accessattempt": AXES,
+    "axes.accesslog": AXES,
+    "axes.accessfailurelog": AXES,
     "projects.programme": CURATED,
     "projects.qualitydomain": CURATED,
     "projects.relationshiplevel": CURATED,
@@ -130,11 +134,13 @@ def admin_model_rows(label, profile):
     view, write = {
         CURATED: (STAFF_200, STAFF_200),
         SUPERUSER: (SUPERUSER_200, SUPERUSER_200),
+        AXES: (SUPERUSER_200, SUPERUSER_200),
         TOKENS: (per_role(LOGIN, LOGIN, 200, 200, 200), SUPERUSER_200),
     }[profile]
     rows = [
         Row(f"{base}", f"/{base}", {"GET": view}),
-        Row(f"{base}add/", f"/{base}add/", {"GET": view, "POST": refused(view)}),
+        Row(f"{base}add/", f"/{base}add/", {"GET": per_role(LOGIN, LOGIN, 403, 403, 403) if profile == AXES else view,
+                                            "POST": refused(per_role(LOGIN, LOGIN, 403, 403, 403) if profile == AXES else view)}),
         Row(f"{base}<path:object_id>/history/", f"{obj}history/", {"GET": view}),
         Row(f"{base}<path:object_id>/delete/", f"{obj}delete/", {"GET": write, "POST": refused(write)}),
         Row(f"{base}<path:object_id>/change/", f"{obj}change/", {"GET": view, "POST": refused(write)}),
@@ -178,10 +184,10 @@ ADMIN_ROWS = [
         {"GET": per_role(LOGIN, LOGIN, 404, 404, 404)}),
     Row("admin/auth/user/<id>/password/", "/admin/auth/user/{pk:auth.user}/password/",
         {"GET": SUPERUSER_200, "POST": SUPERUSER_200}),
-    Row("admin/^(?P<app_label>auth|projects|authtoken|mechanisms|evidence)/$", "/admin/mechanisms/",
+    Row("admin/^(?P<app_label>auth|projects|authtoken|mechanisms|evidence|axes)/$", "/admin/mechanisms/",
         {"GET": STAFF_200}),
     # Evaluators hold no permission in auth: its index does not exist for them.
-    Row("admin/^(?P<app_label>auth|projects|authtoken|mechanisms|evidence)/$", "/admin/auth/",
+    Row("admin/^(?P<app_label>auth|projects|authtoken|mechanisms|evidence|axes)/$", "/admin/auth/",
         {"GET": per_role(LOGIN, LOGIN, 404, 404, 200)}),
     Row("admin/(?P<url>.*)$", "/admin/no-such-page/", {"GET": per_role(LOGIN, LOGIN, 404, 404, 404)}),
     Row("admin/(?P<url>.*)$", "/admin/mechanisms/cmoconfiguration", {"GET": STAFF_MOVED}),
@@ -413,6 +419,17 @@ def _corpus_values():
         if group:
             user.groups.add(Group.objects.get(name=group))
         users[role] = user
+
+    # One sign-in lockout record of each kind, so the axes admin pages have a row to show.
+    from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+
+    AccessAttempt.objects.create(username="matrix-nobody", ip_address="127.0.0.1", user_agent="matrix",
+                                 get_data="", post_data="", http_accept="", path_info="/admin/login/",
+                                 failures_since_start=1)
+    AccessLog.objects.create(username="matrix-nobody", ip_address="127.0.0.1", user_agent="matrix",
+                             http_accept="", path_info="/admin/login/")
+    AccessFailureLog.objects.create(username="matrix-nobody", ip_address="127.0.0.1", user_agent="matrix",
+                                    http_accept="", path_info="/admin/login/", locked_out=False)
 
     published = CMOConfiguration.objects.published().filter(evidence_links__isnull=False, contexts__isnull=False,
                                                               outcomes__isnull=False).order_by("slug").first()
