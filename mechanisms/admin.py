@@ -180,15 +180,11 @@ class LockedWhenPublishedInlineMixin:
 class ConfigurationChildAdminMixin:
     """For rows that belong to a configuration (evidence links, Wish shifts, pathways) edited on their
     own pages: read-only while their configuration is locked. (Moving one to a published
-    configuration is refused on the form by the publish lock, like every other change.)"""
+    configuration, or deleting one, is refused by the publish lock naming the configuration, like
+    every other change: the delete page and the bulk delete list each refused row.)"""
 
     def has_change_permission(self, request, obj=None):
         return not (obj is not None and _locked_for(request, obj.configuration)) and super().has_change_permission(
-            request, obj
-        )
-
-    def has_delete_permission(self, request, obj=None):
-        return not (obj is not None and _locked_for(request, obj.configuration)) and super().has_delete_permission(
             request, obj
         )
 

@@ -217,7 +217,10 @@ def changed_fields(instance, update_fields=None):
     return changed
 
 
-def _describe(instance):
+def _describe(instance, stored=False):
+    """'Context “Patients resigned…”', named as stored (a refused rename names the row it was)."""
+    if stored and instance.pk is not None:
+        instance = type(instance)._base_manager.filter(pk=instance.pk).first() or instance
     return f"{instance._meta.verbose_name[:1].upper()}{instance._meta.verbose_name[1:]} “{instance}”"
 
 
@@ -240,7 +243,9 @@ def check_save(instance, m2m=None, update_fields=None):
         return
     if may_change_published(current_actor()):
         return
-    _refuse_unless_allowed(_describe(instance), configurations_concerned(instance))
+    concerned = configurations_concerned(instance)
+    if concerned:
+        raise PublishedKnowledgeLocked(_describe(instance, stored=True), concerned)
 
 
 def _m2m_changed(instance, m2m):
