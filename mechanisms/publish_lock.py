@@ -236,12 +236,10 @@ def check_save(instance, m2m=None, update_fields=None):
     model = type(instance)
     if _label(model) == "evidence.Source":
         check_source_text(instance)
-    if not is_shown_model(model):
+    if not is_shown_model(model) or may_change_published(current_actor()):
         return
     changed = changed_fields(instance, update_fields)
     if changed is not None and not changed and not _m2m_changed(instance, m2m):
-        return
-    if may_change_published(current_actor()):
         return
     concerned = configurations_concerned(instance)
     if concerned:
