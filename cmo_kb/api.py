@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, RestrictedError
 from django.utils.dateparse import parse_datetime
 from django.utils.encoding import force_str
@@ -562,7 +562,12 @@ def exception_handler(exc, context):
     - django ValidationError (model clean/save, e.g. the verbatim rule) -> 400 {field: [message]}
     - ProtectedError/RestrictedError on delete -> 409 with what still depends on the object
     - IntegrityError (a constraint the serializer did not catch) -> 409
+    - the publish lock (mechanisms/publish_lock.py) -> 403 naming the published configurations
     """
+    from mechanisms.publish_lock import PublishedKnowledgeLocked
+
+    if isinstance(exc, PublishedKnowledgeLocked):
+        return Response({"detail": exc.message, "configurations": exc.slugs}, status=status.HTTP_403_FORBIDDEN)
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = exceptions.ValidationError(detail)
@@ -596,11 +601,21 @@ class WriteRecordsUserMixin:
             fields["created_by"] = self.request.user
         return fields
 
+    # Atomic: a write refused halfway (the publish lock on a many-to-many set after the row's own
+    # save, say) leaves nothing behind.
     def perform_create(self, serializer):
-        serializer.save(**self._user_fields(serializer, creating=True))
+        with transaction.atomic():
+            serializer.save(**self._user_fields(serializer, creating=True))
 
     def perform_update(self, serializer):
-        serializer.save(**self._user_fields(serializer, creating=False))
+        with transaction.atomic():
+            serializer.save(**self._user_fields(serializer, creating=False))
+
+    def destroy(self, request, *args, **kwargs):
+        # A savepoint: the publish lock refuses a delete inside Django's own atomic(savepoint=False)
+        # block, which would otherwise leave an enclosing transaction unusable.
+        with transaction.atomic():
+            return super().destroy(request, *args, **kwargs)
 
 
 # --- Base viewset and vocabulary helpers -------------------------------------------------------

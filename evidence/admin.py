@@ -9,7 +9,8 @@ from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from mechanisms.admin import COMPACT_TEXT, ConfigurationChildAdminMixin, LockedConfigurationFormSet
+from mechanisms.admin import COMPACT_TEXT, ConfigurationChildAdminMixin
+from mechanisms.publish_lock import check_source_text
 from projects.admin import CuratedAdmin, VocabularyAdmin
 
 from .admin_views import ExcerptAutocompleteJsonView, coding_view, excerpt_label
@@ -100,29 +101,32 @@ class SourceAdmin(CuratedAdmin):
     def code_view(self, request, object_id):
         return coding_view(self, request, object_id)
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "full_text":
+            kwargs["strip"] = False  # verbatim: excerpts count characters into it
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)
         if obj is not None:
-            form = _source_form_guarding_excerpts(form, obj)
+            form = _source_form_keeping_text(form, obj)
         return form
 
 
-def _source_form_guarding_excerpts(base, source):
-    """Refuse a full-text edit that would make any existing excerpt stop matching its span."""
+def _source_form_keeping_text(base, source):
+    """The full text is verbatim and fixed once an excerpt points into it (mechanisms/publish_lock.py);
+    a browser's CRLF line breaks for the stored LF are the same text, not a change."""
 
     class SourceForm(base):
         def clean_full_text(self):
             new_text = self.cleaned_data["full_text"]
-            broken = [
-                e for e in source.excerpts.only("slug", "start", "end", "text") if new_text[e.start : e.end] != e.text
-            ]
-            if broken:
-                listed = ", ".join(f"{e.slug} ({e.start}–{e.end})" for e in broken[:10])
-                more = f" and {len(broken) - 10} more" if len(broken) > 10 else ""
-                raise ValidationError(
-                    f"This change would break {len(broken)} excerpt(s) whose text no longer matches the source "
-                    f"between their offsets: {listed}{more}. Keep the text before and inside them unchanged."
-                )
+            stored = Source.objects.filter(pk=source.pk).values_list("full_text", flat=True).first()
+            if stored is not None and new_text != stored and new_text.replace("\r\n", "\n") == stored.replace("\r\n", "\n"):
+                new_text = stored
+            try:
+                check_source_text(source, new_text)
+            except ValidationError as error:
+                raise ValidationError(error.messages) from error
             return new_text
 
     return SourceForm
@@ -151,12 +155,6 @@ class EvidenceLinkFromExcerptInline(admin.TabularInline):
     verbose_name = "link to a configuration"
     verbose_name_plural = "Links to configurations"
     formfield_overrides = COMPACT_TEXT
-    formset = LockedConfigurationFormSet
-
-    def get_formset(self, request, obj=None, **kwargs):
-        formset = super().get_formset(request, obj, **kwargs)
-        formset.user = request.user
-        return formset
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("configuration")

@@ -35,8 +35,9 @@ from evidence.models import (
     SpeakerRole,
     Stance,
 )
-from cmo_kb.vocabulary import ReviewStatus, user_is_lead
+from cmo_kb.vocabulary import ReviewStatus
 from evidence.search import search_excerpts
+from mechanisms import publish_lock
 from mechanisms.models import CMOConfiguration, EnablingMechanism
 from projects.models import Programme, Team
 
@@ -65,6 +66,8 @@ class SourceSerializer(serializers.ModelSerializer):
 class SourceDetailSerializer(SourceSerializer):
     class Meta(SourceSerializer.Meta):
         fields = SourceSerializer.Meta.fields + ["full_text"]
+        # Verbatim: excerpts count characters into it, so not one is trimmed.
+        extra_kwargs = {"full_text": {"trim_whitespace": False}}
 
 
 class SourceFilterSet(VocabularyFilterSet):
@@ -214,6 +217,7 @@ class ExcerptSerializer(SearchHitSerializerMixin, serializers.ModelSerializer):
         fields = ["id", "slug", "source", "text", "start", "end", "section", "team", "speaker_role", "attribution", "kind",
                   "wave", "note", "links", "created_by", "updated_by", "created_at", "updated_at", "rank", "snippet"]
         read_only_fields = ["created_at", "updated_at"]
+        extra_kwargs = {"text": {"trim_whitespace": False}}  # verbatim: may begin or end with white space
 
     def validate(self, attrs):
         # The verbatim rule: text == source.full_text[start:end]; the model's clean() says which field is wrong.
@@ -296,26 +300,13 @@ class EvidenceLinkSerializer(serializers.ModelSerializer):
         fields = ["id", "excerpt", "configuration", "stance", "part", "note", "created_by", "updated_by", "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
 
-    def validate(self, attrs):
-        configurations = {attrs.get("configuration"), getattr(self.instance, "configuration", None)} - {None}
-        if any(c.status == ReviewStatus.PUBLISHED for c in configurations) and not user_is_lead(self.context["request"].user):
-            raise exceptions.PermissionDenied(
-                "Only lead evaluators can change the evidence of a published configuration; "
-                "ask a lead to return it to draft first."
-            )
-        return attrs
 
-
-def _guard_published_evidence(link, user):
-    """Removing a link from a published configuration: leads only, and never its last one."""
+def _guard_published_evidence(link):
+    """Removing a link from a published configuration: leads only (the publish lock), and never its last one."""
     configuration = link.configuration
     if configuration.status != ReviewStatus.PUBLISHED:
         return
-    if not user_is_lead(user):
-        raise exceptions.PermissionDenied(
-            "Only lead evaluators can change the evidence of a published configuration; "
-            "ask a lead to return it to draft first."
-        )
+    publish_lock.check_delete(link)
     if not configuration.evidence_links.exclude(pk=link.pk).exists():
         raise exceptions.ValidationError(
             {"configuration": [f"'{configuration.slug}' is published and this is its only evidence link; "
@@ -342,5 +333,5 @@ class EvidenceLinkViewSet(KBModelViewSet):
         )
 
     def perform_destroy(self, instance):
-        _guard_published_evidence(instance, self.request.user)
+        _guard_published_evidence(instance)
         instance.delete()

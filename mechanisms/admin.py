@@ -15,7 +15,7 @@ from evidence.models import EvidenceLink
 from projects.admin import CuratedAdmin, VocabularyAdmin, stamp_user
 from projects.models import Team
 
-from . import workflow
+from . import publish_lock, workflow
 from .models import (
     CMOConfiguration,
     ConfigurationPathway,
@@ -156,8 +156,9 @@ class FrameworkConceptAdmin(VocabularyAdmin):
 
 
 def _locked_for(request, obj):
-    """A published configuration is changed only by those who may publish (or after unpublishing)."""
-    return obj is not None and obj.status == ReviewStatus.PUBLISHED and not workflow.can_publish(request.user)
+    """The publish lock (mechanisms/publish_lock.py) as the admin shows it on a configuration's own
+    page: a published one is read-only, with its inlines, for those who may not change it."""
+    return obj is not None and obj.status == ReviewStatus.PUBLISHED and not publish_lock.may_change_published(request.user)
 
 
 COMPACT_TEXT = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 40})}}
@@ -176,53 +177,16 @@ class LockedWhenPublishedInlineMixin:
         return not _locked_for(request, obj) and super().has_delete_permission(request, obj)
 
 
-LOCKED_MESSAGE = "“{}” is published: only a lead evaluator can change it (or return it to draft first)."
-
-
 class ConfigurationChildAdminMixin:
     """For rows that belong to a configuration (evidence links, Wish shifts, pathways) edited on their
-    own pages: the same lock as the configuration itself."""
+    own pages: read-only while their configuration is locked. (Moving one to a published
+    configuration, or deleting one, is refused by the publish lock naming the configuration, like
+    every other change: the delete page and the bulk delete list each refused row.)"""
 
     def has_change_permission(self, request, obj=None):
         return not (obj is not None and _locked_for(request, obj.configuration)) and super().has_change_permission(
             request, obj
         )
-
-    def has_delete_permission(self, request, obj=None):
-        return not (obj is not None and _locked_for(request, obj.configuration)) and super().has_delete_permission(
-            request, obj
-        )
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        base = super().get_form(request, obj, change, **kwargs)
-
-        class ChildForm(base):
-            def clean(self):
-                cleaned = super().clean()
-                configuration = cleaned.get("configuration")
-                if configuration is not None and _locked_for(request, configuration):
-                    self.add_error("configuration", LOCKED_MESSAGE.format(configuration))
-                return cleaned
-
-        return ChildForm
-
-
-class LockedConfigurationFormSet(forms.BaseInlineFormSet):
-    """Inline of links seen from the excerpt: refuse adding, changing or deleting a link of a
-    configuration that is locked for this user. Set `user` via get_formset."""
-
-    user = None
-
-    def clean(self):
-        super().clean()
-        for form in self.forms:
-            if not form.has_changed() and not form.cleaned_data.get("DELETE"):
-                continue
-            configurations = {form.cleaned_data.get("configuration"), getattr(form.instance, "configuration", None)
-                              if form.instance.configuration_id else None}
-            for configuration in configurations - {None}:
-                if configuration.status == ReviewStatus.PUBLISHED and not workflow.can_publish(self.user):
-                    raise ValidationError(LOCKED_MESSAGE.format(configuration))
 
 
 class EvidenceLinkFormSet(forms.BaseInlineFormSet):
@@ -275,6 +239,14 @@ class CMOConfigurationForm(forms.ModelForm):
     class Meta:
         model = CMOConfiguration
         fields = "__all__"
+
+    def _post_clean(self):
+        super()._post_clean()
+        if self.instance.pk is not None:
+            # Status moves only through the workflow (save_model keeps the stored one, even on a
+            # history revert): the publish lock checks the configuration with the status it will keep.
+            stored = CMOConfiguration.objects.filter(pk=self.instance.pk).values_list("status", flat=True).first()
+            self.instance.status = stored or self.instance.status
 
     def clean(self):
         cleaned = super().clean()

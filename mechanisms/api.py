@@ -400,12 +400,13 @@ class ConfigurationWriteSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError({"theme": [f"Theme '{theme.slug}' belongs to another mechanism, not '{mechanism.slug}'."]})
         request = self.context["request"]
         current = getattr(self.instance, "status", None)
-        publishing = attrs.get("status") == ReviewStatus.PUBLISHED and current != ReviewStatus.PUBLISHED
-        touching_published = current == ReviewStatus.PUBLISHED
-        if (publishing or touching_published) and not user_is_lead(request.user):
+        # Changing a published configuration is the publish lock's to refuse (mechanisms/publish_lock.py,
+        # at save); publishing is the workflow's.
+        if attrs.get("status") == ReviewStatus.PUBLISHED and current != ReviewStatus.PUBLISHED and not user_is_lead(
+            request.user
+        ):
             raise exceptions.PermissionDenied(
-                "Only lead evaluators can publish a configuration or change a published one; "
-                "submit it for review (status=in_review) instead."
+                "Only lead evaluators can publish a configuration; submit it for review (status=in_review) instead."
             )
         return attrs
 
@@ -428,11 +429,17 @@ class ConfigurationWriteSerializer(serializers.ModelSerializer):
         for name in ("teams", "contexts", "outcomes", "quality_domains"):
             if name in related:
                 getattr(instance, name).set(related[name])
-        if "pathways" in related:
+        # Pathways and Wish shifts are replaced, unless sent back as they are (not a change, so the
+        # publish lock lets an evaluator send a published configuration back unchanged).
+        if "pathways" in related and [p.pk for p in related["pathways"]] != list(
+            instance.configurationpathway_set.order_by("order").values_list("pathway_id", flat=True)
+        ):
             ConfigurationPathway.objects.filter(configuration=instance).delete()
             for order, pathway in enumerate(related["pathways"], start=1):
                 ConfigurationPathway.objects.create(configuration=instance, pathway=pathway, order=order)
-        if "wish_shifts" in related:
+        if "wish_shifts" in related and [
+            (s["dimension"].pk, s["toward"].pk, s["between"].pk, s.get("note", "")) for s in related["wish_shifts"]
+        ] != list(instance.wish_shifts.order_by("pk").values_list("dimension_id", "toward_id", "between_id", "note")):
             instance.wish_shifts.all().delete()
             for shift in related["wish_shifts"]:
                 WishShift.objects.create(configuration=instance, **shift)
@@ -510,7 +517,8 @@ Anonymous clients and analysts see published configurations; evaluators also see
 review. Evaluators create and edit; new configurations start as drafts. `status` moves through the
 same review workflow as the admin: draft → in_review (evaluators) → published (lead evaluators only),
 and back to draft; a jump (draft → published) is a 400 on `status`. Only leads change a published
-configuration or its evidence, and publishing needs a mechanism, a context, an outcome and an
+configuration or anything it shows (403 naming the configurations; see the publish lock in the
+README), and publishing needs a mechanism, a context, an outcome and an
 evidence link.
 
 Cursor-paginated, ordered by slug (by rank, best first, with ?search=)."""
@@ -550,9 +558,7 @@ class ConfigurationViewSet(KBModelViewSet):
         return ConfigurationSerializer
 
     def perform_destroy(self, instance):
-        if instance.status == ReviewStatus.PUBLISHED and not user_is_lead(self.request.user):
-            raise exceptions.PermissionDenied("Only lead evaluators can delete a published configuration.")
-        instance.delete()
+        instance.delete()  # a published one only by a lead: the publish lock
 
 
 # --- Matrix ---------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from simple_history.utils import get_m2m_reverse_field_name
 from cmo_kb import concurrency
 from cmo_kb.tokens import token_grantable_users
 from evidence.admin_views import ExcerptAutocompleteMixin
+from mechanisms.publish_lock_admin import PublishLockAdminMixin
 
 from .models import KeyFigure, Programme, QualityDomain, RelationshipLevel, Team, TeamQualityDomain, TeamRelationshipLevel
 
@@ -33,9 +34,10 @@ def stamp_user(obj, user, adding):
     obj._history_user = user
 
 
-class CuratedAdmin(ExcerptAutocompleteMixin, SimpleHistoryAdmin):
+class CuratedAdmin(PublishLockAdminMixin, ExcerptAutocompleteMixin, SimpleHistoryAdmin):
     """History with field diffs and revert (django-simple-history), who made and changed what,
-    and deletion refused while other rows depend on the object.
+    deletion refused while other rows depend on the object, and the publish lock's refusals shown
+    as form errors (mechanisms/publish_lock_admin.py).
 
     `protect_dependents` names reverse many-to-many managers (e.g. "configurations") whose rows would
     silently lose this object on delete: the admin treats them like PROTECT foreign keys.

@@ -7,22 +7,27 @@ import pytest
 def grow(kb):
     """grow(n): add n published configurations (and n excerpts, links, shifts) to the kb fixture,
     every relation filled, so list endpoints can be measured at two data sizes."""
-    from evidence.models import EvidenceExcerpt, EvidenceLink
+    from evidence.models import EvidenceExcerpt, EvidenceLink, Source
     from mechanisms.models import CMOConfiguration, ConfigurationPathway, WishShift
 
     made = []
 
     def grow(n):
-        text = kb.source.full_text
-        for i in range(len(made), len(made) + n):
-            # each new excerpt is an existing span of its own, so the verbatim rule holds
-            word = f"Extra evidence {i}."
-            kb.source.full_text = text = text + word + "\n"
-            kb.source.save()
+        # Each batch's excerpts quote a source of their own: a source's text is fixed once an
+        # excerpt points into it (the publish lock), so the batch's text is written first.
+        first = len(made)
+        words = [f"Extra evidence {i}." for i in range(first, first + n)]
+        source = Source.objects.create(
+            slug=f"extra-source-{first}", kind=kb.report, programme=kb.programme, title=f"Extra source {first}",
+            full_text="".join(word + "\n" for word in words),
+        )
+        offset = 0
+        for i, word in zip(range(first, first + n), words):
             excerpt = EvidenceExcerpt.objects.create(
-                slug=f"x-{i}", source=kb.source, text=word, start=len(text) - len(word) - 1, end=len(text) - 1,
+                slug=f"x-{i}", source=source, text=word, start=offset, end=offset + len(word),
                 team=kb.shc, speaker_role=kb.patient_role, attribution="(SHC, patient)",
             )
+            offset += len(word) + 1
             c = CMOConfiguration.objects.create(
                 slug=f"extra-{i:03d}", title=f"Extra {i}", statement="In C, M leads to O.", status="published",
                 mechanism=kb.patient_beliefs, theme=kb.targeting, relationship_level=kb.micro,

@@ -248,7 +248,8 @@ def test_evidence_of_a_published_configuration_is_for_leads_only(kb, evaluator_c
     payload = {"excerpt": "f-target", "configuration": "shc-control", "stance": "illustrates", "part": "context"}
     response = evaluator_client.post("/api/evidence-links/", payload, format="json")
     assert response.status_code == 403
-    assert "Only lead evaluators can change the evidence of a published configuration" in response.json()["detail"]
+    assert response.json()["configurations"] == ["shc-control"]
+    assert "Only a lead evaluator can change what a published configuration shows" in response.json()["detail"]
     assert kb.shc_control.evidence_links.count() == 1
     # The evaluator may still link evidence to a draft.
     draft_payload = {**payload, "configuration": "pathway-targets"}

@@ -106,20 +106,26 @@ def test_excerpt_with_a_bad_link_saves_nothing(kb, eva_client):
     assert not EvidenceExcerpt.objects.filter(slug="new-excerpt").exists()
 
 
-def test_source_text_edit_that_would_break_excerpts_is_refused(kb, leo_client):
+def test_source_text_is_fixed_once_excerpts_point_into_it(kb, leo_client):
+    # The publish lock's verbatim rule, for leads too: not even an appendix after every excerpt
+    # (before it, text after the excerpts could change; now the text a quote sits in is fixed).
     url = reverse("admin:evidence_source_change", args=[kb.source.pk])
     data = form_data(leo_client.get(url))
-    data["full_text"] = "New preface.\n" + SMALL_SOURCE_TEXT
-    response = leo_client.post(url, data)
-    assert response.status_code == 200
-    assert response.context["adminform"].form.errors["full_text"] == [
-        "This change would break 3 excerpt(s) whose text no longer matches the source between their offsets: "
-        f"q-control ({kb.q_control.start}–{kb.q_control.end}), f-target ({kb.f_target.start}–{kb.f_target.end}), "
-        f"q-jobs ({kb.q_jobs.start}–{kb.q_jobs.end}). Keep the text before and inside them unchanged."
-    ]
-    assert Source.objects.get(pk=kb.source.pk).full_text == SMALL_SOURCE_TEXT
-    data["full_text"] = SMALL_SOURCE_TEXT + "An appendix.\n"  # after every excerpt: fine
+    for changed in ("New preface.\n" + SMALL_SOURCE_TEXT, SMALL_SOURCE_TEXT + "An appendix.\n"):
+        data["full_text"] = changed
+        response = leo_client.post(url, data)
+        assert response.status_code == 200
+        assert response.context["adminform"].form.errors["full_text"] == [
+            "The full text is verbatim and cannot change: 3 excerpts point into it by character offsets. "
+            "Add a new source for a new version of the text."
+        ]
+        assert Source.objects.get(pk=kb.source.pk).full_text == SMALL_SOURCE_TEXT
+    # A browser sends the textarea's line breaks as CRLF: the same text, so the form saves.
+    data["full_text"] = SMALL_SOURCE_TEXT.replace("\n", "\r\n")
+    data["title"] = "A small report, retitled"
     assert leo_client.post(url, data).status_code == 302
+    source = Source.objects.get(pk=kb.source.pk)
+    assert (source.title, source.full_text) == ("A small report, retitled", SMALL_SOURCE_TEXT)
 
 
 def test_configuration_theme_of_another_mechanism_is_refused(kb, eva_client):

@@ -59,14 +59,15 @@ def test_reverting_to_a_published_version_does_not_publish(kb, evaluator, lead, 
 
 
 def test_excerpt_history_records_the_user(kb, eva_client, evaluator):
-    url = reverse("admin:evidence_evidenceexcerpt_change", args=[kb.q_jobs.pk])
+    # f-target: cited by a draft only (an excerpt a published configuration cites is a lead's to change)
+    url = reverse("admin:evidence_evidenceexcerpt_change", args=[kb.f_target.pk])
     data = form_data(eva_client.get(url))
-    data["attribution"] = "(SHC, staff member)"
+    data["attribution"] = "(Pathway, evaluators)"
     assert eva_client.post(url, data).status_code == 302
-    record = kb.q_jobs.history.first()
-    assert (record.history_user, record.attribution) == (evaluator, "(SHC, staff member)")
-    kb.q_jobs.refresh_from_db()
-    assert kb.q_jobs.updated_by == evaluator
+    record = kb.f_target.history.first()
+    assert (record.history_user, record.attribution) == (evaluator, "(Pathway, evaluators)")
+    kb.f_target.refresh_from_db()
+    assert kb.f_target.updated_by == evaluator
 
 
 def test_revert_restores_many_to_many_relations_as_they_were(kb, eva_client, leo_client):

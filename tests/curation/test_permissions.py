@@ -220,8 +220,10 @@ def test_evidence_links_of_published_configurations_are_locked_for_evaluators(kb
     response = eva_client.post("/admin/evidence/evidencelink/add/", {
         "excerpt": kb.q_jobs.pk, "configuration": kb.shc_control.pk, "stance": "supports", "part": "context"})
     assert response.status_code == 200
-    assert response.context["adminform"].form.errors["configuration"] == [
-        "“Shc control” is published: only a lead evaluator can change it (or return it to draft first)."
+    assert response.context["adminform"].form.non_field_errors() == [
+        "Evidence link “q-jobs supports shc-control (context)” is shown by a published configuration: "
+        "shc-control (“Shc control”). Only a lead evaluator can change what a published configuration shows; "
+        "ask one to make the change, or to return the configuration to draft first."
     ]
     assert kb.shc_control.evidence_links.count() == 1
     response = leo_client.post("/admin/evidence/evidencelink/add/", {

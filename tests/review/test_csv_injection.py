@@ -44,11 +44,11 @@ def test_data_cells_stay_verbatim(kb, anon_client):
     """Excerpt text beginning with '-' (a bullet in the report) is exported exactly as quoted."""
     from evidence.models import EvidenceExcerpt
 
-    source = kb.source
+    from evidence.models import Source
+
     bullet = "- patients felt =more= in control"
-    start = len(source.full_text)
-    source.full_text += bullet + "\n"
-    source.save()
-    EvidenceExcerpt.objects.create(slug="bullet", source=source, text=bullet, start=start, end=start + len(bullet))
+    # (a source of its own: a source's text is fixed once excerpts point into it)
+    source = Source.objects.create(slug="bullets", kind=kb.report, title="Bullets", full_text=bullet + "\n")
+    EvidenceExcerpt.objects.create(slug="bullet", source=source, text=bullet, start=0, end=len(bullet))
     data = {row["slug"]: row for row in rows(anon_client.get("/api/excerpts/", {"format": "csv"}))}
     assert data["bullet"]["text"] == bullet
