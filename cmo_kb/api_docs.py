@@ -5,7 +5,10 @@ the request's CSP nonce (templates/api/); ReDoc gets the nonce as its `nonce` op
 styles it injects at run time (styled-components) carry it. ReDoc's bundle hard-codes its vendor's
 logo, https://cdn.redoc.ly/redoc/logo-mini.svg, in the side menu's "API docs by Redocly" footer, with
 no option to turn it off: /api/redoc/redoc.standalone.js serves the sidecar's bundle with that URL
-replaced by an empty inline image, so the page fetches nothing from another origin.
+replaced by an empty inline image, so the page fetches nothing from another origin. The same bundle
+injects two <style> elements while it loads, before Redoc.init can pass the nonce: its webpack
+runtime's nonce (`__webpack_require__.nc`, minified `r.nc=void 0`) is taken from the nonce of the
+<script> element that loads it instead.
 """
 
 import gzip
@@ -14,6 +17,7 @@ import json
 from functools import lru_cache
 
 from django.contrib.staticfiles import finders
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse, HttpResponseNotModified
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
@@ -25,6 +29,8 @@ REDOC_BUNDLE = "drf_spectacular_sidecar/redoc/bundles/redoc.standalone.js"
 REDOC_VENDOR_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
 # An image of no size: the footer keeps its text link and loads nothing.
 EMPTY_IMAGE = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='0' height='0'/%3E"
+REDOC_NONCE_DEFAULT = "r.nc=void 0"
+REDOC_NONCE_FROM_SCRIPT = "r.nc=(document.currentScript||{}).nonce||void 0"
 
 
 class SwaggerView(SpectacularSwaggerView):
@@ -56,7 +62,12 @@ def redoc_bundle():
     path = finders.find(REDOC_BUNDLE)
     with open(path, encoding="utf-8") as handle:
         text = handle.read()
-    body = text.replace(REDOC_VENDOR_LOGO, EMPTY_IMAGE).encode("utf-8")
+    for needle in (REDOC_VENDOR_LOGO, REDOC_NONCE_DEFAULT):
+        if text.count(needle) != 1:
+            # A new sidecar release changed the bundle: fail loudly rather than load from a CDN.
+            raise ImproperlyConfigured(f"{REDOC_BUNDLE} no longer contains {needle!r} once; update cmo_kb/api_docs.py.")
+    text = text.replace(REDOC_VENDOR_LOGO, EMPTY_IMAGE).replace(REDOC_NONCE_DEFAULT, REDOC_NONCE_FROM_SCRIPT)
+    body = text.encode("utf-8")
     etag = '"%s"' % hashlib.sha256(body).hexdigest()[:32]
     return body, gzip.compress(body, compresslevel=6, mtime=0), etag
 

@@ -253,7 +253,15 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 # on responses that used one. ReDoc's own styles are injected at run time, so /api/redoc/ alone adds
 # 'unsafe-inline' for styles (cmo_kb/api_docs.py). img-src allows data: for the icons Swagger UI and
 # the admin inline in their CSS.
-from csp.constants import NONCE, NONE, SELF  # noqa: E402
+from csp.constants import NONCE, NONE, SELF, UNSAFE_HASHES  # noqa: E402
+
+
+def _csp_hash(text):
+    import base64
+    import hashlib
+
+    return "'sha256-%s'" % base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+
 
 INSTALLED_APPS += ["csp"]
 MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware")
@@ -262,6 +270,8 @@ CONTENT_SECURITY_POLICY = {
         "default-src": [SELF],
         "script-src": [SELF, NONCE],
         "style-src": [SELF, NONCE],
+        # The one inline style attribute the admin shows: django-simple-history's history page.
+        "style-src-attr": [UNSAFE_HASHES, _csp_hash("border-top: 0")],
         "img-src": [SELF, "data:"],
         "font-src": [SELF, "data:"],
         "connect-src": [SELF],
@@ -300,3 +310,4 @@ LOGGING = {
         },
     },
 }
+
