@@ -311,3 +311,6 @@ LOGGING = {
     },
 }
 
+# --- Curators' internal notes (cmo_kb/internal_notes.py) ------------------------------------------
+# Templates show configuration notes and excerpt notes to evaluators only, via `show_internal_notes`.
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("cmo_kb.internal_notes.context_processor")
