@@ -36,6 +36,8 @@ PRODUCTION_ENV = {
 CLEARED = set(PRODUCTION_ENV) | {
     "SECRET_KEY", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "CSRF_TRUSTED_ORIGINS", "LOG_LEVEL",
     "DJANGO_SETTINGS_MODULE", "HOST", "WEB_CONCURRENCY",
+    # tests/conftest.py sets it for Playwright; check --deploy rightly refuses it (async.E001).
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
 }
 
 
@@ -99,12 +101,13 @@ FAILING_VIEW = """
 import django
 django.setup()
 from django.test import Client, override_settings
-from django.urls import path
+from django.urls import include, path
 
 def broken(request):
     raise RuntimeError("boom: a bug the log must show")
 
-urlpatterns = [path("broken/", broken)]
+# The project's own URLs too: the site's 500 page links to them.
+urlpatterns = [path("broken/", broken), path("", include("cmo_kb.urls"))]
 with override_settings(ROOT_URLCONF=__name__, ALLOWED_HOSTS=["testserver"]):
     response = Client(raise_request_exception=False).get("/broken/")
 print(response.status_code)
@@ -112,7 +115,7 @@ print(response.status_code)
 
 
 def test_a_500_is_logged_to_stderr_with_its_traceback():
-    env = environment(**PRODUCTION_ENV, DJANGO_SETTINGS_MODULE="cmo_kb.settings", SECURE_SSL_REDIRECT="0")
+    env = environment(**{**PRODUCTION_ENV, "SECURE_SSL_REDIRECT": "0"}, DJANGO_SETTINGS_MODULE="cmo_kb.settings")
     result = subprocess.run([sys.executable, "-c", FAILING_VIEW], cwd=BASE_DIR, env=env, capture_output=True,
                             text=True, timeout=60)
     assert result.stdout.strip() == "500", result.stderr
