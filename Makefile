@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1:8000
 
-.PHONY: install run test migrate load demo-users bench clean
+.PHONY: install run serve test migrate load demo-users bench load-test clean
 
 install: $(VENV)/.installed
 
@@ -32,6 +32,19 @@ demo-users: migrate
 run: install migrate load demo-users
 	$(PY) manage.py runserver $(HOST)
 
+# Production: gunicorn with a few workers, DEBUG off, static files collected (WhiteNoise serves the
+# hashed, compressed copies). Needs SECRET_KEY and ALLOWED_HOSTS; see README "Running in production".
+serve: export DEBUG = 0
+serve: install
+	@test -n "$$SECRET_KEY" || { echo 'make serve: SECRET_KEY is not set. Generate one with' >&2; \
+	  echo "  $(PY) -c 'import secrets; print(secrets.token_urlsafe(50))'" >&2; \
+	  echo 'and export it (keep it secret and the same across restarts). See README "Running in production".' >&2; exit 1; }
+	@test -n "$$ALLOWED_HOSTS" || { echo 'make serve: ALLOWED_HOSTS is not set: give the host names clients use, e.g. ALLOWED_HOSTS=kb.example.org (comma-separated).' >&2; exit 1; }
+	$(PY) manage.py check
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	HOST=$(HOST) exec $(VENV)/bin/gunicorn --config gunicorn.conf.py cmo_kb.wsgi
+
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -41,3 +54,7 @@ clean:
 # Speed goals as ratios against a baseline measured in the same run (see benchmarks/bench_api.py).
 bench: install
 	$(PY) benchmarks/bench_api.py $(BENCH_ARGS)
+
+# 20 clients for LOAD_SECONDS against a running `make serve` (benchmarks/load.py; LOAD_ARGS for more).
+load-test: install
+	$(PY) benchmarks/load.py --url http://$(HOST) $(LOAD_ARGS)

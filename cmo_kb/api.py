@@ -915,13 +915,6 @@ class MeView(KBAPIDefaults, APIView):
 from drf_spectacular.extensions import OpenApiViewExtension  # noqa: E402
 from drf_spectacular.types import OpenApiTypes  # noqa: E402
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse  # noqa: E402
-from drf_spectacular.views import SpectacularRedocView  # noqa: E402
-
-
-class RedocView(SpectacularRedocView):
-    """ReDoc from the sidecar's static files, without the Google Fonts links of the stock template."""
-
-    template_name = "api/redoc.html"
 
 
 class ExportDownloadSchema(OpenApiViewExtension):

@@ -5,10 +5,11 @@ schema with Swagger UI and ReDoc served from drf-spectacular-sidecar's static fi
 """
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
-from cmo_kb.api import API_THROTTLES, IssueTokenView, MeView, ObtainTokenView, RedocView
+from cmo_kb.api import API_THROTTLES, IssueTokenView, MeView, ObtainTokenView
+from cmo_kb.api_docs import RedocView, SwaggerView, redoc_bundle_view
 from evidence import api as evidence_api
 from mechanisms import api as mechanisms_api
 from projects import api as projects_api
@@ -41,7 +42,8 @@ urlpatterns = [
     path("auth/tokens/", IssueTokenView.as_view(), name="issue-token"),
     path("auth/me/", MeView.as_view(), name="me"),
     path("schema/", SpectacularAPIView.as_view(throttle_classes=API_THROTTLES), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema", throttle_classes=API_THROTTLES), name="docs"),
+    path("docs/", SwaggerView.as_view(url_name="api:schema", throttle_classes=API_THROTTLES), name="docs"),
     path("redoc/", RedocView.as_view(url_name="api:schema", throttle_classes=API_THROTTLES), name="redoc"),
+    path("redoc/redoc.standalone.js", redoc_bundle_view, name="redoc-bundle"),
     path("", include(router.urls)),
 ]

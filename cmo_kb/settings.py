@@ -119,6 +119,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
+        # A kept-open connection is pinged before a request reuses it, so one the database dropped
+        # (restart, pg_terminate_backend) is replaced instead of failing that request.
+        conn_health_checks=env_bool("DB_CONN_HEALTH_CHECKS", True),
     )
 }
 # Tests on PostgreSQL use their own database next to the one DATABASE_URL names.
@@ -161,10 +164,6 @@ WHITENOISE_USE_FINDERS = True
 
 LOGIN_URL = "admin:login"
 
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
-    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
-    SECURE_CONTENT_TYPE_NOSNIFF = True
 
 # Where the seed corpus lives; load_ctg reads fixtures/ctg/ and fixtures/sources/.
 CTG_FIXTURES_DIR = Path(os.environ.get("CTG_FIXTURES_DIR") or BASE_DIR / "fixtures")
@@ -309,3 +308,104 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "cmo_kb.lockout.lockout_response"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False
+# --- Deployment: HTTPS, cookies, proxy (README "Running in production") -------------------------
+# `manage.py check --deploy` reports nothing with the production environment the README documents.
+# HSTS is opt-in: browsers remember it (and preload lists ship it), so it is switched on only for a
+# domain that will stay on HTTPS.
+if not DEBUG:
+    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
+    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+if SECURE_HSTS_SECONDS < 0:
+    raise ImproperlyConfigured(f"SECURE_HSTS_SECONDS={SECURE_HSTS_SECONDS} is negative; use 0 (off) or e.g. 31536000.")
+
+
+def env_proxy_ssl_header(name):
+    """A TLS-terminating proxy's header, e.g. 'X-Forwarded-Proto' -> ('HTTP_X_FORWARDED_PROTO', 'https').
+    Set it only behind a proxy that always sets (or strips) that header: a client could send it too."""
+    raw = (os.environ.get(name) or "").strip()
+    if not raw:
+        return None
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", raw):
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a header name; use e.g. X-Forwarded-Proto.")
+    meta = raw.upper().replace("-", "_")
+    return (meta if meta.startswith("HTTP_") else "HTTP_" + meta, "https")
+
+
+SECURE_PROXY_SSL_HEADER = env_proxy_ssl_header("SECURE_PROXY_SSL_HEADER")
+# Origins (scheme://host) allowed to POST forms, e.g. https://kb.example.org, when it is not the Host.
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# --- Content-Security-Policy (django-csp 4) -------------------------------------------------------
+# Everything comes from this origin. The few inline <script>/<style> blocks (Swagger UI and ReDoc,
+# templates/api/) carry the per-request nonce (request.csp_nonce); a nonce is added to the header only
+# on responses that used one. ReDoc's own styles are injected at run time, so /api/redoc/ alone adds
+# 'unsafe-inline' for styles (cmo_kb/api_docs.py). img-src allows data: for the icons Swagger UI and
+# the admin inline in their CSS.
+from csp.constants import NONCE, NONE, SELF, UNSAFE_HASHES  # noqa: E402
+
+
+def _csp_hash(text):
+    import base64
+    import hashlib
+
+    return "'sha256-%s'" % base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+
+
+INSTALLED_APPS += ["csp"]
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware")
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        # The one inline style attribute the admin shows: django-simple-history's history page.
+        "style-src-attr": [UNSAFE_HASHES, _csp_hash("border-top: 0")],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "worker-src": [SELF, "blob:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
+# --- Logging: everything to stderr, a traceback for every 500 -------------------------------------
+# django.request logs each 5xx at ERROR with its traceback; the apps' own loggers (projects,
+# mechanisms, evidence, cmo_kb) at INFO. gunicorn's access and error logs go to stderr too
+# (gunicorn.conf.py). LOG_LEVEL changes the level of everything.
+_LOG_LEVEL = (os.environ.get("LOG_LEVEL") or "INFO").upper()
+if _LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise ImproperlyConfigured(f"LOG_LEVEL={_LOG_LEVEL!r} is not a level; use DEBUG, INFO, WARNING, ERROR or CRITICAL.")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [pid %(process)d] %(message)s"},
+    },
+    "handlers": {
+        "stderr": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr", "formatter": "plain"},
+    },
+    "root": {"handlers": ["stderr"], "level": "WARNING"},
+    "loggers": {
+        "django": {"handlers": ["stderr"], "level": _LOG_LEVEL, "propagate": False},
+        # runserver's request lines, as Django prints them by default.
+        "django.server": {"handlers": ["stderr"], "level": _LOG_LEVEL, "propagate": False},
+        **{
+            app: {"handlers": ["stderr"], "level": _LOG_LEVEL, "propagate": False}
+            for app in ("cmo_kb", "projects", "mechanisms", "evidence")
+        },
+    },
+}
+
+# --- Curators' internal notes (cmo_kb/internal_notes.py) ------------------------------------------
+# Templates show configuration notes and excerpt notes to evaluators only, via `show_internal_notes`.
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("cmo_kb.internal_notes.context_processor")

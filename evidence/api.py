@@ -35,6 +35,7 @@ from evidence.models import (
     SpeakerRole,
     Stance,
 )
+from cmo_kb.internal_notes import EvaluatorOnlyFieldsMixin
 from cmo_kb.vocabulary import ReviewStatus
 from evidence.search import search_excerpts
 from mechanisms import publish_lock
@@ -203,7 +204,8 @@ class ExcerptLinkSerializer(serializers.ModelSerializer):
         fields = ["id", "configuration", "configuration_title", "stance", "part", "note"]
 
 
-class ExcerptSerializer(SearchHitSerializerMixin, serializers.ModelSerializer):
+class ExcerptSerializer(EvaluatorOnlyFieldsMixin, SearchHitSerializerMixin, serializers.ModelSerializer):
+    evaluator_only_fields = ("note",)  # cmo_kb/internal_notes.py
     source = serializers.SlugRelatedField(slug_field="slug", queryset=Source.objects.all())
     team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all(), allow_null=True, required=False)
     speaker_role = serializers.SlugRelatedField(slug_field="slug", queryset=SpeakerRole.objects.all(), allow_null=True, required=False)

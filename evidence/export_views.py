@@ -15,6 +15,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
 from cmo_kb.api import API_THROTTLES, request_is_evaluator
+from cmo_kb.internal_notes import shows_internal_notes
 
 from . import refi_qda
 
@@ -69,13 +70,15 @@ class ExportView(APIView):
 
     def get(self, request):
         with_drafts = self.include_drafts(request)
-        payload = type(self).build(include_drafts=with_drafts)
+        # Evaluators' exports carry the curators' internal notes (cmo_kb/internal_notes.py).
+        internal_notes = shows_internal_notes(request)
+        payload = type(self).build(include_drafts=with_drafts, internal_notes=internal_notes)
         response = HttpResponse(payload, content_type=self.content_type)
         name = self.draft_filename if with_drafts else self.filename
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         response["Content-Length"] = str(len(payload))
-        # Drafts must not sit in shared caches; the published export may be cached briefly.
-        response["Cache-Control"] = "private, no-store" if with_drafts else "public, max-age=300"
+        # Drafts and internal notes must not sit in shared caches; the public export may be cached briefly.
+        response["Cache-Control"] = "private, no-store" if with_drafts or internal_notes else "public, max-age=300"
         return response
 
 

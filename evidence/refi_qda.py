@@ -85,6 +85,8 @@ class ExportData:
     """Everything an export needs, read up front (see load_export_data)."""
 
     include_drafts: bool = False
+    # Curators' internal notes (cmo_kb/internal_notes.py): configuration notes, excerpt notes.
+    internal_notes: bool = False
     mechanisms: list = field(default_factory=list)
     themes: list = field(default_factory=list)
     dimensions: list = field(default_factory=list)
@@ -144,11 +146,12 @@ def _grouped(rows):
     return grouped
 
 
-def load_export_data(include_drafts=False, evidence=True):
+def load_export_data(include_drafts=False, evidence=True, internal_notes=False):
     """Read what an export shows. Costs len(EXPORT_QUERIES) queries, whatever the data size; without
     evidence (a codebook needs no sources, excerpts, links or users) len(CODEBOOK_QUERIES).
 
-    Published configurations only, unless include_drafts (the caller decides who may ask).
+    Published configurations only, unless include_drafts; curators' internal notes only with
+    internal_notes (the caller decides who may ask for either: evaluators).
     Vocabularies, sources, excerpts and teams are public and exported whole.
     """
     from django.contrib.auth import get_user_model
@@ -181,7 +184,7 @@ def load_export_data(include_drafts=False, evidence=True):
             .values_list("cmoconfiguration_id", f"{target}_id")
         )
 
-    data = ExportData(include_drafts=include_drafts)
+    data = ExportData(include_drafts=include_drafts, internal_notes=internal_notes)
     data.mechanisms = list(EnablingMechanism.objects.order_by("order", "name", "slug"))
     data.themes = list(MechanismTheme.objects.order_by("mechanism__order", "order", "name", "slug"))
     data.dimensions = list(WishDimension.objects.order_by("order", "name", "slug"))
@@ -344,6 +347,7 @@ def _configuration_description(configuration, data, lookups):
         ("RAND pathways", " then ".join(data.pathways.get(configuration.pk, []))),
         ("Confidence", configuration.get_confidence_display().lower()),
         ("Status", configuration.get_status_display().lower()),
+        ("Curator's notes (internal)", configuration.notes.strip() if data.internal_notes else None),
         ("CMO KB slug", configuration.slug),
     )
     return f"{configuration.statement.strip()}\n\n{details}"
@@ -672,7 +676,7 @@ def build_project_xml(data):
                                  ("CMO KB slug", source.slug))
             _sub(element, _q(ns, "Description"), text=description)
             for excerpt in excerpts_by_source.get(source.pk, []):
-                _selection(element, excerpt, links_by_excerpt.get(excerpt.pk, []), lookups, kinds)
+                _selection(element, excerpt, links_by_excerpt.get(excerpt.pk, []), lookups, kinds, data.internal_notes)
             _variable_value(element, "source-kind", "Text", source.kind.name)
             _variable_value(element, "source-date", "Date", source.date.isoformat() if source.date else None)
             _variable_value(element, "source-authors", "Text", source.authors)
@@ -725,7 +729,7 @@ def _link_key(link, lookups):
     return (lookups["excerpt"][link.excerpt_id].slug, lookups["configuration"][link.configuration_id].slug, link.part)
 
 
-def _selection(parent, excerpt, links, lookups, kinds):
+def _selection(parent, excerpt, links, lookups, kinds, internal_notes):
     ns = PROJECT_NS
     element = _sub(parent, _q(ns, "PlainTextSelection"), {
         "guid": selection_guid(excerpt.slug),
@@ -743,7 +747,7 @@ def _selection(parent, excerpt, links, lookups, kinds):
         ("Team", team.name if team else None),
         ("Speaker", role.name if role else None),
         ("Wave", excerpt.wave.name if excerpt.wave else None),
-        ("Note", excerpt.note.strip()),
+        ("Curator's note (internal)", excerpt.note.strip() if internal_notes else None),
         ("CMO KB slug", excerpt.slug),
     ))
     code_guids = []
@@ -780,9 +784,9 @@ def build_qdpx(data):
     return buffer.getvalue()
 
 
-def export_qdpx(include_drafts=False):
-    return build_qdpx(load_export_data(include_drafts=include_drafts))
+def export_qdpx(include_drafts=False, internal_notes=False):
+    return build_qdpx(load_export_data(include_drafts=include_drafts, internal_notes=internal_notes))
 
 
-def export_codebook(include_drafts=False):
-    return build_codebook_xml(load_export_data(include_drafts=include_drafts, evidence=False))
+def export_codebook(include_drafts=False, internal_notes=False):
+    return build_codebook_xml(load_export_data(include_drafts=include_drafts, evidence=False, internal_notes=internal_notes))

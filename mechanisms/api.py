@@ -27,6 +27,7 @@ from cmo_kb.api import (
     visible_configurations,
     vocabulary_serializer,
 )
+from cmo_kb.internal_notes import EvaluatorOnlyFieldsMixin
 from cmo_kb.vocabulary import ReviewStatus, user_is_lead
 from evidence.models import EvidenceLink
 from evidence.search import search_configurations
@@ -312,8 +313,10 @@ class EvidenceSerializer(serializers.Serializer):
     note = serializers.CharField()
 
 
-class ConfigurationSerializer(SearchHitSerializerMixin, serializers.ModelSerializer):
+class ConfigurationSerializer(EvaluatorOnlyFieldsMixin, SearchHitSerializerMixin, serializers.ModelSerializer):
     """The expanded configuration: C, M and O with their names, Wish shifts and the evidence itself."""
+
+    evaluator_only_fields = ("notes",)  # cmo_kb/internal_notes.py
 
     teams = TeamRefSerializer(many=True, read_only=True)
     contexts = ContextRefSerializer(many=True, read_only=True)
@@ -371,9 +374,11 @@ def _slugs(model, **kwargs):
     return serializers.SlugRelatedField(slug_field="slug", queryset=model.objects.all(), **kwargs)
 
 
-class ConfigurationWriteSerializer(serializers.ModelSerializer):
+class ConfigurationWriteSerializer(EvaluatorOnlyFieldsMixin, serializers.ModelSerializer):
     """What an evaluator sends: relations by slug, Wish shifts inline (they replace the old ones),
     pathways as an ordered list. Evidence is linked through /api/evidence-links/."""
+
+    evaluator_only_fields = ("notes",)  # cmo_kb/internal_notes.py
 
     teams = _slugs(Team, many=True, required=False)
     contexts = _slugs(Context, many=True, required=False)

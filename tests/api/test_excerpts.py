@@ -33,7 +33,8 @@ def test_excerpt_representation(kb, anon_client):
         "id": kb.q_control.pk, "slug": "q-control", "source": "small-report",
         "text": "I feel more in control of my own dialysis now.", "start": kb.q_control.start, "end": kb.q_control.end,
         "section": "1 Introduction", "team": "shc", "speaker_role": "patient",
-        "attribution": "(Shared Haemodialysis Care, patient)", "kind": "participant_quote", "wave": None, "note": "",
+        "attribution": "(Shared Haemodialysis Care, patient)", "kind": "participant_quote", "wave": None,
+        # No "note": excerpt notes are curators' internal notes (tests/api/test_internal_notes.py).
         "links": [{"id": data["links"][0]["id"], "configuration": "shc-control", "configuration_title": "Shc control",
                    "stance": "supports", "part": "outcome", "note": ""}],
         "created_by": None, "updated_by": None, "created_at": data["created_at"], "updated_at": data["updated_at"],

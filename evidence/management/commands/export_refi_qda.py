@@ -21,8 +21,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--include-drafts", action="store_true", help="Also export draft and in-review configurations."
         )
+        parser.add_argument(
+            "--internal-notes", action="store_true",
+            help="Also export the curators' internal notes (configuration and excerpt notes): for evaluators only.",
+        )
 
-    def handle(self, *args, output, codebook_only, include_drafts, **options):
+    def handle(self, *args, output, codebook_only, include_drafts, internal_notes, **options):
         path = os.path.abspath(output)
         directory = os.path.dirname(path)
         if os.path.isdir(path):
@@ -32,7 +36,7 @@ class Command(BaseCommand):
         if not os.path.isdir(directory):
             raise CommandError(f"Cannot write {output}: the folder {directory} does not exist.")
         build = refi_qda.export_codebook if codebook_only else refi_qda.export_qdpx
-        payload = build(include_drafts=include_drafts)
+        payload = build(include_drafts=include_drafts, internal_notes=internal_notes)
         # Written beside the target and renamed into place, so a failure never leaves half a file.
         try:
             handle, temporary = tempfile.mkstemp(prefix=".export-", dir=directory)
@@ -49,4 +53,6 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot write {output}: {exc.strerror or exc}.") from exc
         kind = "codebook" if codebook_only else "project"
         scope = "with drafts" if include_drafts else "published configurations only"
+        if internal_notes:
+            scope += ", with internal notes"
         self.stdout.write(f"Wrote REFI-QDA {kind} ({scope}) to {output}: {len(payload):,} bytes.")
