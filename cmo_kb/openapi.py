@@ -1,0 +1,288 @@
+"""The OpenAPI schema (drf-spectacular) says what the API does, no more and no less.
+
+schemathesis (`make fuzz`, .ci/fuzz) holds the running API to it with every check, so each rule below
+answers a way in which the generated schema would otherwise be untrue:
+
+- Security: an operation anonymous clients may call lists `{}` among its security requirements
+  (drf-spectacular knows only DRF's own permission classes; ours are probed with an anonymous user).
+- Errors: every operation documents the error answers it can give (400 for bad input, 401 for a bad
+  token, 403/404/409/415 where they apply, 429), each with its JSON body.
+- Formats: `?format=` is documented on reads only; there, every answer (errors too) is documented
+  as JSON and as CSV (text, one row per result).
+- Query parameters: an empty value means "absent" (`allowEmptyValue`); a slug filter lists the
+  slugs it accepts (`enum`, read from the database when the schema is served, as the 400 for an
+  unknown slug lists them).
+- Response bodies: a read-only field declared `required=False` (`rank`, `snippet`) may be absent; a
+  field whose source runs through a nullable column (a deleted user's `created_by`) may be null.
+"""
+
+import copy
+from types import SimpleNamespace
+
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import FieldDoesNotExist
+from drf_spectacular.extensions import OpenApiViewExtension
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.authentication import TokenAuthentication
+
+ERROR_DETAIL = {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
+ERROR_FIELDS = {
+    "type": "object",
+    "description": "Each key is the query parameter or field at fault; each message says what was wrong and what it accepts.",
+    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+    "example": {
+        "team": [
+            "Unknown team 'shc'. Accepted: camhs, mums-power, myrecord, pathway, peer-support-workers, "
+            "shared-haemodialysis-care, speaking-up."
+        ]
+    },
+}
+# A 403 or 404 says why in `detail`, or maps the parameter at fault to why: drafts asked for by a
+# non-evaluator (403), a page past the last or a cursor no page gave (404).
+ERROR_DETAIL_OR_FIELDS = {"oneOf": [ERROR_DETAIL, {**ERROR_FIELDS, "example": {
+    "include_drafts": ["Only evaluators can export draft and in-review configurations."]}}]}
+ERROR_FORBIDDEN = ERROR_DETAIL_OR_FIELDS
+CSV_BODY = {
+    "type": "string",
+    "description": "?format=csv: a header line, then one row per result (nested objects as dotted columns, "
+    "lists joined with \"; \"); an error as `parameter,error` rows.",
+}
+
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
+READS = ("GET", "HEAD")
+
+# (status, schema, description): what KBAutoSchema adds to an operation that lacks it.
+ERRORS = {
+    "400": (ERROR_FIELDS, "Bad input: an unknown slug, a bad choice, a malformed number or date, an unknown "
+            "parameter or format, or an invalid field."),
+    "401": (ERROR_DETAIL, "Not signed in, or a bad token: send `Authorization: Token <key>` (POST /api/auth/token/)."),
+    "403": (ERROR_FORBIDDEN, "Signed in but not allowed: only evaluators write, only lead evaluators publish."),
+    "404": (ERROR_DETAIL_OR_FIELDS, "No such object, or not visible to you (drafts are for evaluators); "
+            "on a list, no such page."),
+    "409": (ERROR_DETAIL, "Conflicts with the stored data: other records still depend on it, or it would duplicate one."),
+    "415": (ERROR_DETAIL, "Unsupported body: send JSON (or a form)."),
+    "429": (ERROR_DETAIL, "Too many requests: see the Retry-After header."),
+}
+
+
+def _anonymous_request(method):
+    """What a permission class sees of an anonymous request (enough for has_permission)."""
+    return SimpleNamespace(method=method, user=AnonymousUser(), auth=None, _kb_is_evaluator=False,
+                           query_params={}, data={}, GET={})
+
+
+def _nullable_source(serializer, field):
+    """Whether the value behind `field` can be None: some column on its source path is nullable."""
+    model = getattr(getattr(serializer, "Meta", None), "model", None)
+    for attr in getattr(field, "source_attrs", None) or []:
+        if model is None:
+            return False
+        try:
+            model_field = model._meta.get_field(attr)
+        except FieldDoesNotExist:
+            return False
+        if getattr(model_field, "null", False) and not model_field.many_to_many:
+            return True
+        model = model_field.related_model
+    return False
+
+
+def accepted_slugs(filter_, request):
+    """The values a slug filter accepts for this request, or None when it is not a slug filter (or
+    accepts anything). A filter can say for itself with ``schema_enum(request)``."""
+    own = getattr(filter_, "schema_enum", None)
+    if callable(own):
+        return own(request)
+    if not hasattr(filter_, "vocabulary") or not hasattr(filter_, "slug_field"):
+        return None
+    queryset = filter_.queryset
+    if callable(queryset):
+        queryset = queryset(request)
+    if queryset is None:
+        queryset = filter_.vocabulary._default_manager.all()
+    return list(queryset.order_by(filter_.slug_field).values_list(filter_.slug_field, flat=True))
+
+
+def mock_request(method, path, view, original_request, **kwargs):
+    """SPECTACULAR_SETTINGS["GET_MOCK_REQUEST"]: drf-spectacular's own, marked with whether the schema
+    is being served to a client (/api/schema/) or written by `manage.py spectacular` (no request, and
+    perhaps no database): only a served schema lists the slugs in the database."""
+    from drf_spectacular.plumbing import build_mock_request
+
+    request = build_mock_request(method, path, view, original_request, **kwargs)
+    request.kb_schema_served = original_request is not None
+    return request
+
+
+class KBAutoSchema(AutoSchema):
+    """drf-spectacular's AutoSchema with the rules of the module docstring."""
+
+    def get_operation(self, path, path_regex, path_prefix, method, registry):
+        operation = super().get_operation(path, path_regex, path_prefix, method, registry)
+        if operation is None:
+            return None
+        self._document_parameters(operation)
+        self._document_errors(operation)
+        if self.method in READS and any(p.get("name") == "format" for p in operation.get("parameters", [])):
+            self._document_csv(operation)
+        return operation
+
+    # --- security -------------------------------------------------------------------------------
+
+    def get_auth(self):
+        auths = super().get_auth()
+        if auths and {} not in auths and self._anonymous_allowed():
+            auths.append({})
+        return auths
+
+    def _anonymous_allowed(self):
+        request = _anonymous_request(self.method)
+        try:
+            return all(p.has_permission(request, self.view) for p in self.view.get_permissions())
+        except Exception:  # a permission that needs more of the request than we fake: say auth is needed
+            return False
+
+    # --- parameters -----------------------------------------------------------------------------
+
+    def _get_format_parameters(self):
+        # ?format=csv is for reading; a write answers JSON (the format of its request body).
+        return super()._get_format_parameters() if self.method in READS else []
+
+    def _document_parameters(self, operation):
+        filterset_class = getattr(self.view, "filterset_class", None)
+        filters = filterset_class.base_filters if filterset_class is not None else {}
+        request = getattr(self.view, "request", None)
+        for parameter in operation.get("parameters", []):
+            if parameter.get("in") != "query":
+                continue
+            if not parameter.get("required"):
+                # Every optional parameter of this API reads an empty value as absent
+                # (an HTML form sends its empty fields).
+                parameter["allowEmptyValue"] = True
+            filter_ = filters.get(parameter["name"])
+            if filter_ is None or not getattr(request, "kb_schema_served", False):
+                continue
+            slugs = accepted_slugs(filter_, request)
+            # A copy: the filter's own schema dict is shared by every operation and request.
+            schema = parameter["schema"] = copy.deepcopy(parameter.get("schema", {}))
+            target = schema.get("items") if schema.get("type") == "array" else schema
+            # (No enum when there is nothing to accept yet: JSON Schema forbids an empty one.)
+            if slugs and isinstance(target, dict) and "enum" not in target:
+                target["enum"] = slugs
+
+    # --- responses ------------------------------------------------------------------------------
+
+    def _document_errors(self, operation):
+        responses = operation["responses"]
+        has_path_parameters = "{" in self.path
+        codes = ["400", "429"]
+        if any(isinstance(a, TokenAuthentication) for a in self.view.get_authenticators()):
+            codes.append("401")
+        if self.method in WRITES:
+            codes += ["403", "409"]
+        if self.method in ("POST", "PUT", "PATCH"):
+            codes.append("415")
+        if has_path_parameters or (self.method == "GET" and self._get_paginator() is not None):
+            codes.append("404")
+        # A view names further errors by action (or method, on a plain APIView): {"list": [403]}.
+        extra = getattr(self.view, "schema_extra_error_codes", {})
+        codes += [str(code) for code in extra.get(getattr(self.view, "action", None) or self.method.lower(), ())]
+        for code in sorted(set(codes)):
+            schema, description = ERRORS[code]
+            response = responses.setdefault(code, {"description": description})
+            if not response.get("description"):
+                response["description"] = description
+            # An error answer always has a body (an @extend_schema `403: None` documents none).
+            response.setdefault("content", {"application/json": {"schema": schema}})
+        operation["responses"] = dict(sorted(responses.items()))
+
+    def _document_csv(self, operation):
+        for response in operation["responses"].values():
+            content = response.get("content")
+            if content and "application/json" in content:
+                content["text/csv"] = {"schema": CSV_BODY}
+
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction != "response":
+            return schema
+        instance = serializer if isinstance(serializer, serializers.BaseSerializer) else serializer()
+        absent = {
+            name for name, field in instance.fields.items()
+            if field.read_only and getattr(field, "_kwargs", {}).get("required") is False
+        }
+        if absent and "required" in schema:
+            schema["required"] = [name for name in schema["required"] if name not in absent]
+            if not schema["required"]:
+                del schema["required"]
+        return schema
+
+    def _get_serializer_field_meta(self, field, direction):
+        meta = super()._get_serializer_field_meta(field, direction)
+        parent = getattr(field, "parent", None)
+        if direction == "response" and not meta.get("nullable") and parent is not None:
+            if isinstance(parent, serializers.ListSerializer):
+                parent = parent.parent
+            if parent is not None and _nullable_source(parent, field):
+                meta["nullable"] = True
+        return meta
+
+
+class ExportDownloadSchema(OpenApiViewExtension):
+    """Documents the REFI-QDA downloads under /api/export/ (evidence/export_views.py), which are plain
+    APIViews returning files, so `spectacular --fail-on-warn` passes. Stands aside as soon as those views
+    document themselves with @extend_schema."""
+
+    target_class = "evidence.export_views.ExportView"
+    match_subclasses = True
+
+    def view_replacement(self):
+        from drf_spectacular.drainage import has_override
+
+        target = self.target
+        if has_override(target.get, "schema") or has_override(target, "schema"):
+            return target
+
+        class Documented(target):
+            @extend_schema(
+                summary=(target.__doc__ or "").strip().split("\n")[0] or None,
+                description=(target.__doc__ or "").strip(),
+                parameters=[
+                    OpenApiParameter(
+                        "include_drafts", OpenApiTypes.BOOL,
+                        description="Evaluators only: include draft and in-review configurations "
+                        "(anyone else gets a 403 naming this parameter).",
+                    )
+                ],
+                responses={
+                    (200, (target.content_type or "application/octet-stream").split(";")[0]): OpenApiResponse(
+                        OpenApiTypes.BINARY, description=f"The file ({target.filename})."
+                    ),
+                    403: OpenApiResponse(ERROR_FORBIDDEN, description="include_drafts asked for by someone who is not an evaluator."),
+                },
+            )
+            def get(self, request, *args, **kwargs):
+                return super().get(request, *args, **kwargs)
+
+        Documented.__name__ = target.__name__
+        Documented.__doc__ = target.__doc__
+        return Documented
+
+
+def filter_parameters(filterset_class):
+    """OpenAPI parameters for a FilterSet, for views that are not lists (drf-spectacular documents
+    filters on list actions only), e.g. /api/matrix/ with the configuration filters."""
+    from drf_spectacular.drainage import get_override
+
+    parameters = []
+    for name, filter_ in filterset_class.base_filters.items():
+        schema = dict(get_override(filter_, "field") or {"type": "string"})
+        description = schema.pop("description", filter_.extra.get("help_text", ""))
+        parameters.append(
+            OpenApiParameter(name, schema, description=description, explode=True if schema.get("type") == "array" else None)
+        )
+    return parameters
+
