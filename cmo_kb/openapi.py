@@ -90,6 +90,12 @@ def _nullable_source(serializer, field):
     return False
 
 
+def _is_free_text(filter_):
+    from cmo_kb.api import SearchParamFilter, TextListFilter
+
+    return isinstance(filter_, (TextListFilter, SearchParamFilter))
+
+
 def accepted_slugs(filter_, request):
     """The values a slug filter accepts for this request, or None when it is not a slug filter (or
     accepts anything). A filter can say for itself with ``schema_enum(request)``."""
@@ -128,6 +134,10 @@ class KBAutoSchema(AutoSchema):
         self._document_errors(operation)
         if self.method in READS and any(p.get("name") == "format" for p in operation.get("parameters", [])):
             self._document_csv(operation)
+        else:
+            # A write answers JSON (drf-spectacular would list text/csv with the JSON body's schema).
+            for response in operation["responses"].values():
+                response.get("content", {}).pop("text/csv", None)
         return operation
 
     # --- security -------------------------------------------------------------------------------
@@ -163,6 +173,12 @@ class KBAutoSchema(AutoSchema):
                 # (an HTML form sends its empty fields).
                 parameter["allowEmptyValue"] = True
             filter_ = filters.get(parameter["name"])
+            if filter_ is not None and _is_free_text(filter_):
+                # Any text is a search term ("-1.5e+131" too): no type for a fuzzer to step outside.
+                schema = parameter["schema"] = copy.deepcopy(parameter.get("schema", {}))
+                target = schema.get("items") if schema.get("type") == "array" else schema
+                target.pop("type", None)
+                continue
             if filter_ is None or not getattr(request, "kb_schema_served", False):
                 continue
             slugs = accepted_slugs(filter_, request)
@@ -204,6 +220,13 @@ class KBAutoSchema(AutoSchema):
             content = response.get("content")
             if content and "application/json" in content:
                 content["text/csv"] = {"schema": CSV_BODY}
+
+    def _insert_field_validators(self, field, schema):
+        super()._insert_field_validators(field, schema)
+        # drf-spectacular offers a blank URL/e-mail as `oneOf: [format, maxLength 0]`; "" can match
+        # both (a validator that does not check the format), so say anyOf, which is as strict.
+        if "oneOf" in schema and {"type": "string", "maxLength": 0} in schema["oneOf"]:
+            schema["anyOf"] = schema.pop("oneOf")
 
     def _map_basic_serializer(self, serializer, direction):
         schema = super()._map_basic_serializer(serializer, direction)
