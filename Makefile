@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1:8000
 
-.PHONY: install run test migrate load demo-users bench clean
+.PHONY: install run test migrate load demo-users bench clean fuzz
 
 install: $(VENV)/.installed
 
@@ -41,3 +41,12 @@ clean:
 # Speed goals as ratios against a baseline measured in the same run (see benchmarks/bench_api.py).
 bench: install
 	$(PY) benchmarks/bench_api.py $(BENCH_ARGS)
+
+# schemathesis against a scratch PostgreSQL copy of the corpus (FUZZ_DATABASE, default cmo_kb_fuzz):
+# anonymous, analyst and evaluator, every check, a fixed seed; fails on any failure (.ci/fuzz).
+$(VENV)/.installed-fuzz: pyproject.toml $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[test,fuzz]'
+	touch $@
+
+fuzz: $(VENV)/.installed-fuzz
+	bash .ci/fuzz
