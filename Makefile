@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1:8000
 
-.PHONY: install run serve test migrate load demo-users bench load-test clean
+.PHONY: install run serve test migrate load demo-users bench load-test clean fuzz
 
 install: $(VENV)/.installed
 
@@ -58,3 +58,12 @@ bench: install
 # 20 clients for LOAD_SECONDS against a running `make serve` (benchmarks/load.py; LOAD_ARGS for more).
 load-test: install
 	$(PY) benchmarks/load.py --url http://$(HOST) $(LOAD_ARGS)
+
+# schemathesis against a scratch PostgreSQL copy of the corpus (FUZZ_DATABASE, default cmo_kb_fuzz):
+# anonymous, analyst and evaluator, every check, a fixed seed; fails on any failure (.ci/fuzz).
+$(VENV)/.installed-fuzz: pyproject.toml $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[test,fuzz]'
+	touch $@
+
+fuzz: $(VENV)/.installed-fuzz
+	bash .ci/fuzz

@@ -199,7 +199,7 @@ class IntegerListFilter(django_filters.Filter):
         description = kwargs.pop("help_text", "Whole numbers.")
         super().__init__(**kwargs)
         self.extra["parse"] = _whole_number
-        _schema(self, f"{description} {LIST_NOTE}", {"type": "integer"})
+        _schema(self, f"{description} {LIST_NOTE}", {"type": "integer", "minimum": 0})
 
     field_class = ListField
 
@@ -397,9 +397,10 @@ def page_size_from(request, default=DEFAULT_PAGE_SIZE):
 
 
 class KBPaginationMixin:
-    """What both kinds of pages share: ``page_size`` from 1 to MAX_PAGE_SIZE (a 400 otherwise), a 400
-    naming the parameter for a page that does not exist (``invalid_page_error``), and the next/previous
-    links also as an HTTP Link header, so CSV pages can be followed."""
+    """What both kinds of pages share: ``page_size`` from 1 to MAX_PAGE_SIZE (a 400 otherwise), a 404
+    naming the parameter for a page that does not exist (``invalid_page_error``: a page past the last,
+    a cursor no page gave; well-formed, so not a 400), and the next/previous links also as an HTTP
+    Link header, so CSV pages can be followed."""
 
     page_size = DEFAULT_PAGE_SIZE
     page_size_query_param = "page_size"
@@ -409,11 +410,24 @@ class KBPaginationMixin:
     def get_page_size(self, request):
         return page_size_from(request, self.page_size)
 
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        bounds = {"page": {"minimum": 1}, "page_size": {"minimum": 1, "maximum": MAX_PAGE_SIZE}}
+        for parameter in parameters:
+            parameter["schema"].update(bounds.get(parameter["name"], {}))
+            if parameter["name"] == "page_size":
+                parameter["description"] = f"Results per page, 1 to {MAX_PAGE_SIZE} (default {self.page_size})."
+        return parameters
+
     def paginate_queryset(self, queryset, request, view=None):
+        self.validate_page_parameter(request)
         try:
             return super().paginate_queryset(queryset, request, view)
         except exceptions.NotFound:
-            raise exceptions.ValidationError(self.invalid_page_error)
+            raise exceptions.NotFound(self.invalid_page_error)
+
+    def validate_page_parameter(self, request):
+        """A 400 for a page parameter that is malformed (rather than pointing nowhere)."""
 
     def get_paginated_response(self, data):
         response = super().get_paginated_response(data)
@@ -449,6 +463,15 @@ class KBPageNumberPagination(KBPaginationMixin, PageNumberPagination):
     """Numbered pages for the small vocabularies (they have a count)."""
 
     invalid_page_error = {"page": ["No such page. Accepted: a page number from 1 to the last page."]}
+
+    def validate_page_parameter(self, request):
+        raw = request.query_params.get(self.page_query_param)
+        if raw in (None, "") or raw == "last":
+            return
+        if not raw.isdigit() or int(raw) < 1:
+            raise exceptions.ValidationError(
+                {self.page_query_param: [f"{raw!r} is not a page number. Accepted: a whole number from 1 to the last page."]}
+            )
 
 
 # --- CSV ----------------------------------------------------------------------------------------
@@ -702,116 +725,9 @@ def visible_configurations(request):
     return qs if request_is_evaluator(request) else qs.published()
 
 
-# --- OpenAPI ------------------------------------------------------------------------------------
+# --- OpenAPI: KBAutoSchema, ExportDownloadSchema and filter_parameters live in cmo_kb/openapi.py ---
 
-from drf_spectacular.openapi import AutoSchema  # noqa: E402
-
-_ERROR_DETAIL = {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
-_ERROR_FIELDS = {
-    "type": "object",
-    "description": "Each key is the query parameter or field at fault; each message says what was wrong and what it accepts.",
-    "additionalProperties": {"type": "array", "items": {"type": "string"}},
-    "example": {
-        "team": [
-            "Unknown team 'shc'. Accepted: camhs, mums-power, myrecord, pathway, peer-support-workers, "
-            "shared-haemodialysis-care, speaking-up."
-        ]
-    },
-}
-
-
-_PRECONDITION_FAILED = {
-    "type": "object",
-    "description": "The If-Match version is not the stored one; nothing was written. `changes` lists what "
-    "happened since that version, oldest first.",
-    "properties": {
-        "detail": {"type": "string"},
-        "your_etag": {"type": "string", "description": "The ETag you sent."},
-        "current_etag": {"type": "string", "description": "The stored version's ETag (GET it before retrying)."},
-        "changed_fields": {"type": "array", "items": {"type": "string"},
-                           "description": "Fields (and kinds of owned rows, e.g. `evidence links`) changed since."},
-        "changes": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "at": {"type": "string", "format": "date-time", "nullable": True},
-                    "by": {"type": "string", "nullable": True, "description": "Username."},
-                    "what": {"type": "string", "description": "The object changed: this one or a row it owns."},
-                    "relation": {"type": "string", "nullable": True, "description": "Set for an owned row."},
-                    "action": {"type": "string", "enum": ["added", "changed", "deleted"]},
-                    "fields": {"type": "object", "nullable": True, "additionalProperties": True,
-                               "description": "Field → its new value; null when the old version is unknown."},
-                },
-            },
-        },
-    },
-    "required": ["detail", "your_etag", "current_etag", "changed_fields", "changes"],
-}
-
-ETAG_NOTE = (
-    "The stored version of this object (its fields, many-to-many lists and owned rows such as a "
-    "configuration's Wish shifts, pathways and evidence links). Send it back in If-Match to write."
-)
-
-
-class KBAutoSchema(AutoSchema):
-    """Adds the error responses every operation can give (drf-spectacular documents only successes),
-    and the ETag / If-Match / If-None-Match headers of versioned resources (cmo_kb/concurrency.py)."""
-
-    def _versioned(self):
-        return isinstance(self.view, VersionedWritesMixin)
-
-    def get_override_parameters(self):
-        from drf_spectacular.utils import OpenApiParameter
-
-        parameters = list(super().get_override_parameters())
-        if not self._versioned():
-            return parameters
-        detail = "{" in self.path
-        header = OpenApiParameter.HEADER
-        if detail and self.method in ("PUT", "PATCH", "DELETE"):
-            parameters.append(OpenApiParameter(
-                "If-Match", str, header,
-                description="The ETag of the version you are changing: a 412 instead of overwriting someone "
-                "else's change. Leave it out, or send `*`, to write whatever the stored version is.",
-            ))
-        if detail and self.method == "GET":
-            parameters.append(OpenApiParameter(
-                "If-None-Match", str, header, description="An ETag you hold: 304 without a body if it is current.",
-            ))
-        codes = {"GET": ["200", "304"], "PUT": ["200"], "PATCH": ["200"]}.get(self.method, []) if detail else (
-            ["201"] if self.method == "POST" else [])
-        if codes:
-            parameters.append(OpenApiParameter("ETag", str, header, response=codes, description=ETAG_NOTE))
-        return parameters
-
-    def _get_response_bodies(self, direction="response"):
-        responses = super()._get_response_bodies(direction)
-
-        def body(schema, description):
-            return {"content": {"application/json": {"schema": schema}}, "description": description}
-
-        if self._versioned() and "{" in self.path:
-            if self.method == "GET":
-                responses.setdefault("304", {"description": "Not modified: If-None-Match named the current ETag."})
-            if self.method in ("PUT", "PATCH", "DELETE"):
-                responses.setdefault("412", body(_PRECONDITION_FAILED, "Precondition failed: If-Match named "
-                                                 "an older version; nothing was written."))
-
-        writing = self.method not in ("GET", "HEAD", "OPTIONS")
-        detail = "{" in self.path
-        if writing or not detail or self.path.endswith("/matrix/"):
-            responses.setdefault("400", body(_ERROR_FIELDS, "Bad input: an unknown slug, a bad choice, a malformed number or date, an unknown parameter, or an invalid field."))
-        if writing:
-            responses.setdefault("401", body(_ERROR_DETAIL, "Not signed in: send `Authorization: Token <key>` (POST /api/auth/token/)."))
-            responses.setdefault("403", body(_ERROR_DETAIL, "Signed in but not allowed: only evaluators write, only lead evaluators publish."))
-        if detail:
-            responses.setdefault("404", body(_ERROR_DETAIL, "No such object, or not visible to you (drafts are for evaluators)."))
-        if self.method == "DELETE":
-            responses.setdefault("409", body(_ERROR_DETAIL, "Other records still depend on it."))
-        responses.setdefault("429", body(_ERROR_DETAIL, "Too many requests: see the Retry-After header."))
-        return responses
+from cmo_kb.openapi import ExportDownloadSchema, KBAutoSchema, filter_parameters  # noqa: E402,F401
 
 
 # --- Tokens -------------------------------------------------------------------------------------
@@ -910,62 +826,5 @@ class MeView(KBAPIDefaults, APIView):
         )
 
 
-# --- Documentation pages and the export downloads' schema ---------------------------------------
+# --- Documentation pages -----------------------------------------------------------------------
 
-from drf_spectacular.extensions import OpenApiViewExtension  # noqa: E402
-from drf_spectacular.types import OpenApiTypes  # noqa: E402
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse  # noqa: E402
-
-
-class ExportDownloadSchema(OpenApiViewExtension):
-    """Documents the REFI-QDA downloads under /api/export/ (evidence/export_views.py), which are plain
-    APIViews returning files, so `spectacular --fail-on-warn` passes. Stands aside as soon as those views
-    document themselves with @extend_schema."""
-
-    target_class = "evidence.export_views.ExportView"
-    match_subclasses = True
-
-    def view_replacement(self):
-        from drf_spectacular.drainage import has_override
-
-        target = self.target
-        if has_override(target.get, "schema") or has_override(target, "schema"):
-            return target
-
-        class Documented(target):
-            @extend_schema(
-                summary=(target.__doc__ or "").strip().split("\n")[0] or None,
-                description=(target.__doc__ or "").strip(),
-                parameters=[
-                    OpenApiParameter(
-                        "include_drafts", OpenApiTypes.BOOL,
-                        description="Evaluators only: include draft and in-review configurations.",
-                    )
-                ],
-                responses={
-                    (200, (target.content_type or "application/octet-stream").split(";")[0]): OpenApiResponse(
-                        OpenApiTypes.BINARY, description=f"The file ({target.filename})."
-                    ),
-                },
-            )
-            def get(self, request, *args, **kwargs):
-                return super().get(request, *args, **kwargs)
-
-        Documented.__name__ = target.__name__
-        Documented.__doc__ = target.__doc__
-        return Documented
-
-
-def filter_parameters(filterset_class):
-    """OpenAPI parameters for a FilterSet, for views that are not lists (drf-spectacular documents
-    filters on list actions only), e.g. /api/matrix/ with the configuration filters."""
-    from drf_spectacular.drainage import get_override
-
-    parameters = []
-    for name, filter_ in filterset_class.base_filters.items():
-        schema = dict(get_override(filter_, "field") or {"type": "string"})
-        description = schema.pop("description", filter_.extra.get("help_text", ""))
-        parameters.append(
-            OpenApiParameter(name, schema, description=description, explode=True if schema.get("type") == "array" else None)
-        )
-    return parameters

@@ -196,7 +196,7 @@ REST_FRAMEWORK = {
         "user": env_rate("API_THROTTLE_USER", "1200/minute"),
     },
     "EXCEPTION_HANDLER": "cmo_kb.api.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "cmo_kb.api.KBAutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "cmo_kb.openapi.KBAutoSchema",
 }
 
 SPECTACULAR_SETTINGS = {
@@ -209,6 +209,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Marks a schema served at /api/schema/ (it lists the slugs the filters accept; cmo_kb/openapi.py).
+    "GET_MOCK_REQUEST": "cmo_kb.openapi.mock_request",
     "ENUM_NAME_OVERRIDES": {
         "ReviewStatusEnum": "cmo_kb.vocabulary.ReviewStatus",
         "EffectEnum": "mechanisms.models.Effect",

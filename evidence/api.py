@@ -132,6 +132,11 @@ class WaveFilter(SlugListFilter):
         by_number = dict(EvaluationWave.objects.filter(number__in=numbers).values_list("number", "slug")) if numbers else {}
         return [by_number.get(int(v), v) if self._is_number(v) else v for v in value]
 
+    def schema_enum(self, request):
+        """What the OpenAPI schema lists (cmo_kb/openapi.py): the numbers, then the slugs."""
+        waves = EvaluationWave.objects.order_by("number", "slug").values_list("number", "slug")
+        return [str(number) for number, _ in waves if number is not None] + [slug for _, slug in waves]
+
     def validate(self, value):
         known_numbers = None
         slugs = self._slugs(value)

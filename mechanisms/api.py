@@ -3,7 +3,13 @@
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Prefetch
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import exceptions, serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
@@ -237,7 +243,9 @@ class ConfigurationFilterSet(KBFilterSet):
         status = data.get("status") or []
         hidden = set(status) - {ReviewStatus.PUBLISHED}
         if hidden and hidden <= set(ReviewStatus.values) and not request_is_evaluator(self.request):
-            raise exceptions.ValidationError(
+            # A well-formed request for what this client may not see: 403 (as the exports answer
+            # ?include_drafts=1), with the body naming the parameter.
+            raise exceptions.PermissionDenied(
                 {"status": ["Only evaluators can see draft and in-review configurations. Accepted here: published."]}
             )
         shift = {}
@@ -529,9 +537,17 @@ evidence link.
 Cursor-paginated, ordered by slug (by rank, best first, with ?search=)."""
 
 
+# ?view= decides the shape of a configuration: exactly one of the two (`evidence` or `evidence_count`).
+CONFIGURATION_IN_VIEW = PolymorphicProxySerializer(
+    component_name="ConfigurationInView",
+    serializers=[ConfigurationSerializer, CompactConfigurationSerializer],
+    resource_type_field_name=None,
+)
+
+
 @extend_schema_view(
-    list=extend_schema(description=CONFIGURATION_DOC, parameters=[VIEW_PARAMETER]),
-    retrieve=extend_schema(parameters=[VIEW_PARAMETER]),
+    list=extend_schema(description=CONFIGURATION_DOC, parameters=[VIEW_PARAMETER], responses=CONFIGURATION_IN_VIEW),
+    retrieve=extend_schema(parameters=[VIEW_PARAMETER], responses=CONFIGURATION_IN_VIEW),
     create=extend_schema(request=ConfigurationWriteSerializer, responses={201: ConfigurationSerializer}),
     update=extend_schema(request=ConfigurationWriteSerializer, responses=ConfigurationSerializer),
     partial_update=extend_schema(request=ConfigurationWriteSerializer, responses=ConfigurationSerializer),
@@ -541,13 +557,14 @@ class ConfigurationViewSet(KBModelViewSet):
     filterset_class = ConfigurationFilterSet
     pagination_class = KBCursorPagination
     cursor_ordering = ("slug",)
+    schema_extra_error_codes = {"list": [403]}  # ?status=draft from a non-evaluator
 
     def get_view(self):
         if self.request is None:
             return "full"
         # CSV has one row per configuration, so it defaults to the compact form.
         default = "compact" if self.request.query_params.get("format") == "csv" else "full"
-        view = self.request.query_params.get("view", default)
+        view = self.request.query_params.get("view") or default  # empty means absent, as for every parameter
         if view not in ("full", "compact"):
             raise exceptions.ValidationError({"view": [f"{view!r} is not a view. Accepted: full, compact."]})
         return view
@@ -602,6 +619,7 @@ class MatrixView(KBAPIDefaults, GenericAPIView):
     filterset_class = ConfigurationFilterSet
     extra_query_params = ("rows", "cols")
     pagination_class = None
+    schema_extra_error_codes = {"get": [403]}  # ?status=draft from a non-evaluator
 
     def get_queryset(self):
         return visible_configurations(self.request)

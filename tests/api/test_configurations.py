@@ -180,7 +180,6 @@ def test_search_results_are_ranked_with_snippets(kb, anon_client):
     ("page_size=0", "page_size", "'0' is not a page size. Accepted: a whole number from 1 to 500."),
     ("page_size=501", "page_size", "'501' is not a page size. Accepted: a whole number from 1 to 500."),
     ("page_size=ten", "page_size", "'ten' is not a page size. Accepted: a whole number from 1 to 500."),
-    ("cursor=garbage", "cursor", "Invalid cursor. Accepted: the `next` or `previous` link of a page."),
 ])
 def test_bad_values_are_400_naming_the_parameter(kb, anon_client, query, param, message):
     response = anon_client.get(f"/api/configurations/?{query}")
@@ -196,10 +195,16 @@ def test_unknown_parameter_is_400_listing_the_accepted_ones(kb, anon_client):
     assert "team," in message and "wish_direction" in message
 
 
+def test_a_cursor_no_page_gave_is_404_naming_the_parameter(kb, anon_client):
+    response = anon_client.get("/api/configurations/?cursor=garbage")
+    assert response.status_code == 404
+    assert response.json() == {"cursor": ["Invalid cursor. Accepted: the `next` or `previous` link of a page."]}
+
+
 def test_drafts_are_refused_to_non_evaluators(kb, anon_client, analyst_client):
     for client in (anon_client, analyst_client):
         response = client.get("/api/configurations/?status=draft")
-        assert response.status_code == 400
+        assert response.status_code == 403
         assert response.json() == {"status": ["Only evaluators can see draft and in-review configurations. Accepted here: published."]}
         assert client.get("/api/configurations/pathway-targets/").status_code == 404
 

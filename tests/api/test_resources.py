@@ -126,13 +126,20 @@ def test_vocabulary_filters(kb, anon_client, url, expected):
     ("/api/themes/?mechanism=x", "mechanism", "Unknown mechanism 'x'. Accepted: patient-beliefs, professional-beliefs."),
     ("/api/outcomes/?kind=x", "kind", "Unknown outcome kind 'x'. Accepted: relationship-change."),
     ("/api/sources/?kind=x", "kind", "Unknown source kind 'x'. Accepted: evaluation-report."),
-    ("/api/teams/?page=9", "page", "No such page. Accepted: a page number from 1 to the last page."),
+    ("/api/teams/?page=0", "page", "'0' is not a page number. Accepted: a whole number from 1 to the last page."),
     ("/api/teams/?page_size=x", "page_size", "'x' is not a page size. Accepted: a whole number from 1 to 500."),
 ])
 def test_vocabulary_bad_values(kb, anon_client, url, param, message):
     response = anon_client.get(url)
     assert response.status_code == 400
     assert response.json() == {param: [message]}
+
+
+def test_a_page_past_the_last_is_404_naming_the_parameter(kb, anon_client):
+    # Well-formed, pointing nowhere: a 404 (as for an unknown slug in the path), not a 400.
+    response = anon_client.get("/api/teams/?page=9")
+    assert response.status_code == 404
+    assert response.json() == {"page": ["No such page. Accepted: a page number from 1 to the last page."]}
 
 
 def test_unknown_parameter_on_a_vocabulary(kb, anon_client):

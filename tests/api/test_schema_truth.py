@@ -1,0 +1,183 @@
+"""The served OpenAPI schema is true: what it promises (auth, parameters, status codes, bodies) is what
+the API does. `make fuzz` (.ci/fuzz: schemathesis, every check) holds the running API to it at large;
+these pin each rule of cmo_kb/openapi.py, and validate real answers against the schema."""
+
+import copy
+
+import jsonschema
+import pytest
+
+from cmo_kb.api import MAX_PAGE_SIZE
+
+
+def _served(client):
+    response = client.get("/api/schema/?format=json")
+    assert response.status_code == 200
+    return response.json()
+
+
+@pytest.fixture
+def anon_schema(kb, anon_client):
+    return _served(anon_client)
+
+
+def _parameters(schema, path, method="get"):
+    return {p["name"]: p for p in schema["paths"][path][method].get("parameters", [])}
+
+
+def test_public_reads_need_no_auth_and_writes_do(anon_schema):
+    for path, item in anon_schema["paths"].items():
+        for method, operation in item.items():
+            security = operation.get("security", [])
+            if method == "get":
+                assert {} in security, f"GET {path}: anonymous clients read it"
+            elif path != "/api/auth/token/":
+                assert {} not in security and security, f"{method.upper()} {path} needs a token"
+
+
+def test_every_operation_documents_its_errors(anon_schema):
+    for path, item in anon_schema["paths"].items():
+        for method, operation in item.items():
+            codes = set(operation["responses"])
+            assert {"400", "429"} <= codes, (method, path)
+            if method in ("post", "put", "patch", "delete"):
+                assert {"401", "403", "409"} <= codes, (method, path)
+            if "{" in path:
+                assert "404" in codes, (method, path)
+            for code, response in operation["responses"].items():
+                if code.startswith("4"):
+                    assert response.get("content"), f"{method.upper()} {path} {code} has a body"
+    assert "403" in anon_schema["paths"]["/api/configurations/"]["get"]["responses"]  # ?status=draft
+    assert "403" in anon_schema["paths"]["/api/matrix/"]["get"]["responses"]
+    assert "403" in anon_schema["paths"]["/api/export/qdpx/"]["get"]["responses"]  # ?include_drafts=1
+    assert "404" in anon_schema["paths"]["/api/teams/"]["get"]["responses"]  # a page past the last
+
+
+def test_csv_is_documented_on_reads_only(anon_schema):
+    listing = anon_schema["paths"]["/api/configurations/"]["get"]
+    for code in ("200", "400", "404"):
+        assert listing["responses"][code]["content"]["text/csv"]["schema"]["type"] == "string", code
+    assert _parameters(anon_schema, "/api/configurations/")["format"]["schema"]["enum"] == ["csv", "json"]
+    assert "format" not in _parameters(anon_schema, "/api/configurations/", "post")
+    assert "text/csv" not in anon_schema["paths"]["/api/configurations/"]["post"]["responses"]["201"]["content"]
+
+
+def test_query_parameters_say_what_they_accept(kb, anon_schema, evaluator_client):
+    params = _parameters(anon_schema, "/api/configurations/")
+    assert all(p["allowEmptyValue"] for p in params.values()), "an empty value means absent"
+    assert params["team"]["schema"]["items"]["enum"] == ["pathway", "shc"]
+    assert params["mechanism"]["schema"]["items"]["enum"] == ["patient-beliefs", "professional-beliefs"]
+    teams = _parameters(anon_schema, "/api/teams/")
+    assert teams["page"]["schema"] == {"type": "integer", "minimum": 1}
+    assert teams["page_size"]["schema"] == {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE}
+    matrix = _parameters(anon_schema, "/api/matrix/")
+    assert matrix["rows"]["required"] and "allowEmptyValue" not in matrix["rows"]
+    # Which configurations a filter accepts depends on who asks, as the 400 for an unknown one does.
+    anon_slugs = _parameters(anon_schema, "/api/excerpts/")["configuration"]["schema"]["items"]["enum"]
+    evaluator_slugs = _parameters(_served(evaluator_client), "/api/excerpts/")["configuration"]["schema"]["items"]["enum"]
+    assert "pathway-targets" not in anon_slugs and "pathway-targets" in evaluator_slugs
+
+
+def test_written_schema_lists_no_database_values(tmp_path, db):
+    """`manage.py spectacular` (no request, perhaps no database) writes a schema without slug enums."""
+    import yaml
+    from django.core.management import call_command
+
+    out = tmp_path / "schema.yaml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
+    schema = yaml.safe_load(out.read_text())
+    team = {p["name"]: p for p in schema["paths"]["/api/configurations/"]["get"]["parameters"]}["team"]
+    assert team["schema"] == {"type": "array", "items": {"type": "string"}}
+
+
+def test_search_fields_are_optional_and_null_columns_nullable(anon_schema):
+    components = anon_schema["components"]["schemas"]
+    for name in ("Configuration", "CompactConfiguration", "Excerpt"):
+        assert "rank" in components[name]["properties"], name
+        assert not {"rank", "snippet"} & set(components[name]["required"]), name
+    assert components["EvidenceLink"]["properties"]["created_by"]["nullable"] is True
+    assert components["Excerpt"]["properties"]["updated_by"]["nullable"] is True
+    assert components["TeamQualityDomain"]["properties"]["evidence"]["nullable"] is True
+    assert "nullable" not in components["Excerpt"]["properties"]["text"]
+
+
+# --- Real answers validate against the schema -------------------------------------------------
+
+
+def _json_schema(node):
+    """OpenAPI 3.0 → JSON Schema: `nullable: true` becomes a null alternative."""
+    if isinstance(node, list):
+        return [_json_schema(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    node = {k: _json_schema(v) for k, v in node.items() if k not in ("readOnly", "writeOnly", "example")}
+    if node.pop("nullable", False):
+        return {"anyOf": [node, {"type": "null"}]}
+    return node
+
+
+def _validator(schema, path, method, code, media="application/json"):
+    body = schema["paths"][path][method]["responses"][str(code)]["content"][media]["schema"]
+    whole = _json_schema(copy.deepcopy(schema))
+    whole["$schema"] = "http://json-schema.org/draft-07/schema#"
+    return lambda data: jsonschema.validate(
+        data, {**_json_schema(body), "components": whole["components"]}, cls=jsonschema.Draft7Validator
+    )
+
+
+ANSWERS = [
+    ("/api/configurations/", "/api/configurations/?page_size=2"),
+    ("/api/configurations/", "/api/configurations/?view=compact"),
+    ("/api/configurations/", "/api/configurations/?search=control"),
+    ("/api/configurations/{slug}/", "/api/configurations/shc-control/"),
+    ("/api/configurations/{slug}/", "/api/configurations/shc-control/?view=compact"),
+    ("/api/excerpts/", "/api/excerpts/"),
+    ("/api/excerpts/", "/api/excerpts/?search=control"),
+    ("/api/evidence-links/", "/api/evidence-links/"),
+    ("/api/teams/", "/api/teams/"),
+    ("/api/sources/", "/api/sources/"),
+    ("/api/wish-dimensions/", "/api/wish-dimensions/"),
+    ("/api/matrix/", "/api/matrix/?rows=team&cols=mechanism"),
+    ("/api/auth/me/", "/api/auth/me/"),
+]
+
+
+@pytest.mark.parametrize("path,url", ANSWERS)
+@pytest.mark.parametrize("role", ["anon", "evaluator"])
+def test_answers_match_the_schema(kb, anon_client, evaluator_client, role, path, url):
+    client = anon_client if role == "anon" else evaluator_client
+    schema = _served(client)
+    response = client.get(url)
+    assert response.status_code == 200, response.content
+    _validator(schema, path, "get", 200)(response.json())
+
+
+@pytest.mark.parametrize("url,path,code", [
+    ("/api/configurations/?team=nope", "/api/configurations/", 400),
+    ("/api/configurations/?status=draft", "/api/configurations/", 403),
+    ("/api/configurations/?cursor=garbage", "/api/configurations/", 404),
+    ("/api/teams/?page=9", "/api/teams/", 404),
+    ("/api/teams/?page=0", "/api/teams/", 400),
+    ("/api/teams/nope/", "/api/teams/{slug}/", 404),
+    ("/api/teams/shc/?format=xml", "/api/teams/{slug}/", 400),
+    ("/api/export/qdc/?include_drafts=1", "/api/export/qdc/", 403),
+])
+def test_errors_match_the_schema(anon_schema, anon_client, url, path, code):
+    response = anon_client.get(url)
+    assert response.status_code == code, response.content
+    _validator(anon_schema, path, "get", code)(response.json())
+
+
+def test_a_bad_token_is_a_documented_401(anon_schema, anon_client):
+    anon_client.credentials(HTTP_AUTHORIZATION="Token not-a-token")
+    response = anon_client.get("/api/teams/")
+    assert response.status_code == 401
+    _validator(anon_schema, "/api/teams/", "get", 401)(response.json())
+
+
+def test_empty_values_mean_absent(kb, anon_client):
+    everything = anon_client.get("/api/configurations/").json()
+    for query in ("team=", "view=", "format=", "cursor=", "page_size=", "search=", "has_evidence=", "updated_since="):
+        response = anon_client.get(f"/api/configurations/?{query}")
+        assert response.status_code == 200, (query, response.content)
+        assert response.json()["results"] == everything["results"], query
