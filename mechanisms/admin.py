@@ -99,7 +99,6 @@ class ContextAdmin(VocabularyAdmin):
     list_display = ("name", "category", "slug", "order")
     list_filter = ("category",)
     search_fields = ("name", "slug", "description", "category")
-    protect_dependents = ("configurations",)
 
 
 @admin.register(OutcomeKind)
@@ -113,7 +112,6 @@ class OutcomeAdmin(VocabularyAdmin):
     list_filter = ("kind", "quality_domains")
     list_select_related = ("kind",)
     autocomplete_fields = ("kind", "quality_domains")
-    protect_dependents = ("configurations",)
 
 
 @admin.register(Pathway)

@@ -6,6 +6,7 @@ class MechanismsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import publish_lock
+        from . import dependents, publish_lock
 
         publish_lock.connect()
+        dependents.connect()

@@ -39,11 +39,10 @@ class CuratedAdmin(PublishLockAdminMixin, ExcerptAutocompleteMixin, SimpleHistor
     deletion refused while other rows depend on the object, and the publish lock's refusals shown
     as form errors (mechanisms/publish_lock_admin.py).
 
-    `protect_dependents` names reverse many-to-many managers (e.g. "configurations") whose rows would
-    silently lose this object on delete: the admin treats them like PROTECT foreign keys.
+    Rows that others use through a many-to-many relation (mechanisms/dependents.py) are treated like
+    PROTECT foreign keys: the delete page lists what uses them and refuses.
     """
 
-    protect_dependents = ()
     list_per_page = 50
     save_on_top = True
 
@@ -72,9 +71,10 @@ class CuratedAdmin(PublishLockAdminMixin, ExcerptAutocompleteMixin, SimpleHistor
     def get_deleted_objects(self, objs, request):
         to_delete, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
         protected = list(protected)
+        from mechanisms.dependents import dependent_managers
+
         for obj in objs:
-            for name in self.protect_dependents:
-                manager = getattr(obj, name)
+            for name, manager in dependent_managers(obj):
                 for dependent in manager.all():
                     protected.append(_describe(dependent, name, obj))
         return to_delete, model_count, perms_needed, protected
@@ -183,7 +183,7 @@ class ProgrammeAdmin(CuratedAdmin):
 
 @admin.register(QualityDomain)
 class QualityDomainAdmin(VocabularyAdmin):
-    protect_dependents = ("configurations", "outcomes")
+    pass
 
 
 @admin.register(RelationshipLevel)
@@ -227,7 +227,6 @@ class TeamAdmin(CuratedAdmin):
         ("Record", {"classes": ("collapse",), "fields": (("created_by", "created_at"), ("updated_by", "updated_at"))}),
     )
     inlines = (TeamQualityDomainInline, TeamRelationshipLevelInline, KeyFigureInline)
-    protect_dependents = ("configurations",)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(configuration_count=Count("configurations", distinct=True))
