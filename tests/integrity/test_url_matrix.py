@@ -113,7 +113,6 @@ ADMIN_MODELS = {
     "evidence.evidencelink": CURATED,
 }
 
-REVERT_HOLE = "issue 9: history revert checks only view permission (publish lock)"
 
 
 def refused(expectations):
@@ -204,16 +203,17 @@ ADMIN_ROWS = [
     Row(f"{CONFIG}^([^/]+)/history/([^/]+)/$", "/admin/mechanisms/cmoconfiguration/{pk:draft}/history/{history:draft}/",
         {"GET": STAFF_200, "POST": per_role(LOGIN, LOGIN, MOVED, MOVED, MOVED)},
         data=lambda values: values["revert:draft"]),
-    # A published configuration's revert form: only those who may change it may revert it.
+    # A published configuration's revert form: refused for evaluators, naming the lock.
     Row(f"{CONFIG}^([^/]+)/history/([^/]+)/$",
         "/admin/mechanisms/cmoconfiguration/{pk:mechanisms.cmoconfiguration}/history/{history:mechanisms.cmoconfiguration}/",
-        {"POST": per_role(LOGIN, LOGIN, Hole(403, REVERT_HOLE), MOVED, MOVED)},
-        data=lambda values: values["revert:mechanisms.cmoconfiguration"]),
-    # ...and of an evidence link of a published configuration: the form refuses it, naming the lock.
+        # (a revert that changes something: the version it restores, with another title)
+        {"POST": per_role(LOGIN, LOGIN, 200, None, None)}, says="Only a lead evaluator can change what a published",
+        data=lambda values: {**values["revert:mechanisms.cmoconfiguration"], "title": "Reverted by the matrix"}),
+    # ...and of an evidence link of a published configuration: the same.
     Row(f"{LINK}^([^/]+)/history/([^/]+)/$",
         "/admin/evidence/evidencelink/{pk:evidence.evidencelink}/history/{history:evidence.evidencelink}/",
-        {"POST": per_role(LOGIN, LOGIN, 200, MOVED, MOVED)}, says="is published: only a lead evaluator can change it",
-        data=lambda values: values["revert:evidence.evidencelink"]),
+        {"POST": per_role(LOGIN, LOGIN, 200, None, None)}, says="Only a lead evaluator can change what a published",
+        data=lambda values: {**values["revert:evidence.evidencelink"], "note": "Reverted by the matrix"}),
     Row(f"{LINK}<path:object_id>/change/", "/admin/evidence/evidencelink/{pk:draft-link}/change/", {"GET": STAFF_200}),
     Row(f"{SOURCE}<path:object_id>/code/", "/admin/evidence/source/{pk:evidence.source}/code/", {"GET": STAFF_200}),
     Row(f"{SOURCE}<path:object_id>/code/", "/admin/evidence/source/999999/code/", {"GET": per_role(LOGIN, LOGIN, 404, 404, 404)}),
@@ -234,8 +234,11 @@ for _label, _profile in ADMIN_MODELS.items():
     for _row in admin_model_rows(_label, _profile):
         if _label in ("evidence.evidencelink", "mechanisms.wishshift", "mechanisms.configurationpathway"):
             # Rows that belong to a published configuration share its lock.
+            # Its delete page is shown to evaluators listing the lock, and the POST is refused with it.
             if _row.pattern.endswith("delete/"):
-                _row.expect = {"GET": LOCKED, "POST": LOCKED_POST}
+                ADMIN_ROWS.append(Row(_row.pattern, _row.url, {"POST": per_role(LOGIN, LOGIN, 200, None, None)},
+                                      says="published configuration"))
+                _row.expect = {"GET": STAFF_200}
             elif _row.pattern.endswith("change/"):
                 _row.expect = {"GET": STAFF_200, "POST": LOCKED_POST}
         ADMIN_ROWS.append(_row)
@@ -265,9 +268,10 @@ def api_resource_rows(prefix, key, delete=None, patch=API_PATCH, detail=EVERYONE
 
 # Deleting what published configurations use: refused for everyone, as in the admin (409 naming them).
 USED_DELETE = per_role(401, 403, 409, 409, 409)
-USED_DELETE_HOLE = "issue 9: the API deletes vocabulary rows a published configuration uses"
-PUBLISHED_PATCH = per_role(401, 403, 403, 200, 200)
-SOURCE_TEXT_HOLE = "issue 9: the API replaces a source's full text that excerpts point into"
+# An empty PATCH changes nothing, so the publish lock has nothing to refuse; a real change by an
+# evaluator is refused (the *_CHANGE rows below).
+PUBLISHED_PATCH = API_PATCH
+PUBLISHED_CHANGE = per_role(401, 403, 403, None, None)
 
 API_ROWS = [
     *api_resource_rows("programmes", "programme", delete=USED_DELETE),
@@ -278,10 +282,10 @@ API_ROWS = [
     *api_resource_rows("quality-domains", "quality-domain"),
     *api_resource_rows("relationship-levels", "relationship-level"),
     *api_resource_rows("pathways", "pathway", delete=USED_DELETE),
-    *api_resource_rows("contexts", "context", delete=per_role(
-        401, 403, Hole(409, USED_DELETE_HOLE), Hole(409, USED_DELETE_HOLE), Hole(409, USED_DELETE_HOLE))),
-    *api_resource_rows("outcomes", "outcome", delete=per_role(
-        401, 403, Hole(409, USED_DELETE_HOLE), Hole(409, USED_DELETE_HOLE), Hole(409, USED_DELETE_HOLE))),
+    # Used by published configurations through a many-to-many: the publish lock refuses evaluators
+    # (403), mechanisms/dependents.py everyone else (409).
+    *api_resource_rows("contexts", "context", delete=per_role(401, 403, 403, 409, 409)),
+    *api_resource_rows("outcomes", "outcome", delete=per_role(401, 403, 403, 409, 409)),
     *api_resource_rows("outcome-kinds", "outcome-kind", delete=USED_DELETE),
     *api_resource_rows("relationship-pairs", "relationship-pair", delete=USED_DELETE),
     *api_resource_rows("configurations", "configuration", patch=PUBLISHED_PATCH,
@@ -306,23 +310,27 @@ API_ROWS = [
         {"GET": DRAFT_DETAIL, "PATCH": per_role(401, 403, 200, 200, 200)}, api=True),
     Row("api/^evidence-links/(?P<pk>[^/.]+)\\.(?P<format>[a-z0-9]+)/?$", "/api/evidence-links/{draft-link}.json",
         {"GET": DRAFT_DETAIL}, api=True),
-    Row("api/^configurations/$", "/api/configurations/?status=draft", {"GET": per_role(400, 400, 200, 200, 200)}, api=True),
+    Row("api/^configurations/$", "/api/configurations/?status=draft", {"GET": per_role(403, 403, 200, 200, 200)}, api=True),
     # A draft's slug in a filter reads as an unknown one to those who may not see drafts.
     Row("api/^evidence-links/$", "/api/evidence-links/?configuration={draft}", {"GET": per_role(400, 400, 200, 200, 200)}, api=True),
     Row("api/^excerpts/$", "/api/excerpts/?configuration={draft}", {"GET": per_role(400, 400, 200, 200, 200)}, api=True),
     Row("api/^excerpts/$", "/api/excerpts/?configuration=no-such-configuration", {"GET": per_role(400, 400, 400, 400, 400)}, api=True),
     # A source's text is verbatim and immutable once excerpts point into it, whoever asks.
     Row("api/^sources/(?P<slug>[^/.]+)/$", "/api/sources/{source}/",
-        {"PATCH": per_role(401, 403, Hole(CLIENT_ERROR, SOURCE_TEXT_HOLE), Hole(CLIENT_ERROR, SOURCE_TEXT_HOLE),
-                           Hole(CLIENT_ERROR, SOURCE_TEXT_HOLE))},
+        {"PATCH": per_role(401, 403, 400, 400, 400)},
         api=True, data={"full_text": "Replaced."}),
+    # A real change to a published configuration or its evidence: leads only.
+    Row("api/^configurations/(?P<slug>[^/.]+)/$", "/api/configurations/{configuration}/",
+        {"PATCH": PUBLISHED_CHANGE}, api=True, data={"title": "Changed by the matrix"}),
+    Row("api/^evidence-links/(?P<pk>[^/.]+)/$", "/api/evidence-links/{link}/",
+        {"PATCH": PUBLISHED_CHANGE}, api=True, data={"note": "Changed by the matrix"}),
     Row("api/^configurations\\.(?P<format>[a-z0-9]+)/?$", "/api/configurations.xml", {"GET": per_role(400, 400, 400, 400, 400)}, api=True),
     Row("api/", "/api/", {"GET": EVERYONE_200, "POST": per_role(401, 405, 405, 405, 405)}, api=True),
     Row("api/<drf_format_suffix:format>", "/api/.json", {"GET": EVERYONE_200}, api=True),
     Row("api/matrix/", "/api/matrix/?rows=team&cols=mechanism", {"GET": EVERYONE_200, "POST": API_NOT_ALLOWED}, api=True),
     Row("api/matrix/", "/api/matrix/", {"GET": per_role(400, 400, 400, 400, 400)}, api=True),  # rows and cols are required
     Row("api/matrix/", "/api/matrix/?rows=team&cols=wish_dimension&format=csv", {"GET": EVERYONE_200}, api=True),
-    Row("api/matrix/", "/api/matrix/?rows=team&cols=mechanism&status=draft", {"GET": per_role(400, 400, 200, 200, 200)}, api=True),
+    Row("api/matrix/", "/api/matrix/?rows=team&cols=mechanism&status=draft", {"GET": per_role(403, 403, 200, 200, 200)}, api=True),
     # Tokens: anyone may exchange a password (a wrong one is a 400); issuing one needs an account.
     Row("api/auth/token/", "/api/auth/token/", {"GET": per_role(405, 405, 405, 405, 405),
                                                 "POST": per_role(400, 400, 400, 400, 400)},
