@@ -3,7 +3,7 @@
 import pytest
 from django.db import connection
 
-from evidence.models import EvidenceExcerpt
+from evidence.models import EvidenceExcerpt, Source
 from evidence.search import highlight, parse_query, search_configurations, search_excerpts
 from mechanisms.models import CMOConfiguration
 
@@ -90,14 +90,15 @@ def test_highlight_escapes_and_marks():
 def test_ranking_puts_the_better_match_first(kb):
     # q-control says "control" once in its text; a new excerpt says it in its text twice and in its
     # attribution, and another only in its section heading (weight C): best first.
-    text = kb.source.full_text
+    # (a source of its own: the small report's text is fixed once excerpts point into it)
+    text = kb.source.full_text + "Control, control: we took control.\n"
+    source = Source.objects.create(slug="control-report", kind=kb.report, programme=kb.programme,
+                                   title="Control report", full_text=text)
     start = text.index("Introduction.")
-    kb.source.full_text = text + "Control, control: we took control.\n"
-    kb.source.save()
-    s = len(text)
-    EvidenceExcerpt.objects.create(slug="q-more-control", source=kb.source, text="Control, control: we took control.",
+    s = len(kb.source.full_text)
+    EvidenceExcerpt.objects.create(slug="q-more-control", source=source, text="Control, control: we took control.",
                                    start=s, end=s + 34, attribution="(control group)")
-    EvidenceExcerpt.objects.create(slug="intro", source=kb.source, text="Introduction.", start=start, end=start + 13,
+    EvidenceExcerpt.objects.create(slug="intro", source=source, text="Introduction.", start=start, end=start + 13,
                                    section="Control")
     assert slugs(search_excerpts(EvidenceExcerpt.objects.all(), "control")) == ["q-more-control", "q-control", "intro"]
 

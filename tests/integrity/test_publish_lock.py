@@ -112,9 +112,11 @@ def test_api_delete_vocabulary_a_published_configuration_uses(kb, evaluator_clie
     assert Context.objects.filter(slug="resigned-dependence").exists()
     assert Outcome.objects.filter(slug="self-care").exists()
     assert list(kb.shc_control.contexts.values_list("slug", flat=True)) == ["resigned-dependence"]
-    # Used by a draft only: the evaluator's to delete. A lead may delete what published ones use.
-    assert evaluator_client.delete("/api/contexts/four-hour-target/").status_code == 204
-    assert lead_client.delete("/api/outcomes/self-care-refused/").status_code == 204
+    # Used by a draft only: the lock does not apply, but a row still in use is not deleted from under
+    # any configuration, whoever asks (mechanisms/dependents.py: 409, as in the admin).
+    assert evaluator_client.delete("/api/contexts/four-hour-target/").status_code == 409
+    assert lead_client.delete("/api/outcomes/self-care-refused/").status_code == 409
+    assert Context.objects.filter(slug="four-hour-target").exists() and Outcome.objects.filter(slug="self-care-refused").exists()
 
 
 @pytest.mark.parametrize(

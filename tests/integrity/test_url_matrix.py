@@ -344,6 +344,8 @@ API_ROWS = [
     Row("api/schema/", "/api/schema/", {"GET": EVERYONE_200}, api=True),
     Row("api/docs/", "/api/docs/", {"GET": EVERYONE_200}, api=True),
     Row("api/redoc/", "/api/redoc/", {"GET": EVERYONE_200}, api=True),
+    # ReDoc's bundle without its vendor's CDN logo (cmo_kb/api_docs.py): public, like the page.
+    Row("api/redoc/redoc.standalone.js", "/api/redoc/redoc.standalone.js", {"GET": EVERYONE_200}, api=True),
     # The REFI-QDA downloads: published for everyone, drafts for evaluators only.
     Row("api/export/qdpx/", "/api/export/qdpx/", {"GET": EVERYONE_200, "POST": per_role(405, 405, 405, 405, 405)}, api=True),
     Row("api/export/qdpx/", "/api/export/qdpx/?include_drafts=1", {"GET": per_role(403, 403, 200, 200, 200)}, api=True),
