@@ -8,8 +8,9 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
-from cmo_kb.api import API_THROTTLES, IssueTokenView, MeView, ObtainTokenView
 from cmo_kb.api_docs import RedocView, SwaggerView, redoc_bundle_view
+from cmo_kb.throttles import API_THROTTLES
+from cmo_kb.token_views import IssueTokenView, MeView, ObtainTokenView
 from evidence import api as evidence_api
 from mechanisms import api as mechanisms_api
 from projects import api as projects_api

@@ -1,10 +1,17 @@
 """Error answers shared by the middleware and the project's handler400/handler500: JSON under
-/api/ (the API's clients parse JSON, not an HTML page), the site's own pages elsewhere."""
+/api/ (the API's clients parse JSON, not an HTML page), the site's own pages elsewhere; and the REST
+API's exception handler (REST_FRAMEWORK['EXCEPTION_HANDLER']), which turns model-level errors into 4xx."""
 
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
+from django.db.models import ProtectedError, RestrictedError
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.utils.encoding import force_str
 from django.views.defaults import server_error as default_server_error
+from rest_framework import exceptions, status
+from rest_framework.response import Response
 
 API_PREFIX = "/api/"
 
@@ -39,3 +46,34 @@ def server_error(request):
             status=500,
         )
     return default_server_error(request)
+
+
+def exception_handler(exc, context):
+    """DRF's handler, plus model-level errors turned into 4xx instead of 500s.
+
+    - django ValidationError (model clean/save, e.g. the verbatim rule) -> 400 {field: [message]}
+    - ProtectedError/RestrictedError on delete -> 409 with what still depends on the object
+    - IntegrityError (a constraint the serializer did not catch) -> 409
+    - the publish lock (mechanisms/publish_lock.py) -> 403 naming the published configurations
+    """
+    from mechanisms.publish_lock import PublishedKnowledgeLocked
+
+    if isinstance(exc, PublishedKnowledgeLocked):
+        return Response({"detail": exc.message, "configurations": exc.slugs}, status=status.HTTP_403_FORBIDDEN)
+    if isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        exc = exceptions.ValidationError(detail)
+    elif isinstance(exc, (ProtectedError, RestrictedError)):
+        objs = list(exc.protected_objects if isinstance(exc, ProtectedError) else exc.restricted_objects)
+        return Response(
+            {
+                "detail": "Cannot delete: other records depend on it. Remove or reassign them first.",
+                "dependents": [f"{o._meta.verbose_name}: {force_str(o)}" for o in objs[:50]],
+            },
+            status=status.HTTP_409_CONFLICT,
+        )
+    elif isinstance(exc, IntegrityError):
+        return Response({"detail": f"Conflicts with an existing record: {exc}"}, status=status.HTTP_409_CONFLICT)
+    from rest_framework.views import exception_handler as drf_exception_handler
+
+    return drf_exception_handler(exc, context)

@@ -16,7 +16,7 @@ Public rationale (shown to everyone, as today):
 - FrameworkConcept.note: how the source presents a reference framework's construct (admin only).
 """
 
-from cmo_kb.api import request_is_evaluator
+from cmo_kb.permissions import request_is_evaluator
 
 INTERNAL_NOTE_HELP = "Evaluators only; absent for others. The curator's internal notes, not public rationale."
 

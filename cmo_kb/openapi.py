@@ -91,7 +91,7 @@ def _nullable_source(serializer, field):
 
 
 def _is_free_text(filter_):
-    from cmo_kb.api import SearchParamFilter, TextListFilter
+    from cmo_kb.filters import SearchParamFilter, TextListFilter
 
     return isinstance(filter_, (TextListFilter, SearchParamFilter))
 

@@ -196,7 +196,7 @@ REST_FRAMEWORK = {
         "anon": env_rate("API_THROTTLE_ANON", "120/minute"),
         "user": env_rate("API_THROTTLE_USER", "1200/minute"),
     },
-    "EXCEPTION_HANDLER": "cmo_kb.api.exception_handler",
+    "EXCEPTION_HANDLER": "cmo_kb.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "cmo_kb.openapi.KBAutoSchema",
 }
 

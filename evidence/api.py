@@ -10,20 +10,20 @@ from django.db.models import BigIntegerField, ExpressionWrapper, F, Prefetch
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, serializers
 
-from cmo_kb.api import (
-    SearchHitSerializerMixin,
+from cmo_kb.api import KBModelViewSet, SearchHitSerializerMixin, vocabulary_serializer
+from cmo_kb.filters import (
     ChoiceListFilter,
     IntegerListFilter,
-    KBCursorPagination,
     KBFilterSet,
-    KBModelViewSet,
     SearchParamFilter,
     SlugListFilter,
     TextListFilter,
     VocabularyFilterSet,
-    visible_configurations,
-    vocabulary_serializer,
 )
+from cmo_kb.internal_notes import EvaluatorOnlyFieldsMixin
+from cmo_kb.pagination import KBCursorPagination
+from cmo_kb.permissions import visible_configurations
+from cmo_kb.vocabulary import ReviewStatus
 from evidence.models import (
     EvaluationWave,
     EvidenceExcerpt,
@@ -35,8 +35,6 @@ from evidence.models import (
     SpeakerRole,
     Stance,
 )
-from cmo_kb.internal_notes import EvaluatorOnlyFieldsMixin
-from cmo_kb.vocabulary import ReviewStatus
 from evidence.search import search_excerpts
 from mechanisms import publish_lock
 from mechanisms.models import CMOConfiguration, EnablingMechanism

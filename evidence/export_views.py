@@ -14,8 +14,9 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
-from cmo_kb.api import API_THROTTLES, request_is_evaluator
 from cmo_kb.internal_notes import shows_internal_notes
+from cmo_kb.permissions import request_is_evaluator
+from cmo_kb.throttles import API_THROTTLES
 
 from . import refi_qda
 

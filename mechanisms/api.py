@@ -15,25 +15,26 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from cmo_kb.api import (
-    SearchHitSerializerMixin,
-    filter_parameters,
     KBAPIDefaults,
+    KBModelViewSet,
+    SearchHitSerializerMixin,
+    vocabulary_serializer,
+)
+from cmo_kb.filters import (
     ChoiceListFilter,
     DateTimeFilter,
     IntegerListFilter,
-    KBCursorPagination,
     KBFilterSet,
-    KBModelViewSet,
     SearchParamFilter,
     SlugListFilter,
     StrictBooleanFilter,
     TextListFilter,
     VocabularyFilterSet,
-    request_is_evaluator,
-    visible_configurations,
-    vocabulary_serializer,
 )
 from cmo_kb.internal_notes import EvaluatorOnlyFieldsMixin
+from cmo_kb.openapi import filter_parameters
+from cmo_kb.pagination import KBCursorPagination
+from cmo_kb.permissions import request_is_evaluator, visible_configurations
 from cmo_kb.vocabulary import ReviewStatus, user_is_lead
 from evidence.models import EvidenceLink
 from evidence.search import search_configurations

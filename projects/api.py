@@ -3,7 +3,8 @@
 from django.db.models import Prefetch
 from rest_framework import serializers
 
-from cmo_kb.api import KBFilterSet, KBModelViewSet, SlugListFilter, VocabularyFilterSet, vocabulary_serializer
+from cmo_kb.api import KBModelViewSet, vocabulary_serializer
+from cmo_kb.filters import KBFilterSet, SlugListFilter, VocabularyFilterSet
 from projects.models import (
     KeyFigure,
     Programme,

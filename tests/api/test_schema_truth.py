@@ -7,7 +7,7 @@ import copy
 import jsonschema
 import pytest
 
-from cmo_kb.api import MAX_PAGE_SIZE
+from cmo_kb.pagination import MAX_PAGE_SIZE
 
 
 def _served(client):

@@ -7,8 +7,8 @@ import json
 import pytest
 from django.test import Client
 
-from cmo_kb.api import COMMON_PARAMS
 from cmo_kb.api_urls import router
+from cmo_kb.filters import COMMON_PARAMS
 
 pytestmark = pytest.mark.django_db
 

@@ -24,7 +24,7 @@ django.setup()
 from django.conf import settings
 from django.test import RequestFactory
 from rest_framework.request import Request
-from cmo_kb.api import AnonThrottle
+from cmo_kb.throttles import AnonThrottle
 
 settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": "5/minute", "user": "5/minute"}}
 from rest_framework.settings import api_settings
