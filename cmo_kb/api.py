@@ -3,12 +3,8 @@ projects/api.py, mechanisms/api.py and evidence/api.py; the router in cmo_kb/api
 pieces each have a module: filters (cmo_kb/filters.py), pages (pagination.py), formats (renderers.py),
 permissions, throttles, the error handler (errors.py), tokens (token_views.py), the schema (openapi.py).
 
-Conventions every resource follows (and the OpenAPI description repeats):
-- A filter takes several values, comma-separated (``team=camhs,pathway``) or repeated
-  (``team=camhs&team=pathway``); a row matches any of them. Different filters combine with AND.
-- A bad value (unknown slug, bad choice, malformed number or date, unknown parameter) is a 400 whose
-  body maps the parameter to what was wrong and what it accepts: ``{"team": ["Unknown team 'x'.
-  Accepted: camhs, mums-power, …."]}``. Never an empty 200, never a 500.
+The conventions every resource follows (several values per filter, 400s that name the parameter)
+are in cmo_kb/filters.py.
 """
 
 
