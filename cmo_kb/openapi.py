@@ -11,7 +11,7 @@ answers a way in which the generated schema would otherwise be untrue:
   as JSON and as CSV (text, one row per result).
 - Query parameters: an empty value means "absent" (`allowEmptyValue`); a slug filter lists the
   slugs it accepts (`enum`, read from the database when the schema is served, as the 400 for an
-  unknown slug lists them).
+  unknown slug lists them); a free-text filter (`name`, `search`) has the empty schema: any text.
 - Response bodies: a read-only field declared `required=False` (`rank`, `snippet`) may be absent; a
   field whose source runs through a nullable column (a deleted user's `created_by`) may be null.
 """
@@ -255,10 +255,12 @@ class KBAutoSchema(VersionedSchemaMixin, AutoSchema):
                 parameter["allowEmptyValue"] = True
             filter_ = filters.get(parameter["name"])
             if filter_ is not None and _is_free_text(filter_):
-                # Any text is a search term ("-1.5e+131" too): no type for a fuzzer to step outside.
-                schema = parameter["schema"] = copy.deepcopy(parameter.get("schema", {}))
-                target = schema.get("items") if schema.get("type") == "array" else schema
-                target.pop("type", None)
+                # Any text is a search term ("-1.5e+131", "null" too), one or comma-separated: a query
+                # string cannot tell a number or a JSON null from the text that spells it, so the
+                # schema is the empty one (anything), with no type for a fuzzer to step outside.
+                parameter["schema"] = {}
+                parameter.pop("explode", None)
+                parameter.pop("style", None)
                 continue
             if filter_ is None or not getattr(request, "kb_schema_served", False):
                 continue

@@ -78,6 +78,19 @@ def test_query_parameters_say_what_they_accept(kb, anon_schema, evaluator_client
     assert "pathway-targets" not in anon_slugs and "pathway-targets" in evaluator_slugs
 
 
+def test_free_text_filters_accept_any_text(kb, anon_schema, client):
+    # A query string cannot tell JSON null or a number from the text spelling it: a free-text
+    # filter's schema is the empty one, so no value counts as "schema-violating" (make fuzz sent
+    # name=null as invalid data and the API rightly searched for the text "null").
+    for path, name in [("/api/relationship-levels/", "name"), ("/api/excerpts/", "search"), ("/api/matrix/", "slug"), ("/api/sources/", "title")]:
+        assert _parameters(anon_schema, path)[name]["schema"] == {}, (path, name)
+    for value in ("null", "-1.5e+131", "true", "{}"):
+        response = client.get("/api/relationship-levels/", {"name": value})
+        assert response.status_code == 200, value
+        assert response.json()["count"] == 0
+    assert client.get("/api/relationship-levels/", {"name": "mic"}).json()["count"] == 1
+
+
 def test_written_schema_lists_no_database_values(tmp_path, db):
     """`manage.py spectacular` (no request, perhaps no database) writes a schema without slug enums."""
     import yaml
