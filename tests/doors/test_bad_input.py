@@ -270,3 +270,17 @@ def test_an_unmatched_page_url_is_the_site_page(kb, client):
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")
     assert "<h1>Page not found</h1>" in response.content.decode()
+
+
+@pytest.mark.parametrize("body", [["ana"], 7, "ana", None])
+def test_a_token_request_that_is_not_an_object_is_a_400(kb, evaluator_client, analyst, body):
+    # make fuzz posted a JSON list to /api/auth/tokens/: request.data.get() was a 500.
+    response = evaluator_client.post("/api/auth/tokens/", json.dumps(body), content_type="application/json")
+    assert response.status_code == 400
+    assert list(response.json()) == ["non_field_errors"]
+
+
+def test_a_token_request_without_a_username_is_a_400_naming_it(kb, evaluator_client):
+    response = evaluator_client.post("/api/auth/tokens/", {}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"username": ["This field is required."]}
