@@ -134,6 +134,24 @@ def test_lead_publishes_only_what_passes_the_guard_rails(kb, lead_client):
     assert CMOConfiguration.objects.get(slug="pathway-targets").updated_by.username == "leo"
 
 
+def test_a_patch_of_wish_shifts_needs_whole_shifts(kb, evaluator_client):
+    # A PATCH replaces the list of shifts; make fuzz sent one without its pole and got a 500.
+    configuration = CMOConfiguration.objects.get(slug="pathway-targets")
+    before = list(configuration.wish_shifts.values_list("dimension__slug", "toward__slug"))
+    response = evaluator_client.patch(
+        "/api/configurations/pathway-targets/", {"wish_shifts": [{"dimension": "power"}]}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json() == {"wish_shifts": {"0": {"toward": ["This field is required."], "between": ["This field is required."]}}}
+    assert list(configuration.wish_shifts.values_list("dimension__slug", "toward__slug")) == before
+    response = evaluator_client.patch(
+        "/api/configurations/pathway-targets/",
+        {"wish_shifts": [{"dimension": "power", "toward": "agency", "between": "clinician-patient"}]}, format="json",
+    )
+    assert response.status_code == 200
+    assert [(s["dimension"], s["toward"]) for s in response.json()["wish_shifts"]] == [("power", "agency")]
+
+
 def test_evaluator_deletes_a_draft(kb, evaluator_client):
     assert evaluator_client.delete("/api/configurations/pathway-targets/").status_code == 204
     assert not CMOConfiguration.objects.filter(slug="pathway-targets").exists()
