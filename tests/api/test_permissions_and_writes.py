@@ -302,3 +302,21 @@ def test_status_changes_through_the_api_are_recorded_as_workflow_steps(kb, evalu
     assert response.status_code == 400
     assert "it is a draft" in response.json()["status"][0]
     assert not CMOConfiguration.objects.filter(slug="born-published").exists()
+
+
+def test_a_write_that_changes_nothing_stamps_nothing(kb, evaluator_client, evaluator):
+    from projects.models import Team
+
+    # (A team no published configuration uses, so the publish lock stays out of the way.)
+    team = Team.objects.create(programme=kb.programme, slug="new-team", name="New team", short_name="NT", order=9)
+    stamped, history = team.updated_at, team.history.count()
+    for body in ({}, {"name": "New team", "short_name": "NT"}):
+        response = evaluator_client.patch("/api/teams/new-team/", body, format="json")
+        assert response.status_code == 200, body
+        assert response.json()["name"] == "New team"
+        team.refresh_from_db()
+        assert (team.updated_at, team.updated_by, team.history.count()) == (stamped, None, history), body
+    assert evaluator_client.patch("/api/teams/new-team/", {"short_name": "S.H.C."}, format="json").status_code == 200
+    team.refresh_from_db()
+    assert (team.short_name, team.updated_by, team.history.count()) == ("S.H.C.", evaluator, history + 1)
+    assert team.updated_at > stamped
