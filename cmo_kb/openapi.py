@@ -45,6 +45,16 @@ ERROR_FIELDS = {
 ERROR_DETAIL_OR_FIELDS = {"oneOf": [ERROR_DETAIL, {**ERROR_FIELDS, "example": {
     "include_drafts": ["Only evaluators can export draft and in-review configurations."]}}]}
 ERROR_FORBIDDEN = ERROR_DETAIL_OR_FIELDS
+# A 400 maps each parameter or field to its messages; a field holding rows (a configuration's
+# wish_shifts) maps each row's index to that row's fields and messages; a body that cannot be read
+# at all (malformed JSON, a NUL byte in a key) says why in `detail`.
+ERROR_BAD_INPUT = {"description": ERROR_FIELDS["description"], "oneOf": [ERROR_DETAIL, {
+    **ERROR_FIELDS,
+    "additionalProperties": {"anyOf": [
+        {"type": "array", "items": {"type": "string"}},
+        {"type": "object", "description": "A field holding rows: row index → {field: [message]}."},
+    ]},
+}]}
 CSV_BODY = {
     "type": "string",
     "description": "?format=csv: a header line, then one row per result (nested objects as dotted columns, "
@@ -56,7 +66,7 @@ READS = ("GET", "HEAD")
 
 # (status, schema, description): what KBAutoSchema adds to an operation that lacks it.
 ERRORS = {
-    "400": (ERROR_FIELDS, "Bad input: an unknown slug, a bad choice, a malformed number or date, an unknown "
+    "400": (ERROR_BAD_INPUT, "Bad input: an unknown slug, a bad choice, a malformed number or date, an unknown "
             "parameter or format, or an invalid field."),
     "401": (ERROR_DETAIL, "Not signed in, or a bad token: send `Authorization: Token <key>` (POST /api/auth/token/)."),
     "403": (ERROR_FORBIDDEN, "Signed in but not allowed: only evaluators write, only lead evaluators publish."),

@@ -194,3 +194,22 @@ def test_empty_values_mean_absent(kb, anon_client):
         response = anon_client.get(f"/api/configurations/?{query}")
         assert response.status_code == 200, (query, response.content)
         assert response.json()["results"] == everything["results"], query
+
+
+def test_write_errors_match_the_schema(kb, evaluator_client):
+    # make fuzz found both 400s outside the schema: a row's errors nested under its index, and a
+    # body that cannot be read (a NUL in a JSON key) saying why in `detail`.
+    schema = _served(evaluator_client)
+    validate = _validator(schema, "/api/configurations/{slug}/", "patch", 400)
+    response = evaluator_client.patch(
+        "/api/configurations/pathway-targets/", {"wish_shifts": [{"dimension": "nope"}]}, format="json"
+    )
+    assert response.status_code == 400
+    assert list(response.json()["wish_shifts"]) == ["0"]
+    validate(response.json())
+    response = evaluator_client.patch(
+        "/api/configurations/pathway-targets/", '{"a\\u0000b": 1}', content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert "NUL" in response.json()["detail"]
+    validate(response.json())
