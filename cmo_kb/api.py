@@ -40,6 +40,10 @@ class WriteRecordsUserMixin:
             serializer.save(**self._user_fields(serializer, creating=True))
 
     def perform_update(self, serializer):
+        # A write that changes nothing (an empty PATCH, or the stored values sent back) saves nothing:
+        # no updated_by/updated_at stamp, no history record claiming a change.
+        if changes_nothing(serializer):
+            return
         with transaction.atomic():
             serializer.save(**self._user_fields(serializer, creating=False))
 
@@ -50,6 +54,28 @@ class WriteRecordsUserMixin:
             return super().destroy(request, *args, **kwargs)
 
 
+
+
+def changes_nothing(serializer):
+    """Whether every validated value equals the stored one (costs a query per many-to-many field
+    sent). Nested rows (a configuration's Wish shifts, its ordered pathways) always count as a change."""
+    from django.core.exceptions import FieldDoesNotExist
+
+    instance = serializer.instance
+    for name, value in serializer.validated_data.items():
+        try:
+            field = instance._meta.get_field(name)
+        except FieldDoesNotExist:
+            return False
+        if field.many_to_many:
+            if not field.remote_field.through._meta.auto_created:
+                return False  # a list with its own rows (ordered pathways): compared by its writer
+            stored = set(getattr(instance, name).values_list("pk", flat=True))
+            if {getattr(item, "pk", item) for item in value} != stored:
+                return False
+        elif not field.concrete or getattr(instance, field.name) != value:
+            return False
+    return True
 
 
 class KBAPIDefaults:

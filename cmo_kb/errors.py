@@ -9,6 +9,7 @@ from django.db.models import ProtectedError, RestrictedError
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils.encoding import force_str
+from django.views.defaults import page_not_found as default_page_not_found
 from django.views.defaults import server_error as default_server_error
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -36,6 +37,14 @@ def bad_request(request, exception=None):
     else:
         problems = {"request": ["The request was malformed."]}
     return bad_request_response(request, problems)
+
+
+def not_found(request, exception=None):
+    """handler404: a URL no route matches (``/api/teams/a.b.c/``: the router's slugs hold no dot or
+    slash) answers under /api/ like the API's own 404s, JSON with a ``detail``."""
+    if is_api(request):
+        return JsonResponse({"detail": "Not found: no API resource has this URL."}, status=404)
+    return default_page_not_found(request, exception)
 
 
 def server_error(request):

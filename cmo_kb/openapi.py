@@ -11,7 +11,7 @@ answers a way in which the generated schema would otherwise be untrue:
   as JSON and as CSV (text, one row per result).
 - Query parameters: an empty value means "absent" (`allowEmptyValue`); a slug filter lists the
   slugs it accepts (`enum`, read from the database when the schema is served, as the 400 for an
-  unknown slug lists them).
+  unknown slug lists them); a free-text filter (`name`, `search`) has the empty schema: any text.
 - Response bodies: a read-only field declared `required=False` (`rank`, `snippet`) may be absent; a
   field whose source runs through a nullable column (a deleted user's `created_by`) may be null.
 """
@@ -45,6 +45,16 @@ ERROR_FIELDS = {
 ERROR_DETAIL_OR_FIELDS = {"oneOf": [ERROR_DETAIL, {**ERROR_FIELDS, "example": {
     "include_drafts": ["Only evaluators can export draft and in-review configurations."]}}]}
 ERROR_FORBIDDEN = ERROR_DETAIL_OR_FIELDS
+# A 400 maps each parameter or field to its messages; a field holding rows (a configuration's
+# wish_shifts) maps each row's index to that row's fields and messages; a body that cannot be read
+# at all (malformed JSON, a NUL byte in a key) says why in `detail`.
+ERROR_BAD_INPUT = {"description": ERROR_FIELDS["description"], "oneOf": [ERROR_DETAIL, {
+    **ERROR_FIELDS,
+    "additionalProperties": {"anyOf": [
+        {"type": "array", "items": {"type": "string"}},
+        {"type": "object", "description": "A field holding rows: row index → {field: [message]}."},
+    ]},
+}]}
 CSV_BODY = {
     "type": "string",
     "description": "?format=csv: a header line, then one row per result (nested objects as dotted columns, "
@@ -56,7 +66,7 @@ READS = ("GET", "HEAD")
 
 # (status, schema, description): what KBAutoSchema adds to an operation that lacks it.
 ERRORS = {
-    "400": (ERROR_FIELDS, "Bad input: an unknown slug, a bad choice, a malformed number or date, an unknown "
+    "400": (ERROR_BAD_INPUT, "Bad input: an unknown slug, a bad choice, a malformed number or date, an unknown "
             "parameter or format, or an invalid field."),
     "401": (ERROR_DETAIL, "Not signed in, or a bad token: send `Authorization: Token <key>` (POST /api/auth/token/)."),
     "403": (ERROR_FORBIDDEN, "Signed in but not allowed: only evaluators write, only lead evaluators publish."),
@@ -255,10 +265,12 @@ class KBAutoSchema(VersionedSchemaMixin, AutoSchema):
                 parameter["allowEmptyValue"] = True
             filter_ = filters.get(parameter["name"])
             if filter_ is not None and _is_free_text(filter_):
-                # Any text is a search term ("-1.5e+131" too): no type for a fuzzer to step outside.
-                schema = parameter["schema"] = copy.deepcopy(parameter.get("schema", {}))
-                target = schema.get("items") if schema.get("type") == "array" else schema
-                target.pop("type", None)
+                # Any text is a search term ("-1.5e+131", "null" too), one or comma-separated: a query
+                # string cannot tell a number or a JSON null from the text that spells it, so the
+                # schema is the empty one (anything), with no type for a fuzzer to step outside.
+                parameter["schema"] = {}
+                parameter.pop("explode", None)
+                parameter.pop("style", None)
                 continue
             if filter_ is None or not getattr(request, "kb_schema_served", False):
                 continue

@@ -44,6 +44,10 @@ class ObtainTokenView(ObtainAuthToken):
         return super().post(request, *args, **kwargs)
 
 
+class IssueTokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+
+
 class IssueTokenView(KBAPIDefaults, APIView):
     """Evaluators issue (or look up) the API token of a read-only account, e.g. an analyst's, or
     their own; superusers of any account (cmo_kb/tokens.py).
@@ -54,16 +58,17 @@ class IssueTokenView(KBAPIDefaults, APIView):
     renderer_classes = [renderers.JSONRenderer, renderers.BrowsableAPIRenderer]
 
     @extend_schema(
-        request=inline_serializer("IssueTokenRequest", {"username": serializers.CharField()}),
+        request=IssueTokenRequestSerializer,
         responses={200: inline_serializer("IssuedToken", {"username": serializers.CharField(), "token": serializers.CharField()}),
                    403: None, 400: None},
     )
     def post(self, request):
         if not request_is_evaluator(request):
             raise exceptions.PermissionDenied("Only evaluators can issue tokens for other accounts.")
-        username = request.data.get("username")
-        if not username:
-            raise exceptions.ValidationError({"username": ["This field is required."]})
+        # A serializer, so a body that is not an object (a JSON list, a number) is a 400 too.
+        body = IssueTokenRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        username = body.validated_data["username"]
         user = get_user_model().objects.filter(username=username, is_active=True).first()
         if user is None:
             raise exceptions.ValidationError({"username": [f"No active account is called {username!r}."]})

@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("cmo_kb.page_urls")),
 ]
 
-# A 400 or 500 under /api/ is JSON like the API's other errors; elsewhere the site's own pages.
+# A 400, 404 or 500 under /api/ is JSON like the API's other errors; elsewhere the site's own pages.
 handler400 = "cmo_kb.errors.bad_request"
+handler404 = "cmo_kb.errors.not_found"
 handler500 = "cmo_kb.errors.server_error"

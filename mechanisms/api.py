@@ -296,6 +296,14 @@ class WishShiftSerializer(serializers.ModelSerializer):
         fields = ["dimension", "toward", "toward_position", "between", "note"]
 
     def validate(self, attrs):
+        # A PATCH replaces the configuration's whole list of shifts, so each shift is whole; DRF lets
+        # a partial update reach nested serializers, where it would skip their required fields.
+        missing = {
+            name: [field.error_messages["required"]] for name, field in self.fields.items()
+            if field.required and not field.read_only and field.source not in attrs
+        }
+        if missing:
+            raise serializers.ValidationError(missing)
         if attrs["toward"].dimension_id != attrs["dimension"].pk:
             raise serializers.ValidationError(
                 {"toward": [f"'{attrs['toward'].slug}' is a pole of {attrs['toward'].dimension.slug}, not of {attrs['dimension'].slug}."]}

@@ -134,6 +134,24 @@ def test_lead_publishes_only_what_passes_the_guard_rails(kb, lead_client):
     assert CMOConfiguration.objects.get(slug="pathway-targets").updated_by.username == "leo"
 
 
+def test_a_patch_of_wish_shifts_needs_whole_shifts(kb, evaluator_client):
+    # A PATCH replaces the list of shifts; make fuzz sent one without its pole and got a 500.
+    configuration = CMOConfiguration.objects.get(slug="pathway-targets")
+    before = list(configuration.wish_shifts.values_list("dimension__slug", "toward__slug"))
+    response = evaluator_client.patch(
+        "/api/configurations/pathway-targets/", {"wish_shifts": [{"dimension": "power"}]}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json() == {"wish_shifts": {"0": {"toward": ["This field is required."], "between": ["This field is required."]}}}
+    assert list(configuration.wish_shifts.values_list("dimension__slug", "toward__slug")) == before
+    response = evaluator_client.patch(
+        "/api/configurations/pathway-targets/",
+        {"wish_shifts": [{"dimension": "power", "toward": "agency", "between": "clinician-patient"}]}, format="json",
+    )
+    assert response.status_code == 200
+    assert [(s["dimension"], s["toward"]) for s in response.json()["wish_shifts"]] == [("power", "agency")]
+
+
 def test_evaluator_deletes_a_draft(kb, evaluator_client):
     assert evaluator_client.delete("/api/configurations/pathway-targets/").status_code == 204
     assert not CMOConfiguration.objects.filter(slug="pathway-targets").exists()
@@ -284,3 +302,21 @@ def test_status_changes_through_the_api_are_recorded_as_workflow_steps(kb, evalu
     assert response.status_code == 400
     assert "it is a draft" in response.json()["status"][0]
     assert not CMOConfiguration.objects.filter(slug="born-published").exists()
+
+
+def test_a_write_that_changes_nothing_stamps_nothing(kb, evaluator_client, evaluator):
+    from projects.models import Team
+
+    # (A team no published configuration uses, so the publish lock stays out of the way.)
+    team = Team.objects.create(programme=kb.programme, slug="new-team", name="New team", short_name="NT", order=9)
+    stamped, history = team.updated_at, team.history.count()
+    for body in ({}, {"name": "New team", "short_name": "NT"}):
+        response = evaluator_client.patch("/api/teams/new-team/", body, format="json")
+        assert response.status_code == 200, body
+        assert response.json()["name"] == "New team"
+        team.refresh_from_db()
+        assert (team.updated_at, team.updated_by, team.history.count()) == (stamped, None, history), body
+    assert evaluator_client.patch("/api/teams/new-team/", {"short_name": "S.H.C."}, format="json").status_code == 200
+    team.refresh_from_db()
+    assert (team.short_name, team.updated_by, team.history.count()) == ("S.H.C.", evaluator, history + 1)
+    assert team.updated_at > stamped

@@ -78,6 +78,19 @@ def test_query_parameters_say_what_they_accept(kb, anon_schema, evaluator_client
     assert "pathway-targets" not in anon_slugs and "pathway-targets" in evaluator_slugs
 
 
+def test_free_text_filters_accept_any_text(kb, anon_schema, client):
+    # A query string cannot tell JSON null or a number from the text spelling it: a free-text
+    # filter's schema is the empty one, so no value counts as "schema-violating" (make fuzz sent
+    # name=null as invalid data and the API rightly searched for the text "null").
+    for path, name in [("/api/relationship-levels/", "name"), ("/api/excerpts/", "search"), ("/api/matrix/", "slug"), ("/api/sources/", "title")]:
+        assert _parameters(anon_schema, path)[name]["schema"] == {}, (path, name)
+    for value in ("null", "-1.5e+131", "true", "{}"):
+        response = client.get("/api/relationship-levels/", {"name": value})
+        assert response.status_code == 200, value
+        assert response.json()["count"] == 0
+    assert client.get("/api/relationship-levels/", {"name": "mic"}).json()["count"] == 1
+
+
 def test_written_schema_lists_no_database_values(tmp_path, db):
     """`manage.py spectacular` (no request, perhaps no database) writes a schema without slug enums."""
     import yaml
@@ -181,3 +194,22 @@ def test_empty_values_mean_absent(kb, anon_client):
         response = anon_client.get(f"/api/configurations/?{query}")
         assert response.status_code == 200, (query, response.content)
         assert response.json()["results"] == everything["results"], query
+
+
+def test_write_errors_match_the_schema(kb, evaluator_client):
+    # make fuzz found both 400s outside the schema: a row's errors nested under its index, and a
+    # body that cannot be read (a NUL in a JSON key) saying why in `detail`.
+    schema = _served(evaluator_client)
+    validate = _validator(schema, "/api/configurations/{slug}/", "patch", 400)
+    response = evaluator_client.patch(
+        "/api/configurations/pathway-targets/", {"wish_shifts": [{"dimension": "nope"}]}, format="json"
+    )
+    assert response.status_code == 400
+    assert list(response.json()["wish_shifts"]) == ["0"]
+    validate(response.json())
+    response = evaluator_client.patch(
+        "/api/configurations/pathway-targets/", '{"a\\u0000b": 1}', content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert "NUL" in response.json()["detail"]
+    validate(response.json())

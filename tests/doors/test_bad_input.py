@@ -250,3 +250,37 @@ def test_a_page_500_is_the_site_page(kb, client, monkeypatch):
     assert response.status_code == 500
     assert response["Content-Type"].startswith("text/html")
     assert "<h1>Something went wrong</h1>" in response.content.decode()
+
+
+# --- A URL no route matches: a JSON 404 under /api/ --------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["/api/teams/a.b.c/", "/api/waves/x%2Fy/", "/api/no-such-resource/", "/api/teams/shc/extra/"])
+def test_an_unmatched_api_url_is_a_json_404(kb, client, url):
+    # The router's slugs hold no dot or slash, so these match no route: Django's own handler404
+    # would answer its HTML page, which no API client (nor the schema) expects.
+    response = client.get(url)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found: no API resource has this URL."}
+
+
+def test_an_unmatched_page_url_is_the_site_page(kb, client):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+    assert "<h1>Page not found</h1>" in response.content.decode()
+
+
+@pytest.mark.parametrize("body", [["ana"], 7, "ana", None])
+def test_a_token_request_that_is_not_an_object_is_a_400(kb, evaluator_client, analyst, body):
+    # make fuzz posted a JSON list to /api/auth/tokens/: request.data.get() was a 500.
+    response = evaluator_client.post("/api/auth/tokens/", json.dumps(body), content_type="application/json")
+    assert response.status_code == 400
+    assert list(response.json()) == ["non_field_errors"]
+
+
+def test_a_token_request_without_a_username_is_a_400_naming_it(kb, evaluator_client):
+    response = evaluator_client.post("/api/auth/tokens/", {}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"username": ["This field is required."]}
