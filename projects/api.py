@@ -16,7 +16,15 @@ from projects.models import (
 )
 
 
+def text_list_field(help_text):
+    """A list of texts (a JSON list of strings; a form repeats the key). A JSONField would take any
+    JSON, and `null` would reach the not-null column as a 409 rather than a 400 naming the field."""
+    return serializers.ListField(child=serializers.CharField(trim_whitespace=False), required=False, help_text=help_text)
+
+
 class ProgrammeSerializer(serializers.ModelSerializer):
+    headline_messages = text_list_field("The evaluation's headline messages, in order.")
+
     class Meta:
         model = Programme
         fields = [
@@ -86,6 +94,7 @@ class TeamSerializer(serializers.ModelSerializer):
     relationship_levels = TeamRelationshipLevelSerializer(source="teamrelationshiplevel_set", many=True, read_only=True)
     key_figures = KeyFigureSerializer(many=True, read_only=True)
     configurations_url = serializers.SerializerMethodField(help_text="This team's configurations in the API.")
+    aliases = text_list_field("Other names the sources use for this team.")
 
     class Meta:
         model = Team

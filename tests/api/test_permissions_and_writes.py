@@ -320,3 +320,26 @@ def test_a_write_that_changes_nothing_stamps_nothing(kb, evaluator_client, evalu
     team.refresh_from_db()
     assert (team.short_name, team.updated_by, team.history.count()) == ("S.H.C.", evaluator, history + 1)
     assert team.updated_at > stamped
+
+
+@pytest.mark.parametrize("body", [{"aliases": None}, {"aliases": "Mums"}, {"aliases": [{"a": 1}]}])
+def test_a_team_alias_list_takes_only_texts(kb, evaluator_client, body):
+    # A null or a non-list used to reach the not-null JSON column: a 409 carrying the database's message.
+    response = evaluator_client.patch("/api/teams/shc/", body, format="json")
+    assert response.status_code == 400
+    assert list(response.json()) == ["aliases"]
+
+
+def test_lists_of_texts_from_a_form_and_from_json(kb, evaluator_client, lead_client):
+    from projects.models import Programme, Team
+
+    response = evaluator_client.post(
+        "/api/programmes/", {"slug": "p2", "name": "Second programme", "headline_messages": ["One.", " Two "]},
+        format="multipart",
+    )
+    assert response.status_code == 201, response.content
+    assert Programme.objects.get(slug="p2").headline_messages == ["One.", " Two "]
+    # (a lead: published configurations show this team, so the publish lock holds it for leads)
+    response = lead_client.patch("/api/teams/shc/", {"aliases": ["CAMHS team"]}, format="json")
+    assert response.status_code == 200, response.content
+    assert Team.objects.get(slug="shc").aliases == ["CAMHS team"]
