@@ -211,6 +211,9 @@ def drop_indexes_and_keys(cur):
 def populate(cur, excerpts, configurations, seed=10):
     """Multiply the loaded CtG corpus up to `excerpts` excerpts and `configurations` configurations."""
     rng = random.Random(seed)
+    # Rows written earlier in this transaction (load_ctg inside a test) leave deferred foreign-key
+    # checks pending, and a table with pending checks cannot be altered: run them now.
+    cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
     cur.execute("SET maintenance_work_mem = '512MB'")
     report = fetch_dicts(cur, "SELECT * FROM evidence_source WHERE slug = %s", (REPORT_SLUG,))[0]
     cur.execute("SELECT count(*) FROM evidence_evidenceexcerpt")
@@ -281,7 +284,7 @@ def populate(cur, excerpts, configurations, seed=10):
     # trigger and the other copies get the vector it computed, with the trigger off for their COPY.
     # check() recomputes a sample through the trigger itself.
     prototype_of = {}
-    for k in range(1, full_sources + 1):
+    for k in range(1, sources + 1):  # the partial source is last: a prototype only if its variant has no other
         prototype_of.setdefault(variant_of[k - 1], k)
     prototypes = set(prototype_of.values())
     order = sorted(range(1, sources + 1), key=lambda k: k not in prototypes)
@@ -474,14 +477,13 @@ def check_search_vectors(cur, table, sample=2000, seed=0):
     ids = sorted({rng.randint(low, high) for _ in range(sample)})
     cur.execute(f"SELECT id, search_vector::text FROM {table} WHERE id = ANY(%s)", (ids,))
     stored = dict(cur.fetchall())
-    connection = cur.connection
-    autocommit, connection.autocommit = connection.autocommit, False
+    in_transaction = not cur.connection.autocommit  # e.g. inside a test: a savepoint, not a rollback
+    cur.execute("SAVEPOINT generate_check" if in_transaction else "BEGIN")
     try:
         cur.execute(f"UPDATE {table} SET search_vector = NULL WHERE id = ANY(%s) RETURNING id, search_vector::text", (ids,))
         fresh = dict(cur.fetchall())
     finally:
-        connection.rollback()
-        connection.autocommit = autocommit
+        cur.execute("ROLLBACK TO SAVEPOINT generate_check" if in_transaction else "ROLLBACK")
     return [pk for pk, vector in fresh.items() if stored.get(pk) != vector]
 
 
