@@ -821,6 +821,26 @@ def bench_import(args, admin):
 # --- Main ------------------------------------------------------------------------------------------
 
 
+def markdown_table(rows):
+    """The rows as a Markdown table (benchmarks/RESULTS.md)."""
+    lines = ["| name | size | value ms | floor ms | ratio | goal | holds | RSS growth MB | note |",
+             "|---|---|---:|---:|---:|---|---|---:|---|"]
+    for r in rows:
+        value = "" if r.get("value_ms") is None else f"{r['value_ms']:,.1f}"
+        floor = "" if r.get("floor_ms") is None else f"{r['floor_ms']:,.1f}"
+        ratio = "" if r.get("ratio") is None else f"{r['ratio']:g}×"
+        note = r.get("note", "")
+        if "bytes" in r:
+            note = (note + "; " if note else "") + f"{r['bytes'] / 1024:,.0f} kB"
+        if "rows_per_s" in r:
+            note = (note + "; " if note else "") + f"{r['rows_per_s']:,} rows/s"
+        cells = [r["name"], r["size"], value, floor, ratio, r["goal"].replace("<=", "≤").replace(">=", "≥"),
+                 "yes" if r["holds"] else "**no**", "" if r.get("rss_mb") is None else f"{r['rss_mb']:g}", note]
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+
 def url(args, database):
     return f"postgres://{args.user}@{args.host}:{args.port}/{database}"
 
@@ -863,6 +883,8 @@ def main(argv=None):
     parser.add_argument("--reuse", action="store_true", help="use --database as it is when it exists")
     parser.add_argument("--template", help="clone --database from this database first")
     parser.add_argument("--json", help="write the rows to this file")
+    parser.add_argument("--markdown", help="write the rows as a Markdown table to this file")
+    parser.add_argument("--render", metavar="JSON", help="only turn a --json file into --markdown (or print it)")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--search-repeat", type=int, default=3)
     parser.add_argument("--matrix-repeat", type=int, default=2)
@@ -876,6 +898,10 @@ def main(argv=None):
     parser.add_argument("--user", default="postgres")
     parser.add_argument("--http-port", type=int, default=18765)
     args = parser.parse_args(argv)
+    if args.render:
+        table = markdown_table(json.loads(Path(args.render).read_text()))
+        Path(args.markdown).write_text(table) if args.markdown else print(table)
+        return 0
     args.configurations = args.configurations or max(63, args.excerpts // generate.EXCERPTS_PER_CONFIGURATION)
     args.database = args.database or f"cmo_kb_bench_{args.excerpts}"
     sections = set(args.only.split(","))
@@ -917,6 +943,8 @@ def main(argv=None):
     print(f"\n{len(ROWS) - len(missed)} of {len(ROWS)} goals hold; {time.perf_counter() - started:.0f} s", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(ROWS, indent=1) + "\n")
+    if args.markdown:
+        Path(args.markdown).write_text(markdown_table(ROWS))
     return 1 if missed else 0
 
 
