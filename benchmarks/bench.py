@@ -32,7 +32,6 @@ makes on a throw-away test database (cursor depth, page size, GIN against a sequ
 """
 
 import argparse
-import csv
 import http.client
 import io
 import itertools
@@ -48,8 +47,6 @@ import tempfile
 import threading
 import time
 import zipfile
-from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 from xml.sax.saxutils import escape as xml_escape

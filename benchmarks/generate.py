@@ -30,7 +30,6 @@ verbatim rule compared in Python per source (see check_verbatim). Exit status 1 
 """
 
 import argparse
-import io
 import json
 import os
 import random
@@ -39,7 +38,6 @@ import subprocess
 import sys
 import time
 from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 
 import psycopg2
