@@ -235,8 +235,9 @@ class Server:
             status, size, head = self._get(path, timeout=timeout)
         except (socket.timeout, TimeoutError):
             stop.set()
+            sampler.join()
             self.kill_worker()
-            raise Failure(f"timeout >{timeout} s")
+            raise Failure(f"timeout >{timeout} s (RSS +{peak[0] - idle:,.0f} MB by then)")
         except (ConnectionError, http.client.HTTPException, OSError):
             stop.set()
             if killed:
