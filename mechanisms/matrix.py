@@ -135,26 +135,37 @@ def _visible_sql(configurations, with_slug=False):
     return configurations.order_by().values(*columns).query.sql_with_params()
 
 
-def _key(axis, alias, qn):
-    """(SQL for the axis key in the joined row, JOIN clause or '')."""
+def _key(axis, alias, qn, weighted=False):
+    """(SQL for the axis key in the joined row, SQL for how many keys the configuration has on the
+    axis (at least 1), JOIN clauses)."""
     if axis.column:
-        return f"v.{qn(axis.column)}", ""
+        return f"v.{qn(axis.column)}", "1", ""
     table = qn(axis.link._meta.db_table)
     config, key = qn(axis.link_configuration), qn(axis.link_key)
     source = f"(SELECT DISTINCT {config}, {key} FROM {table})" if axis.repeats else table
-    return f"{alias}.{key}", f" LEFT JOIN {source} {alias} ON {alias}.{config} = v.id"
+    joins = f" LEFT JOIN {source} {alias} ON {alias}.{config} = v.id"
+    if not weighted:
+        return f"{alias}.{key}", "1", joins
+    joins += (f" LEFT JOIN (SELECT {config}, COUNT(*) AS n FROM {source} {alias}_l GROUP BY {config}) {alias}_n"
+              f" ON {alias}_n.{config} = v.id")
+    return f"{alias}.{key}", f"COALESCE({alias}_n.n, 1)", joins
 
 
-def _joined(configurations, row_axis, col_axis, with_slug=False):
+def _joined(configurations, row_axis, col_axis, with_slug=False, weighted=False):
     """(SQL of the CTEs v (visible configurations) and j (one row per configuration, row key and
-    column key; NULL keys for a configuration with no term on an axis), params)."""
+    column key; NULL keys for a configuration with no term on an axis), params).
+
+    ``weighted`` adds nr and nc, how many row keys and column keys the configuration has (at least
+    1): it has nc rows of j in each of its rows and nr in each of its columns."""
     qn = connection.ops.quote_name
     visible, params = _visible_sql(configurations, with_slug)
-    row_key, row_join = _key(row_axis, "r", qn)
-    col_key, col_join = _key(col_axis, "c", qn)
+    row_key, row_n, row_join = _key(row_axis, "r", qn, weighted)
+    col_key, col_n, col_join = _key(col_axis, "c", qn, weighted)
     slug = ", v.slug AS slug" if with_slug else ""
+    weights = f", {row_n} AS nr, {col_n} AS nc" if weighted else ""
     sql = f"""WITH v AS ({visible}),
-        j AS (SELECT v.id AS id, v.effect AS effect{slug}, {row_key} AS rk, {col_key} AS ck FROM v{row_join}{col_join})"""
+        j AS (SELECT v.id AS id, v.effect AS effect{slug}{weights}, {row_key} AS rk, {col_key} AS ck
+                FROM v{row_join}{col_join})"""
     return sql, list(params)
 
 
@@ -165,27 +176,32 @@ def _counts(configurations, row_axis, col_axis):
     configurations (a configuration on two columns is one in its row); in a cell every link is one
     row per (configuration, key), so its count is the same distinct count.
 
-    PostgreSQL computes the four in one pass with GROUPING SETS (measured at 20k configurations:
-    within 1.2x of the cells' GROUP BY alone); SQLite has no GROUPING SETS, so there the same join is
-    aggregated four times in a UNION ALL (one statement still)."""
-    ctes, params = _joined(configurations, row_axis, col_axis)
+    PostgreSQL computes the four in one pass with GROUPING SETS, hashed. COUNT(DISTINCT) would make
+    it sort every group (2x the cells' GROUP BY alone at 20k configurations), so distinct
+    configurations are counted by weight instead: a configuration with 3 teams has 3 rows in a
+    mechanism's column, each weighing 1/3. Single-valued axes weigh 1 and need no join. SQLite has
+    no GROUPING SETS, so there the same join is aggregated four times in a UNION ALL (one
+    statement still)."""
     effects = [Effect.TRIGGERED, Effect.DISABLED]
     sums = "SUM(CASE WHEN effect = %s THEN 1 ELSE 0 END), SUM(CASE WHEN effect = %s THEN 1 ELSE 0 END)"
     if connection.vendor == "postgresql":
+        ctes, params = _joined(configurations, row_axis, col_axis, weighted=True)
         # GROUPING(rk, ck): 0 for a (row, col) group, 1 for a row's, 2 for a column's, 3 for the total.
         sql = f"""{ctes}
             SELECT CASE GROUPING(rk, ck) WHEN 0 THEN 'cell' WHEN 1 THEN 'row' WHEN 2 THEN 'col' ELSE 'total' END,
                    rk, ck,
-                   CASE WHEN GROUPING(rk, ck) = 3
-                        THEN COUNT(DISTINCT id) FILTER (WHERE rk IS NOT NULL AND ck IS NOT NULL)
-                        ELSE COUNT(DISTINCT id) END,
+                   CASE GROUPING(rk, ck) WHEN 0 THEN COUNT(*)
+                        WHEN 1 THEN ROUND(SUM(1.0::float8 / nc))
+                        WHEN 2 THEN ROUND(SUM(1.0::float8 / nr))
+                        ELSE ROUND(SUM(1.0::float8 / (nr * nc)) FILTER (WHERE rk IS NOT NULL AND ck IS NOT NULL)) END,
                    {sums}
               FROM j WHERE rk IS NOT NULL OR ck IS NOT NULL
              GROUP BY GROUPING SETS ((rk, ck), (rk), (ck), ())"""
-        rows = _fetch(sql, [*params, *effects])
+        rows = [(kind, rk, ck, int(n or 0), t, d) for kind, rk, ck, n, t, d in _fetch(sql, [*params, *effects])]
         # Groups with a NULL key are configurations without a term on that axis: in no row or column.
         return [row for row in rows if (row[1] is not None or row[0] in ("col", "total"))
                 and (row[2] is not None or row[0] in ("row", "total"))]
+    ctes, params = _joined(configurations, row_axis, col_axis)
     sql = f"""{ctes}
         SELECT 'cell', rk, ck, COUNT(*), {sums} FROM j WHERE rk IS NOT NULL AND ck IS NOT NULL GROUP BY rk, ck
         UNION ALL SELECT 'row', rk, NULL, COUNT(DISTINCT id), 0, 0 FROM j WHERE rk IS NOT NULL GROUP BY rk

@@ -136,3 +136,14 @@ def test_query_count_is_constant(kb, django_assert_num_queries, rows, cols, ids,
     with django_assert_num_queries(queries):
         m = build_matrix(published(), rows, cols, ids_limit=ids)
     assert m["total"] == 12
+
+
+def test_cross_team_configuration_is_one_in_its_column_and_the_total(kb):
+    kb.shc_fear.teams.add(kb.pathway_team)
+    m = build_matrix(published(), "team", "mechanism")
+    assert [[c["count"] for c in row] for row in m["cells"]] == [[2, 0], [1, 0]]
+    assert [r["count"] for r in m["rows"]] == [2, 1]
+    assert [c["count"] for c in m["cols"]] == [2, 0]
+    assert m["total"] == 2
+    m = build_matrix(published(), "mechanism", "team")
+    assert [r["count"] for r in m["rows"]] == [2, 0] and [c["count"] for c in m["cols"]] == [2, 1]
