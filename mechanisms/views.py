@@ -4,7 +4,8 @@ and the cross-team matrix. Only published configurations ever reach these pages.
 from collections import OrderedDict
 from urllib.parse import urlencode
 
-from django.db.models import Count, F, Prefetch, Q
+from django.db.models import Case, Count, F, IntegerField, OuterRef, Prefetch, Q, Subquery, Value, When, Window
+from django.db.models.functions import Coalesce, RowNumber
 from django.core.paginator import Paginator
 from django.http import Http404, QueryDict
 from django.shortcuts import get_object_or_404, render
@@ -38,50 +39,97 @@ PUBLISHED = ReviewStatus.PUBLISHED
 THEME_ORDER = F("theme__order").asc(nulls_last=True)
 # How many pieces of evidence a configuration card shows before "more evidence".
 EVIDENCE_SHOWN = 2
+# The most evidence links a card loads: the rest is on the configuration's own page (a configuration
+# can gather thousands of links; a card must not carry them all).
+CARD_EVIDENCE_LINKS = 12
+# How many cards a page of many configurations shows in each group (a team's mechanism, say), and in
+# all on the mechanism and quality-domain pages, before linking to the filtered configuration list.
+CARDS_PER_GROUP = 5
+CARDS_SHOWN = 30
+# The configuration page: evidence per page, and how many of the same mechanism's others it names.
+EVIDENCE_PAGE_SIZE = 50
+RELATED_SHOWN = 12
+# Participant quotes first (they are what readers look for), then findings, in source order.
+QUOTES_FIRST = Case(When(excerpt__kind="participant_quote", then=Value(0)), default=Value(1), output_field=IntegerField())
 
 
 # --- shared helpers (the team, excerpt and search pages use them too) -------------------------
 
 
-def configuration_cards(queryset=None):
+def evidence_count():
+    """How many distinct excerpts a configuration cites (a subquery per row of the page)."""
+    return Coalesce(
+        Subquery(
+            EvidenceLink.objects.filter(configuration=OuterRef("pk"))
+            .order_by()
+            .values("configuration")
+            .annotate(n=Count("excerpt", distinct=True))
+            .values("n")
+        ),
+        0,
+    )
+
+
+def configuration_cards(queryset=None, evidence=True):
     """Published configurations with everything a configuration card shows.
 
     Costs 1 query for the configurations plus 7 prefetches, however many rows: teams, contexts,
-    outcomes (with kind), Wish shifts (with dimension, pole and pair), evidence links (with excerpt
-    and speaker role), quality domains, pathways.
+    outcomes (with kind), Wish shifts (with dimension, pole and pair), evidence links (at most
+    CARD_EVIDENCE_LINKS a configuration, quotes first, with excerpt and speaker role), quality
+    domains, pathways. `.evidence_count` is every excerpt it cites. evidence=False leaves the
+    evidence out (6 prefetches): the configuration page pages through it itself.
     """
     qs = CMOConfiguration.objects.published() if queryset is None else queryset
-    return qs.select_related("mechanism", "theme", "relationship_level").prefetch_related(
+    prefetches = [
         "teams",
         "contexts",
         Prefetch("outcomes", queryset=Outcome.objects.select_related("kind")),
         Prefetch("wish_shifts", queryset=WishShift.objects.select_related("dimension", "toward", "between")),
-        Prefetch(
-            "evidence_links",
-            queryset=EvidenceLink.objects.select_related("excerpt", "excerpt__speaker_role", "excerpt__team").order_by(
-                "excerpt__start", "part"
-            ),
-        ),
         "quality_domains",
         Prefetch("configurationpathway_set", queryset=ConfigurationPathway.objects.select_related("pathway")),
-    )
+    ]
+    if evidence:
+        prefetches.insert(4, Prefetch(
+            "evidence_links",
+            queryset=EvidenceLink.objects.select_related("excerpt", "excerpt__speaker_role", "excerpt__team").order_by(
+                QUOTES_FIRST, "excerpt__start", "part", "pk"
+            )[:CARD_EVIDENCE_LINKS],
+            to_attr="card_links",  # a sliced prefetch must go to a list (Django's managers refuse a sliced filter)
+        ))
+    return qs.select_related("mechanism", "theme", "relationship_level").annotate(
+        evidence_count=evidence_count()
+    ).prefetch_related(*prefetches)
 
 
-def attach_evidence(configurations):
-    """Give each configuration `.evidence`: one entry per excerpt with the parts it speaks to,
-    so a quote linked to both context and outcome is shown once. Uses prefetched rows only."""
+def first_of_each(queryset, partition, order, limit=CARDS_PER_GROUP):
+    """The first `limit` rows of `queryset` in each `partition` (a field name), by `order`: one
+    query, a window function, however many rows each group has."""
+    return queryset.annotate(
+        rank_in_group=Window(RowNumber(), partition_by=[F(partition)], order_by=order)
+    ).filter(rank_in_group__lte=limit)
+
+
+def group_links(links):
+    """One entry per excerpt with the parts it speaks to (a quote linked to both context and
+    outcome is shown once), quotes first, then findings, in source order."""
+    grouped = OrderedDict()
+    for link in links:
+        entry = grouped.setdefault(link.excerpt_id, {"excerpt": link.excerpt, "links": []})
+        entry["links"].append(link)
+    return sorted(grouped.values(), key=lambda e: (e["excerpt"].kind != "participant_quote", e["excerpt"].start))
+
+
+def attach_evidence(configurations, evidence=True):
+    """Give each configuration `.evidence` (see group_links) from its prefetched links, split into
+    what the card shows and what is behind "more"; `.evidence_elsewhere` counts the excerpts only
+    its own page lists. Uses prefetched rows only (evidence=False: cards made without evidence)."""
     for configuration in configurations:
-        grouped = OrderedDict()
-        for link in configuration.evidence_links.all():
-            entry = grouped.setdefault(link.excerpt_id, {"excerpt": link.excerpt, "links": []})
-            entry["links"].append(link)
-        # Participant quotes first (they are what readers look for), then findings, in source order.
-        evidence = sorted(
-            grouped.values(), key=lambda e: (e["excerpt"].kind != "participant_quote", e["excerpt"].start)
-        )
+        evidence = group_links(configuration.card_links) if evidence else []
         configuration.evidence = evidence
         configuration.evidence_shown = evidence[:EVIDENCE_SHOWN]
         configuration.evidence_more = evidence[EVIDENCE_SHOWN:]
+        total = getattr(configuration, "evidence_count", len(evidence))
+        configuration.evidence_elsewhere = max(0, total - len(evidence))
         configuration.pathway_list = [cp.pathway for cp in configuration.configurationpathway_set.all()]
     return configurations
 
@@ -146,6 +194,50 @@ def wish_profile(configurations, dimensions):
             }
         )
     return diverging_rows(rows)
+
+
+def wish_profile_counts(shifts, dimensions):
+    """Like wish_profile, from an aggregate over `shifts` (a WishShift queryset): 1 query, whatever
+    the number of shifts. Each side counts shifts, as wish_profile does."""
+    by_dimension = {d.pk: {"left": 0, "right": 0, "between": set()} for d in dimensions}
+    rows = (
+        shifts.order_by()
+        .values("dimension", "toward__position", "between__name")
+        .annotate(n=Count("pk"))
+        .values_list("dimension", "toward__position", "between__name", "n")
+    )
+    for dimension_id, position, between, n in rows:
+        entry = by_dimension.setdefault(dimension_id, {"left": 0, "right": 0, "between": set()})
+        entry["left" if position < 0 else "right"] += n
+        entry["between"].add(between)
+    profile = []
+    for dimension in dimensions:
+        poles = {p.position: p for p in dimension.poles.all()}
+        entry = by_dimension[dimension.pk]
+        profile.append({
+            "dimension": dimension, "label": dimension.name, "url": dimension.get_absolute_url(),
+            "left_pole": poles.get(-1), "right_pole": poles.get(1),
+            "left": entry["left"], "right": entry["right"], "between": sorted(entry["between"]),
+        })
+    return diverging_rows(profile)
+
+
+def effect_summary(queryset):
+    """Totals of a configuration queryset in one aggregate query: total, triggered, disabled,
+    enablers, barriers."""
+    return queryset.order_by().aggregate(
+        total=Count("pk"),
+        triggered=Count("pk", filter=Q(effect=Effect.TRIGGERED)),
+        disabled=Count("pk", filter=Q(effect=Effect.DISABLED)),
+        enablers=Count("pk", filter=Q(influence=Influence.ENABLER)),
+        barriers=Count("pk", filter=Q(influence=Influence.BARRIER)),
+    )
+
+
+def cited_excerpt_count(configurations):
+    """Distinct excerpts cited by a configuration queryset: 1 query."""
+    return EvidenceLink.objects.filter(configuration__in=configurations.order_by().values("pk")).values(
+        "excerpt").distinct().count()
 
 
 def dimensions_with_poles():
