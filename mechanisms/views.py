@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, render
 from rest_framework.exceptions import ValidationError as DRFValidationError
 
 from cmo_kb.vocabulary import ReviewStatus
-from evidence.models import EvidenceLink
+from evidence.models import EvidenceExcerpt, EvidenceLink
 from projects.models import QualityDomain, Team, TeamQualityDomain
 
 from .api import ConfigurationFilterSet
@@ -284,22 +284,29 @@ def mechanism_list(request):
 
 
 def mechanism_detail(request, slug):
-    """1 (mechanism) + 1 (themes) + 8 (configuration cards) = 10 queries."""
+    """1 (mechanism) + 1 (themes) + 1 (counts by theme and effect) + 1 (teams) + 8 (the first
+    CARDS_SHOWN configuration cards) = 12 queries, whatever the number of configurations."""
     mechanism = get_object_or_404(EnablingMechanism, slug=slug)
     themes = list(mechanism.themes.all())
-    configurations = attach_evidence(
-        list(
-            configuration_cards(CMOConfiguration.objects.published().filter(mechanism=mechanism)).order_by(
-                THEME_ORDER, "slug"
-            )
-        )
-    )
+    published = CMOConfiguration.objects.published().filter(mechanism=mechanism)
+    counts = {"triggered": 0, "disabled": 0, "total": 0}
     theme_counts = {t.pk: {"triggered": 0, "disabled": 0} for t in themes}
-    for configuration in configurations:
-        if configuration.theme_id in theme_counts:
-            theme_counts[configuration.theme_id][configuration.effect] += 1
+    for theme_id, effect, n in published.order_by().values("theme", "effect").annotate(n=Count("pk")).values_list(
+        "theme", "effect", "n"
+    ):
+        counts[effect] += n
+        counts["total"] += n
+        if theme_id in theme_counts:
+            theme_counts[theme_id][effect] += n
     for theme in themes:
         theme.counts = theme_counts[theme.pk]
+    team_count = (
+        CMOConfiguration.teams.through.objects.filter(cmoconfiguration__in=published.order_by().values("pk"))
+        .values("team").distinct().count()
+    )
+    configurations = attach_evidence(
+        list(configuration_cards(published).order_by(THEME_ORDER, "slug")[:CARDS_SHOWN])
+    )
     return render(
         request,
         "mechanisms/mechanism_detail.html",
@@ -308,8 +315,10 @@ def mechanism_detail(request, slug):
             "themes": themes,
             "configurations": configurations,
             "columns": _team_groups(configurations),
-            "team_count": len({t.pk for c in configurations for t in c.teams.all()}),
-            "counts": _effect_counts(configurations),
+            "team_count": team_count,
+            "counts": counts,
+            "hidden": counts["total"] - len(configurations),
+            "more_url": f"/configurations/?mechanism={mechanism.slug}",
             "nav_section": "mechanisms",
             "breadcrumbs": [("Mechanisms", "/mechanisms/"), (mechanism.short_name or mechanism.name, None)],
         },
@@ -350,33 +359,49 @@ def wish_list(request):
     )
 
 
+WISH_SHIFTS_SHOWN = 50
+
+
 def wish_detail(request, slug):
-    """1 (dimension) + 1 (poles) + 1 (shifts with configuration, pole, pair) + 1 (their teams) = 4 queries."""
+    """1 (dimension) + 1 (poles) + 1 (shifts per team and side, an aggregate) + 1 (those teams)
+    + 1 (the first WISH_SHIFTS_SHOWN shifts with configuration, pole, pair) + 1 (their teams)
+    = 6 queries, whatever the number of shifts."""
     dimension = get_object_or_404(WishDimension, slug=slug)
     poles = {p.position: p for p in dimension.poles.all()}
-    shifts = list(
-        WishShift.objects.filter(dimension=dimension, configuration__status=PUBLISHED)
-        .select_related("configuration", "configuration__mechanism", "toward", "between")
-        .prefetch_related("configuration__teams")
-        .order_by("configuration__slug", "between__order")
+    published_shifts = WishShift.objects.filter(dimension=dimension, configuration__status=PUBLISHED)
+    Teams = CMOConfiguration.teams.through
+    of_configuration = Teams.objects.filter(cmoconfiguration=OuterRef("configuration")).order_by()
+    # A shift counts for its team, or under "Across teams" when its configuration has several (or none).
+    per_team_counts = (
+        published_shifts.order_by()
+        .annotate(
+            team_total=Subquery(of_configuration.values("cmoconfiguration").annotate(n=Count("pk")).values("n")),
+            only_team=Case(When(team_total=1, then=Subquery(of_configuration.values("team")[:1])), default=None),
+        )
+        .values("only_team", "toward__position")
+        .annotate(n=Count("pk"))
+        .values_list("only_team", "toward__position", "n")
     )
-    per_team = OrderedDict()
-    for shift in shifts:
-        teams = list(shift.configuration.teams.all())
-        for team in teams if len(teams) == 1 else [None]:
-            key = team.slug if team else "_cross"
-            row = per_team.setdefault(
-                key,
-                {
-                    "label": str(team) if team else "Across teams",
-                    "url": team.get_absolute_url() if team else "",
-                    "order": (0, team.order, team.name) if team else (1, 0, ""),
-                    "left": 0,
-                    "right": 0,
-                },
-            )
-            row["left" if shift.toward.position < 0 else "right"] += 1
+    per_team_counts = list(per_team_counts)
+    teams = Team.objects.in_bulk({team_id for team_id, _, _ in per_team_counts if team_id})
+    per_team = {}
+    for team_id, position, n in per_team_counts:
+        team = teams.get(team_id)
+        row = per_team.setdefault(team_id, {
+            "label": str(team) if team else "Across teams",
+            "url": team.get_absolute_url() if team else "",
+            "order": (0, team.order, team.name) if team else (1, 0, ""),
+            "left": 0,
+            "right": 0,
+        })
+        row["left" if position < 0 else "right"] += n
     rows = diverging_rows(sorted(per_team.values(), key=lambda r: r["order"]))
+    total = sum(r["left"] + r["right"] for r in rows)
+    shifts = list(
+        published_shifts.select_related("configuration", "configuration__mechanism", "toward", "between")
+        .prefetch_related("configuration__teams")
+        .order_by("configuration__slug", "between__order")[:WISH_SHIFTS_SHOWN]
+    )
     return render(
         request,
         "mechanisms/wish_detail.html",
@@ -385,6 +410,9 @@ def wish_detail(request, slug):
             "left_pole": poles.get(-1),
             "right_pole": poles.get(1),
             "shifts": shifts,
+            "shift_total": total,
+            "hidden": total - len(shifts),
+            "more_url": f"/configurations/?wish_dimension={dimension.slug}",
             "rows": rows,
             "nav_section": "wish",
             "breadcrumbs": [("Relationship dimensions", "/wish/"), (dimension.name, None)],
@@ -409,7 +437,8 @@ def quality_domain_list(request):
 
 
 def quality_domain_detail(request, slug):
-    """1 (domain) + 1 (teams with basis and evidence) + 1 (outcomes with kind) + 8 (cards) = 11 queries."""
+    """1 (domain) + 1 (teams with basis and evidence) + 1 (outcomes with kind) + 1 (counts by
+    mechanism and effect) + 8 (the first CARDS_SHOWN cards) = 12 queries, whatever the size."""
     domain = get_object_or_404(QualityDomain, slug=slug)
     team_links = list(
         TeamQualityDomain.objects.filter(quality_domain=domain).select_related("team", "evidence").order_by(
@@ -417,9 +446,23 @@ def quality_domain_detail(request, slug):
         )
     )
     outcomes = list(Outcome.objects.filter(quality_domains=domain).select_related("kind"))
-    configurations = attach_evidence(
-        list(configuration_cards(CMOConfiguration.objects.published().filter(quality_domains=domain)))
-    )
+    published = CMOConfiguration.objects.published().filter(quality_domains=domain)
+    counts = {"triggered": 0, "disabled": 0, "total": 0}
+    per_mechanism = {}
+    for mechanism_id, effect, n in published.order_by().values("mechanism", "effect").annotate(n=Count("pk")).values_list(
+        "mechanism", "effect", "n"
+    ):
+        counts[effect] += n
+        counts["total"] += n
+        per_mechanism[mechanism_id] = per_mechanism.get(mechanism_id, 0) + n
+    configurations = attach_evidence(list(
+        configuration_cards(published).order_by(F("mechanism__order").asc(nulls_last=True), THEME_ORDER, "slug")[:CARDS_SHOWN]
+    ))
+    groups = [
+        {"mechanism": mechanism, "configurations": items,
+         "count": per_mechanism.get(mechanism.pk if mechanism else None, len(items))}
+        for mechanism, items in group_by_mechanism(configurations)
+    ]
     return render(
         request,
         "mechanisms/quality_domain_detail.html",
@@ -427,9 +470,11 @@ def quality_domain_detail(request, slug):
             "domain": domain,
             "team_links": team_links,
             "outcomes": outcomes,
-            "groups": group_by_mechanism(configurations),
+            "groups": groups,
             "configurations": configurations,
-            "counts": _effect_counts(configurations),
+            "counts": counts,
+            "hidden": counts["total"] - len(configurations),
+            "more_url": f"/configurations/?quality_domain={domain.slug}",
             "nav_section": "quality",
             "breadcrumbs": [("Quality", "/quality-domains/"), (domain.name, None)],
         },
@@ -440,21 +485,28 @@ def quality_domain_detail(request, slug):
 
 
 def configuration_detail(request, slug):
-    """1 (configuration) + 7 (its parts) + 1 (same mechanism elsewhere) + 1 (their teams) = 10 queries."""
-    configuration = configuration_cards().filter(slug=slug).first()
+    """1 (configuration) + 6 (its parts) + 2 (a page of the excerpts it cites: count, page) + 1
+    (their links) + 1 (how many others share the mechanism) + 1 (the first RELATED_SHOWN of them)
+    + 1 (their teams) = 13 queries. Evidence pages by EVIDENCE_PAGE_SIZE (?evidence=2)."""
+    configuration = configuration_cards(evidence=False).filter(slug=slug).first()
     if configuration is None:
         raise Http404("No published configuration has this address.")
-    attach_evidence([configuration])
-    related = []
+    attach_evidence([configuration], evidence=False)
+    cited = EvidenceExcerpt.objects.filter(
+        pk__in=EvidenceLink.objects.filter(configuration=configuration).values("excerpt_id")
+    ).annotate(
+        quote_last=Case(When(kind="participant_quote", then=Value(0)), default=Value(1), output_field=IntegerField())
+    ).order_by("quote_last", "start", "pk")
+    evidence_page = Paginator(cited.values_list("pk", flat=True), EVIDENCE_PAGE_SIZE).get_page(request.GET.get("evidence"))
+    links = EvidenceLink.objects.filter(configuration=configuration, excerpt_id__in=list(evidence_page.object_list)).select_related(
+        "excerpt", "excerpt__speaker_role", "excerpt__team").order_by("excerpt__start", "part")
+    configuration.evidence = group_links(links)
+    configuration.evidence_count = evidence_page.paginator.count
+    related, related_total = [], 0
     if configuration.mechanism_id:
-        related = list(
-            CMOConfiguration.objects.published()
-            .filter(mechanism_id=configuration.mechanism_id)
-            .exclude(pk=configuration.pk)
-            .select_related("theme")
-            .prefetch_related("teams")
-            .order_by("slug")
-        )
+        others = CMOConfiguration.objects.published().filter(mechanism_id=configuration.mechanism_id).exclude(pk=configuration.pk)
+        related_total = others.count()
+        related = list(others.select_related("theme").prefetch_related("teams").order_by("slug")[:RELATED_SHOWN])
     teams = list(configuration.teams.all())
     crumbs = [("Configurations", "/configurations/"), (configuration.title, None)]
     if len(teams) == 1:
@@ -465,7 +517,11 @@ def configuration_detail(request, slug):
         {
             "configuration": configuration,
             "teams": teams,
+            "evidence_page": evidence_page,
             "related": related,
+            "related_total": related_total,
+            "related_hidden": related_total - len(related),
+            "related_url": f"/configurations/?mechanism={configuration.mechanism.slug}" if configuration.mechanism_id else "",
             "nav_section": "configurations",
             "breadcrumbs": crumbs,
         },

@@ -183,8 +183,9 @@ def test_unknown_mechanism_is_404(client, kb):
     [
         # mechanisms with published counts; their themes.
         ("/mechanisms/", 2),
-        # mechanism; themes; configurations + 7 prefetches.
-        ("/mechanisms/patient-beliefs/", 10),
+        # mechanism; themes; counts by theme and effect (an aggregate); teams (a count); the first
+        # configurations + 7 prefetches.
+        ("/mechanisms/patient-beliefs/", 12),
     ],
 )
 def test_mechanism_pages_query_count_does_not_grow(client, kb, grow_kb, django_assert_num_queries, url, queries):
@@ -231,8 +232,9 @@ def test_unknown_wish_dimension_is_404(client, kb):
     [
         # dimensions; their poles; published shift counts per pole.
         ("/wish/", 3),
-        # dimension; poles; published shifts (+configuration, mechanism, pole, pair); their teams.
-        ("/wish/power/", 4),
+        # dimension; poles; shifts per team and side (an aggregate); those teams; the first published
+        # shifts (+configuration, mechanism, pole, pair); their teams.
+        ("/wish/power/", 6),
     ],
 )
 def test_wish_pages_query_count_does_not_grow(client, kb, grow_kb, django_assert_num_queries, url, queries):
@@ -271,8 +273,9 @@ def test_unknown_quality_domain_is_404(client, kb):
     [
         # domains annotated with team and published configuration counts.
         ("/quality-domains/", 1),
-        # domain; teams (+evidence); outcomes (+kind); configurations + 7 prefetches.
-        ("/quality-domains/safety/", 11),
+        # domain; teams (+evidence); outcomes (+kind); counts by mechanism and effect (an aggregate);
+        # the first configurations + 7 prefetches.
+        ("/quality-domains/safety/", 12),
     ],
 )
 def test_quality_domain_pages_query_count_does_not_grow(client, kb, grow_kb, django_assert_num_queries, url, queries):
@@ -307,11 +310,12 @@ def test_configuration_page_for_a_draft_or_unknown_slug_is_404(client, kb):
 
 
 def test_configuration_page_query_count_does_not_grow(client, kb, grow_kb, django_assert_num_queries):
-    # configuration + 7 prefetches; configurations of the same mechanism; their teams.
-    with django_assert_num_queries(10):
+    # configuration + 6 prefetches (not its evidence); a page of the excerpts it cites (count,
+    # page); their links; how many share the mechanism; the first of them; their teams.
+    with django_assert_num_queries(13):
         client.get("/configurations/shc-control/")
     grow_kb(4)
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(13):
         client.get("/configurations/shc-control/")
 
 
