@@ -92,7 +92,7 @@ def configuration_cards(queryset=None, evidence=True):
         prefetches.insert(4, Prefetch(
             "evidence_links",
             queryset=EvidenceLink.objects.select_related("excerpt", "excerpt__speaker_role", "excerpt__team").order_by(
-                QUOTES_FIRST, "excerpt__start", "part", "pk"
+                QUOTES_FIRST, "excerpt__source_id", "excerpt__start", "part", "pk"
             )[:CARD_EVIDENCE_LINKS],
             to_attr="card_links",  # a sliced prefetch must go to a list (Django's managers refuse a sliced filter)
         ))
@@ -116,7 +116,10 @@ def group_links(links):
     for link in links:
         entry = grouped.setdefault(link.excerpt_id, {"excerpt": link.excerpt, "links": []})
         entry["links"].append(link)
-    return sorted(grouped.values(), key=lambda e: (e["excerpt"].kind != "participant_quote", e["excerpt"].start))
+    return sorted(
+        grouped.values(),
+        key=lambda e: (e["excerpt"].kind != "participant_quote", e["excerpt"].source_id, e["excerpt"].start),
+    )
 
 
 def attach_evidence(configurations, evidence=True):
@@ -496,7 +499,7 @@ def configuration_detail(request, slug):
         pk__in=EvidenceLink.objects.filter(configuration=configuration).values("excerpt_id")
     ).annotate(
         quote_last=Case(When(kind="participant_quote", then=Value(0)), default=Value(1), output_field=IntegerField())
-    ).order_by("quote_last", "start", "pk")
+    ).order_by("quote_last", "source_id", "start", "pk")
     evidence_page = Paginator(cited.values_list("pk", flat=True), EVIDENCE_PAGE_SIZE).get_page(request.GET.get("evidence"))
     links = EvidenceLink.objects.filter(configuration=configuration, excerpt_id__in=list(evidence_page.object_list)).select_related(
         "excerpt", "excerpt__speaker_role", "excerpt__team").order_by("excerpt__start", "part")

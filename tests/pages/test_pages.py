@@ -349,13 +349,14 @@ def test_unknown_excerpt_is_404(client, kb):
 
 
 def test_excerpt_page_query_count_does_not_grow(client, kb, grow_kb, django_assert_num_queries):
-    # excerpt (+source, kind, team, role, wave); published links (+configuration, mechanism, theme);
-    # previous and next excerpt; key figures it states (+team).
+    # excerpt (+source, kind, team, role, wave); a page of the published configurations citing it
+    # (count, page); their links (+configuration, mechanism, theme); previous and next excerpt; key
+    # figures it states (+team).
     url = f"/excerpts/{kb.q_jobs.pk}/"
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(7):
         client.get(url)
     grow_kb(4)
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(7):
         client.get(url)
 
 
