@@ -102,11 +102,12 @@ def configuration_cards(queryset=None, evidence=True):
 
 
 def first_of_each(queryset, partition, order, limit=CARDS_PER_GROUP):
-    """The first `limit` rows of `queryset` in each `partition` (a field name), by `order`: one
-    query, a window function, however many rows each group has."""
-    return queryset.annotate(
+    """The first `limit` rows of `queryset` in each `partition` (a field name), by `order`: a
+    window function over the ids only (the rows are wide), as a subquery of the caller's query."""
+    ranked = queryset.order_by().annotate(
         rank_in_group=Window(RowNumber(), partition_by=[F(partition)], order_by=order)
-    ).filter(rank_in_group__lte=limit)
+    ).filter(rank_in_group__lte=limit).values("pk")
+    return CMOConfiguration.objects.filter(pk__in=ranked)
 
 
 def group_links(links):
@@ -674,14 +675,19 @@ PAGE_SIZE = 20
 def configuration_list(request):
     """Published configurations, filtered as the API filters them (the matrix cells link here).
 
-    Queries: 7 (filter vocabularies) + 1 per active filter (its slugs checked) + count + page +
-    7 prefetches. 400 with the API's message when a filter value is unknown."""
+    Queries: 7 (filter vocabularies) + 1 per active filter (its slugs checked) + count + the page's
+    ids + their cards + 7 prefetches. 400 with the API's message when a filter value is unknown."""
     controls = configuration_filter_controls(request.GET)
     names = [c["param"] for c in controls]
     queryset, errors = apply_api_filters(ConfigurationFilterSet, request.GET, CMOConfiguration.objects.published(), names)
-    paginator = Paginator(configuration_cards(queryset).order_by("mechanism__order", "slug"), PAGE_SIZE)
+    # Pages through ids (narrow rows to sort and skip), then loads the page's cards by id.
+    ordering = ("mechanism__order", "slug")
+    paginator = Paginator(queryset.order_by(*ordering).values_list("pk", flat=True), PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
-    configurations = attach_evidence(list(page.object_list))
+    page_ids = list(page.object_list)
+    configurations = attach_evidence(list(
+        configuration_cards(CMOConfiguration.objects.filter(pk__in=page_ids)).order_by(*ordering)
+    ))
     active = [(c["label"], label) for c in controls for _, label in c["active"]]
     query = request.GET.copy()
     query.pop("page", None)

@@ -68,13 +68,14 @@ def test_configuration_list_never_resolves_a_draft(client, kb):
 
 def test_configuration_list_query_count_does_not_grow(client, kb, grow_kb, django_assert_num_queries):
     # 9 filter vocabularies (team, mechanism, theme, effect and influence need none, Wish dimension,
-    # quality domain, outcome kind, pathway = 7); the team filter's slug check; count; page;
-    # 7 prefetches (teams, contexts, outcomes, Wish shifts, evidence links, quality domains, pathways).
+    # quality domain, outcome kind, pathway = 7); the team filter's slug check; count; the page's
+    # ids; their cards; 7 prefetches (teams, contexts, outcomes, Wish shifts, evidence links,
+    # quality domains, pathways).
     url = "/configurations/?team=shc"
-    with django_assert_num_queries(17):
+    with django_assert_num_queries(18):
         small = client.get(url)
     grow_kb(25)  # more than a page
-    with django_assert_num_queries(17):
+    with django_assert_num_queries(18):
         big = client.get(url)
     assert len(slugs(small.content.decode())) == 2 and len(slugs(big.content.decode())) == 20
     assert "Page 1 of 2" in big.content.decode()
