@@ -102,12 +102,13 @@ def configuration_cards(queryset=None, evidence=True):
 
 
 def first_of_each(queryset, partition, order, limit=CARDS_PER_GROUP):
-    """The first `limit` rows of `queryset` in each `partition` (a field name), by `order`: a
-    window function over the ids only (the rows are wide), as a subquery of the caller's query."""
+    """The first `limit` rows of `queryset` in each `partition` (a field name), by `order`: 1 query,
+    a window function over the ids only (the rows are wide). Returns a queryset of those rows by id:
+    as a subquery the planner guessed thousands of rows and scanned every configuration twice."""
     ranked = queryset.order_by().annotate(
         rank_in_group=Window(RowNumber(), partition_by=[F(partition)], order_by=order)
-    ).filter(rank_in_group__lte=limit).values("pk")
-    return CMOConfiguration.objects.filter(pk__in=ranked)
+    ).filter(rank_in_group__lte=limit).values_list("pk", flat=True)
+    return CMOConfiguration.objects.filter(pk__in=list(ranked))
 
 
 def group_links(links):

@@ -43,10 +43,10 @@ def team_list(request):
 
 
 def team_detail(request, slug):
-    """The improvement story. 18 queries whatever the team's size:
+    """The improvement story. 19 queries whatever the team's size:
     team (with programme), key figures (with evidence), quality domains, relationship levels,
     the summary (1 aggregate), the excerpts cited, configurations per mechanism (1 aggregate), the
-    first CARDS_PER_GROUP configurations of each mechanism + 7 prefetches, Wish dimensions + poles,
+    ids of the first CARDS_PER_GROUP configurations of each mechanism, their cards + 7 prefetches, Wish dimensions + poles,
     the Wish profile (1 aggregate).
 
     The first screen tells the story from aggregates; each mechanism shows its first few

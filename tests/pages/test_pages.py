@@ -126,15 +126,15 @@ def test_unknown_team_is_404(client, kb):
 
 
 def test_team_story_query_count_does_not_grow(client, story_kb, grow_kb, django_assert_num_queries):
-    # 18 queries: team (+programme), key figures (+evidence), quality domains, relationship levels,
+    # 19 queries: team (+programme), key figures (+evidence), quality domains, relationship levels,
     # the summary (an aggregate), the excerpts cited (a count), configurations per mechanism (an
-    # aggregate), the first configurations of each mechanism, then prefetches of teams, contexts,
+    # aggregate), the ids of the first configurations of each mechanism, their cards, then prefetches of teams, contexts,
     # outcomes (+kind), Wish shifts (+dimension, pole, pair), evidence links (+excerpt, role, team),
     # quality domains, pathways; Wish dimensions and their poles; the Wish profile (an aggregate).
-    with django_assert_num_queries(18):
+    with django_assert_num_queries(19):
         small = client.get("/teams/shc/")
     grow_kb(4)
-    with django_assert_num_queries(18):
+    with django_assert_num_queries(19):
         big = client.get("/teams/shc/")
     assert text(small).count("Evidence") < text(big).count("Evidence")
 
