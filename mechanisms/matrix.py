@@ -30,6 +30,7 @@ axis for its terms, and with ids_limit one more for the ids behind the cells.
 from dataclasses import dataclass
 from typing import Callable
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 
 from mechanisms.models import (
@@ -243,7 +244,11 @@ def build_matrix(configurations, rows, cols, ids_limit=0):
     row_axis = _axis(rows, "rows")
     col_axis = _axis(cols, "cols")
     cells, row_counts, col_counts, total = {}, {}, {}, 0
-    for kind, row_key, col_key, count, triggered, disabled in _counts(configurations, row_axis, col_axis):
+    try:
+        counted = _counts(configurations, row_axis, col_axis)
+    except EmptyResultSet:  # a filter that matches nothing by construction (queryset.none())
+        counted = []
+    for kind, row_key, col_key, count, triggered, disabled in counted:
         if kind == "cell":
             cells[(row_key, col_key)] = (count, int(triggered), int(disabled))
         elif kind == "row":

@@ -147,3 +147,11 @@ def test_cross_team_configuration_is_one_in_its_column_and_the_total(kb):
     assert m["total"] == 2
     m = build_matrix(published(), "mechanism", "team")
     assert [r["count"] for r in m["rows"]] == [2, 0] and [c["count"] for c in m["cols"]] == [2, 1]
+
+
+def test_a_filter_that_matches_nothing_gives_an_empty_matrix(kb, django_assert_num_queries):
+    # queryset.none() cannot be compiled to SQL: no counting query at all, only the terms.
+    with django_assert_num_queries(2):
+        m = build_matrix(published().none(), "team", "mechanism", ids_limit=10)
+    assert m["total"] == 0 and [[c["count"] for c in row] for row in m["cells"]] == [[0, 0], [0, 0]]
+    assert m["cells"][0][0]["ids"] == [] and m["cells"][0][0]["ids_complete"] is True
