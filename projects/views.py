@@ -25,17 +25,32 @@ PUBLISHED = ReviewStatus.PUBLISHED
 
 
 def published_counts(queryset):
-    """Annotate teams with their published configurations, triggered and disabled (no extra query)."""
-    published = Q(configurations__status=PUBLISHED)
-    return queryset.annotate(
-        published_count=Count("configurations", filter=published, distinct=True),
-        triggered_count=Count("configurations", filter=published & Q(configurations__effect=Effect.TRIGGERED), distinct=True),
-        disabled_count=Count("configurations", filter=published & Q(configurations__effect=Effect.DISABLED), distinct=True),
-    )
+    """The teams of `queryset` as a list, each with published_count, triggered_count and
+    disabled_count: 2 queries (the teams; one GROUP BY over the team links of published
+    configurations). A (configuration, team) link is unique, so no COUNT(DISTINCT) over a join of
+    every configuration, which cost ~0.5 s at 100k configurations."""
+    teams = list(queryset)
+    counts = {
+        team_id: (total, triggered, disabled)
+        for team_id, total, triggered, disabled in CMOConfiguration.teams.through.objects.filter(
+            cmoconfiguration__status=PUBLISHED
+        )
+        .order_by()
+        .values("team")
+        .annotate(
+            total=Count("pk"),
+            triggered=Count("pk", filter=Q(cmoconfiguration__effect=Effect.TRIGGERED)),
+            disabled=Count("pk", filter=Q(cmoconfiguration__effect=Effect.DISABLED)),
+        )
+        .values_list("team", "total", "triggered", "disabled")
+    }
+    for team in teams:
+        team.published_count, team.triggered_count, team.disabled_count = counts.get(team.pk, (0, 0, 0))
+    return teams
 
 
 def team_list(request):
-    """1 query: the teams with their published configuration counts."""
+    """2 queries: the teams, their published configuration counts."""
     teams = published_counts(Team.objects.all())
     return render(
         request, "projects/team_list.html", {"teams": teams, "nav_section": "teams", "breadcrumbs": [("Teams", None)]}
