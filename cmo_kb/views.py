@@ -13,7 +13,7 @@ PUBLISHED = ReviewStatus.PUBLISHED
 
 
 def home(request):
-    """7 queries: programme, teams (with counts), mechanisms (with counts), Wish dimensions,
+    """8 queries: programme, teams, their counts, mechanisms (with counts), Wish dimensions,
     quality domains, published configuration totals, participant quote total."""
     programme = Programme.objects.order_by("pk").first()
     teams = list(published_counts(Team.objects.all()))

@@ -118,7 +118,12 @@ class EvidenceExcerpt(Curated):
                 violation_error_message="This source already has an excerpt with exactly this span.",
             ),
         ]
-        indexes = [models.Index(fields=["source", "start"], name="excerpt_source_start")]
+        indexes = [
+            models.Index(fields=["source", "start"], name="excerpt_source_start"),
+            # The home page counts participant quotes: an index-only count, not a scan of a million
+            # rows of text (737 ms at 1M excerpts).
+            models.Index(fields=["kind"], name="excerpt_kind"),
+        ]
 
     def __str__(self):
         text = " ".join(self.text.split())

@@ -1,11 +1,12 @@
 """Public pages about the evidence: a quote in its place in the source, and search."""
 
 from django.core.paginator import Paginator
-from django.db.models import Prefetch
+from django.db.models import Count, Prefetch
 from django.shortcuts import get_object_or_404, render
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
+from cmo_kb.page_pagination import CappedPaginator
 from cmo_kb.vocabulary import ReviewStatus
 
 from mechanisms.views import apply_api_filters, error_list, filter_control
@@ -46,15 +47,35 @@ def source_window(excerpt, chars=CONTEXT_CHARS):
     return mark_safe(html), lo == 0, hi == len(full)
 
 
+# How many configurations citing an excerpt its page lists at a time (?used=2 for the next).
+USED_IN_PAGE_SIZE = 30
+# How many of the configurations citing a search result the result names.
+LINKED_SHOWN = 5
+
+
+def published_citations(excerpt_ids):
+    """{excerpt id: how many published configurations cite it}: 1 query."""
+    return dict(
+        EvidenceLink.objects.filter(excerpt_id__in=excerpt_ids, configuration__status=PUBLISHED).order_by()
+        .values("excerpt").annotate(n=Count("configuration", distinct=True)).values_list("excerpt", "n")
+    )
+
+
 def excerpt_detail(request, pk):
-    """5 queries: the excerpt (with source, team, role, wave), its published links (with
-    configuration and mechanism), the previous and next excerpts in the same source, and the
-    key figures it states."""
+    """7 queries: the excerpt (with source, team, role, wave), a page of the published
+    configurations citing it (count, page), their links (with configuration and mechanism), the
+    previous and next excerpts in the same source, and the key figures it states."""
     excerpt = get_object_or_404(
         EvidenceExcerpt.objects.select_related("source", "source__kind", "team", "speaker_role", "wave"), pk=pk
     )
+    from mechanisms.models import CMOConfiguration
+
+    citing = CMOConfiguration.objects.published().filter(
+        pk__in=EvidenceLink.objects.filter(excerpt=excerpt).values("configuration_id")
+    ).order_by("slug").values_list("pk", flat=True)
+    used_page = Paginator(citing, USED_IN_PAGE_SIZE).get_page(request.GET.get("used"))
     links = list(
-        EvidenceLink.objects.filter(excerpt=excerpt, configuration__status=PUBLISHED)
+        EvidenceLink.objects.filter(excerpt=excerpt, configuration_id__in=list(used_page.object_list))
         .select_related("configuration", "configuration__mechanism", "configuration__theme")
         .order_by("configuration__slug", "part")
     )
@@ -76,6 +97,7 @@ def excerpt_detail(request, pk):
             "excerpt": excerpt,
             "section_path": [part.strip() for part in excerpt.section.replace(">", "›").split("›") if part.strip()],
             "configurations": list(configurations.values()),
+            "used_page": used_page,
             "key_figures": list(excerpt.key_figures.select_related("team")),
             "previous": previous,
             "following": following,
@@ -89,6 +111,8 @@ def excerpt_detail(request, pk):
 
 
 SEARCH_PAGE_SIZE = 10
+# Each list of results counts (and pages through) at most this many: see CappedPaginator.
+SEARCH_RESULTS_CAP = 1000
 # Which of the API's filters each list understands (evidence/api.py, mechanisms/api.py).
 BOTH = ("team", "mechanism")
 EXCERPT_ONLY = ("kind", "speaker_role", "wave")
@@ -123,8 +147,8 @@ def search(request):
 
     Each list applies the filters it understands; a filter only one kind of result has (the speaker
     of a quote, the effect of a configuration) hides the other list, and the page says so.
-    Queries: 8 (filter vocabularies) + 1 per active filter + for each list shown: count, page and
-    its prefetches (excerpts: published links; configurations: teams)."""
+    Queries: 8 (filter vocabularies) + 1 per active filter + for each list shown: count (at most
+    SEARCH_RESULTS_CAP), page and its prefetches (excerpts: published links; configurations: teams)."""
     from mechanisms.api import ConfigurationFilterSet
     from mechanisms.models import CMOConfiguration
 
@@ -151,19 +175,25 @@ def search(request):
             ExcerptFilterSet, request.GET, EvidenceExcerpt.objects.all(), BOTH + EXCERPT_ONLY
         )
         errors.update(problems)
+        # Each result names its first LINKED_SHOWN configurations and counts the rest: one quote can
+        # be evidence for thousands.
         excerpts = excerpts.select_related("team", "speaker_role").defer("note").prefetch_related(
             Prefetch(
                 "links",
-                queryset=EvidenceLink.objects.filter(configuration__status=PUBLISHED).select_related("configuration"),
+                queryset=EvidenceLink.objects.filter(configuration__status=PUBLISHED).select_related("configuration")
+                .order_by("configuration__slug", "pk")[: 2 * LINKED_SHOWN],
                 to_attr="published_links",
             )
         )
         excerpts = search_excerpts(excerpts, q) if q else excerpts.order_by("source_id", "start")
-        excerpt_page = Paginator(excerpts, SEARCH_PAGE_SIZE).get_page(request.GET.get("epage"))
+        excerpt_page = CappedPaginator(excerpts, SEARCH_PAGE_SIZE, cap=SEARCH_RESULTS_CAP).get_page(request.GET.get("epage"))
         excerpt_page.object_list = list(excerpt_page.object_list)
+        citations = published_citations([excerpt.pk for excerpt in excerpt_page.object_list])
         for excerpt in excerpt_page.object_list:
             # One entry per configuration, however many of its parts the excerpt speaks to.
-            excerpt.linked_configurations = list({l.configuration_id: l.configuration for l in excerpt.published_links}.values())
+            excerpt.linked_configurations = list(
+                {l.configuration_id: l.configuration for l in excerpt.published_links}.values())[:LINKED_SHOWN]
+            excerpt.linked_more = citations.get(excerpt.pk, 0) - len(excerpt.linked_configurations)
     if show_configurations:
         configurations, problems = apply_api_filters(
             ConfigurationFilterSet, request.GET, CMOConfiguration.objects.published(), BOTH + CONFIGURATION_ONLY
@@ -171,7 +201,7 @@ def search(request):
         errors.update(problems)
         configurations = configurations.select_related("mechanism", "theme").prefetch_related("teams")
         configurations = search_configurations(configurations, q) if q else configurations.order_by("slug")
-        configuration_page = Paginator(configurations, SEARCH_PAGE_SIZE).get_page(request.GET.get("cpage"))
+        configuration_page = CappedPaginator(configurations, SEARCH_PAGE_SIZE, cap=SEARCH_RESULTS_CAP).get_page(request.GET.get("cpage"))
 
     labels = {c["param"]: c["label"] for c in controls}
     hidden_reason = ""

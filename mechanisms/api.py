@@ -1,5 +1,6 @@
 """API resources of the mechanisms app: the CMO vocabularies, configurations and the matrix."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Prefetch
 from drf_spectacular.types import OpenApiTypes
@@ -21,6 +22,7 @@ from cmo_kb.api import (
     vocabulary_serializer,
 )
 from cmo_kb.filters import (
+    _boolean,
     ChoiceListFilter,
     DateTimeFilter,
     IntegerListFilter,
@@ -39,7 +41,7 @@ from cmo_kb.vocabulary import ReviewStatus, user_is_lead
 from evidence.models import EvidenceLink
 from evidence.search import search_configurations
 from mechanisms import workflow
-from mechanisms.matrix import AXES, build_matrix
+from mechanisms.matrix import AXES, IDS_LIMIT, build_matrix
 from mechanisms.models import (
     CMOConfiguration,
     Confidence,
@@ -600,9 +602,19 @@ _cell = inline_serializer(
     {
         "row": serializers.CharField(), "col": serializers.CharField(), "count": serializers.IntegerField(),
         "triggered": serializers.IntegerField(), "disabled": serializers.IntegerField(),
-        "ids": serializers.ListField(child=serializers.IntegerField()),
-        "slugs": serializers.ListField(child=serializers.CharField()),
-        "configurations_url": serializers.CharField(),
+        "ids": serializers.ListField(
+            child=serializers.IntegerField(), required=False,
+            help_text=f"With ?ids=true only: the cell's first {IDS_LIMIT} configuration ids, by slug.",
+        ),
+        "slugs": serializers.ListField(
+            child=serializers.CharField(), required=False, help_text="With ?ids=true only: their slugs, in the same order.",
+        ),
+        "ids_complete": serializers.BooleanField(
+            required=False, help_text=f"With ?ids=true only: false when the cell holds more than {IDS_LIMIT}.",
+        ),
+        "configurations_url": serializers.CharField(
+            help_text="Every configuration of the cell: /api/configurations/ with this matrix's filters and the cell's two terms.",
+        ),
     },
     many=True,
 )
@@ -626,7 +638,7 @@ class MatrixView(KBAPIDefaults, GenericAPIView):
     """
 
     filterset_class = ConfigurationFilterSet
-    extra_query_params = ("rows", "cols")
+    extra_query_params = ("rows", "cols", "ids")
     pagination_class = None
     schema_extra_error_codes = {"get": [403]}  # ?status=draft from a non-evaluator
 
@@ -637,6 +649,10 @@ class MatrixView(KBAPIDefaults, GenericAPIView):
         parameters=[
             OpenApiParameter("rows", OpenApiTypes.STR, enum=_axis_names, required=True, description="Axis down the side."),
             OpenApiParameter("cols", OpenApiTypes.STR, enum=_axis_names, required=True, description="Axis across the top."),
+            OpenApiParameter(
+                "ids", OpenApiTypes.BOOL, description=f"Also list each cell's first {IDS_LIMIT} configuration ids and "
+                "slugs (by slug). Without it a cell's configurations are behind its configurations_url.",
+            ),
             *filter_parameters(ConfigurationFilterSet),
         ],
         responses=inline_serializer(
@@ -657,12 +673,18 @@ class MatrixView(KBAPIDefaults, GenericAPIView):
                 what = "is required" if not value else f"{value!r} is not an axis"
                 errors[param] = [f"{param} {what}. Accepted: {', '.join(AXES)}."]
             axes[param] = value
+        with_ids = False
+        if request.query_params.get("ids", "") != "":
+            try:
+                with_ids = _boolean(request.query_params["ids"])
+            except DjangoValidationError as exc:
+                errors["ids"] = exc.messages
         if errors:
             raise exceptions.ValidationError(errors)
         queryset = self.filter_queryset(self.get_queryset())
-        matrix = build_matrix(queryset, axes["rows"], axes["cols"])
+        matrix = build_matrix(queryset, axes["rows"], axes["cols"], ids_limit=IDS_LIMIT if with_ids else 0)
         base = request.query_params.copy()
-        for param in ("rows", "cols", "format"):
+        for param in ("rows", "cols", "format", "ids"):
             base.pop(param, None)
         for row in matrix["cells"]:
             for cell in row:

@@ -4,7 +4,8 @@ and the cross-team matrix. Only published configurations ever reach these pages.
 from collections import OrderedDict
 from urllib.parse import urlencode
 
-from django.db.models import Count, F, Prefetch, Q
+from django.db.models import Case, Count, F, IntegerField, OuterRef, Prefetch, Q, Subquery, Value, When, Window
+from django.db.models.functions import Coalesce, RowNumber
 from django.core.paginator import Paginator
 from django.http import Http404, QueryDict
 from django.shortcuts import get_object_or_404, render
@@ -12,7 +13,7 @@ from django.shortcuts import get_object_or_404, render
 from rest_framework.exceptions import ValidationError as DRFValidationError
 
 from cmo_kb.vocabulary import ReviewStatus
-from evidence.models import EvidenceLink
+from evidence.models import EvidenceExcerpt, EvidenceLink
 from projects.models import QualityDomain, Team, TeamQualityDomain
 
 from .api import ConfigurationFilterSet
@@ -38,50 +39,102 @@ PUBLISHED = ReviewStatus.PUBLISHED
 THEME_ORDER = F("theme__order").asc(nulls_last=True)
 # How many pieces of evidence a configuration card shows before "more evidence".
 EVIDENCE_SHOWN = 2
+# The most evidence links a card loads: the rest is on the configuration's own page (a configuration
+# can gather thousands of links; a card must not carry them all).
+CARD_EVIDENCE_LINKS = 12
+# How many cards a page of many configurations shows in each group (a team's mechanism, say), and in
+# all on the mechanism and quality-domain pages, before linking to the filtered configuration list.
+CARDS_PER_GROUP = 5
+CARDS_SHOWN = 30
+# The configuration page: evidence per page, and how many of the same mechanism's others it names.
+EVIDENCE_PAGE_SIZE = 50
+RELATED_SHOWN = 12
+# Participant quotes first (they are what readers look for), then findings, in source order.
+QUOTES_FIRST = Case(When(excerpt__kind="participant_quote", then=Value(0)), default=Value(1), output_field=IntegerField())
 
 
 # --- shared helpers (the team, excerpt and search pages use them too) -------------------------
 
 
-def configuration_cards(queryset=None):
+def evidence_count():
+    """How many distinct excerpts a configuration cites (a subquery per row of the page)."""
+    return Coalesce(
+        Subquery(
+            EvidenceLink.objects.filter(configuration=OuterRef("pk"))
+            .order_by()
+            .values("configuration")
+            .annotate(n=Count("excerpt", distinct=True))
+            .values("n")
+        ),
+        0,
+    )
+
+
+def configuration_cards(queryset=None, evidence=True):
     """Published configurations with everything a configuration card shows.
 
     Costs 1 query for the configurations plus 7 prefetches, however many rows: teams, contexts,
-    outcomes (with kind), Wish shifts (with dimension, pole and pair), evidence links (with excerpt
-    and speaker role), quality domains, pathways.
+    outcomes (with kind), Wish shifts (with dimension, pole and pair), evidence links (at most
+    CARD_EVIDENCE_LINKS a configuration, quotes first, with excerpt and speaker role), quality
+    domains, pathways. `.evidence_count` is every excerpt it cites. evidence=False leaves the
+    evidence out (6 prefetches): the configuration page pages through it itself.
     """
     qs = CMOConfiguration.objects.published() if queryset is None else queryset
-    return qs.select_related("mechanism", "theme", "relationship_level").prefetch_related(
+    prefetches = [
         "teams",
         "contexts",
         Prefetch("outcomes", queryset=Outcome.objects.select_related("kind")),
         Prefetch("wish_shifts", queryset=WishShift.objects.select_related("dimension", "toward", "between")),
-        Prefetch(
-            "evidence_links",
-            queryset=EvidenceLink.objects.select_related("excerpt", "excerpt__speaker_role", "excerpt__team").order_by(
-                "excerpt__start", "part"
-            ),
-        ),
         "quality_domains",
         Prefetch("configurationpathway_set", queryset=ConfigurationPathway.objects.select_related("pathway")),
+    ]
+    if evidence:
+        prefetches.insert(4, Prefetch(
+            "evidence_links",
+            queryset=EvidenceLink.objects.select_related("excerpt", "excerpt__speaker_role", "excerpt__team").order_by(
+                QUOTES_FIRST, "excerpt__source_id", "excerpt__start", "part", "pk"
+            )[:CARD_EVIDENCE_LINKS],
+            to_attr="card_links",  # a sliced prefetch must go to a list (Django's managers refuse a sliced filter)
+        ))
+    return qs.select_related("mechanism", "theme", "relationship_level").annotate(
+        evidence_count=evidence_count()
+    ).prefetch_related(*prefetches)
+
+
+def first_of_each(queryset, partition, order, limit=CARDS_PER_GROUP):
+    """The first `limit` rows of `queryset` in each `partition` (a field name), by `order`: 1 query,
+    a window function over the ids only (the rows are wide). Returns a queryset of those rows by id:
+    as a subquery the planner guessed thousands of rows and scanned every configuration twice."""
+    ranked = queryset.order_by().annotate(
+        rank_in_group=Window(RowNumber(), partition_by=[F(partition)], order_by=order)
+    ).filter(rank_in_group__lte=limit).values_list("pk", flat=True)
+    return CMOConfiguration.objects.filter(pk__in=list(ranked))
+
+
+def group_links(links):
+    """One entry per excerpt with the parts it speaks to (a quote linked to both context and
+    outcome is shown once), quotes first, then findings, in source order."""
+    grouped = OrderedDict()
+    for link in links:
+        entry = grouped.setdefault(link.excerpt_id, {"excerpt": link.excerpt, "links": []})
+        entry["links"].append(link)
+    return sorted(
+        grouped.values(),
+        key=lambda e: (e["excerpt"].kind != "participant_quote", e["excerpt"].source_id, e["excerpt"].start),
     )
 
 
-def attach_evidence(configurations):
-    """Give each configuration `.evidence`: one entry per excerpt with the parts it speaks to,
-    so a quote linked to both context and outcome is shown once. Uses prefetched rows only."""
+def attach_evidence(configurations, evidence=True):
+    """Give each configuration `.evidence` (see group_links) from its prefetched links, split into
+    what the card shows and what is behind "more"; `.evidence_elsewhere` counts the excerpts only
+    its own page lists. Uses prefetched rows only (evidence=False: cards made without evidence)."""
     for configuration in configurations:
-        grouped = OrderedDict()
-        for link in configuration.evidence_links.all():
-            entry = grouped.setdefault(link.excerpt_id, {"excerpt": link.excerpt, "links": []})
-            entry["links"].append(link)
-        # Participant quotes first (they are what readers look for), then findings, in source order.
-        evidence = sorted(
-            grouped.values(), key=lambda e: (e["excerpt"].kind != "participant_quote", e["excerpt"].start)
-        )
+        evidence = group_links(configuration.card_links) if evidence else []
         configuration.evidence = evidence
         configuration.evidence_shown = evidence[:EVIDENCE_SHOWN]
         configuration.evidence_more = evidence[EVIDENCE_SHOWN:]
+        total = getattr(configuration, "evidence_count", len(evidence))
+        configuration.evidence_elsewhere = max(0, total - len(evidence))
         configuration.pathway_list = [cp.pathway for cp in configuration.configurationpathway_set.all()]
     return configurations
 
@@ -148,6 +201,50 @@ def wish_profile(configurations, dimensions):
     return diverging_rows(rows)
 
 
+def wish_profile_counts(shifts, dimensions):
+    """Like wish_profile, from an aggregate over `shifts` (a WishShift queryset): 1 query, whatever
+    the number of shifts. Each side counts shifts, as wish_profile does."""
+    by_dimension = {d.pk: {"left": 0, "right": 0, "between": set()} for d in dimensions}
+    rows = (
+        shifts.order_by()
+        .values("dimension", "toward__position", "between__name")
+        .annotate(n=Count("pk"))
+        .values_list("dimension", "toward__position", "between__name", "n")
+    )
+    for dimension_id, position, between, n in rows:
+        entry = by_dimension.setdefault(dimension_id, {"left": 0, "right": 0, "between": set()})
+        entry["left" if position < 0 else "right"] += n
+        entry["between"].add(between)
+    profile = []
+    for dimension in dimensions:
+        poles = {p.position: p for p in dimension.poles.all()}
+        entry = by_dimension[dimension.pk]
+        profile.append({
+            "dimension": dimension, "label": dimension.name, "url": dimension.get_absolute_url(),
+            "left_pole": poles.get(-1), "right_pole": poles.get(1),
+            "left": entry["left"], "right": entry["right"], "between": sorted(entry["between"]),
+        })
+    return diverging_rows(profile)
+
+
+def effect_summary(queryset):
+    """Totals of a configuration queryset in one aggregate query: total, triggered, disabled,
+    enablers, barriers."""
+    return queryset.order_by().aggregate(
+        total=Count("pk"),
+        triggered=Count("pk", filter=Q(effect=Effect.TRIGGERED)),
+        disabled=Count("pk", filter=Q(effect=Effect.DISABLED)),
+        enablers=Count("pk", filter=Q(influence=Influence.ENABLER)),
+        barriers=Count("pk", filter=Q(influence=Influence.BARRIER)),
+    )
+
+
+def cited_excerpt_count(configurations):
+    """Distinct excerpts cited by a configuration queryset: 1 query."""
+    return EvidenceLink.objects.filter(configuration__in=configurations.order_by().values("pk")).values(
+        "excerpt").distinct().count()
+
+
 def dimensions_with_poles():
     """All Wish dimensions with their poles: 2 queries."""
     return list(WishDimension.objects.prefetch_related(Prefetch("poles", queryset=WishPole.objects.order_by("position"))))
@@ -192,22 +289,29 @@ def mechanism_list(request):
 
 
 def mechanism_detail(request, slug):
-    """1 (mechanism) + 1 (themes) + 8 (configuration cards) = 10 queries."""
+    """1 (mechanism) + 1 (themes) + 1 (counts by theme and effect) + 1 (teams) + 8 (the first
+    CARDS_SHOWN configuration cards) = 12 queries, whatever the number of configurations."""
     mechanism = get_object_or_404(EnablingMechanism, slug=slug)
     themes = list(mechanism.themes.all())
-    configurations = attach_evidence(
-        list(
-            configuration_cards(CMOConfiguration.objects.published().filter(mechanism=mechanism)).order_by(
-                THEME_ORDER, "slug"
-            )
-        )
-    )
+    published = CMOConfiguration.objects.published().filter(mechanism=mechanism)
+    counts = {"triggered": 0, "disabled": 0, "total": 0}
     theme_counts = {t.pk: {"triggered": 0, "disabled": 0} for t in themes}
-    for configuration in configurations:
-        if configuration.theme_id in theme_counts:
-            theme_counts[configuration.theme_id][configuration.effect] += 1
+    for theme_id, effect, n in published.order_by().values("theme", "effect").annotate(n=Count("pk")).values_list(
+        "theme", "effect", "n"
+    ):
+        counts[effect] += n
+        counts["total"] += n
+        if theme_id in theme_counts:
+            theme_counts[theme_id][effect] += n
     for theme in themes:
         theme.counts = theme_counts[theme.pk]
+    team_count = (
+        CMOConfiguration.teams.through.objects.filter(cmoconfiguration__in=published.order_by().values("pk"))
+        .values("team").distinct().count()
+    )
+    configurations = attach_evidence(
+        list(configuration_cards(published).order_by(THEME_ORDER, "slug")[:CARDS_SHOWN])
+    )
     return render(
         request,
         "mechanisms/mechanism_detail.html",
@@ -216,8 +320,10 @@ def mechanism_detail(request, slug):
             "themes": themes,
             "configurations": configurations,
             "columns": _team_groups(configurations),
-            "team_count": len({t.pk for c in configurations for t in c.teams.all()}),
-            "counts": _effect_counts(configurations),
+            "team_count": team_count,
+            "counts": counts,
+            "hidden": counts["total"] - len(configurations),
+            "more_url": f"/configurations/?mechanism={mechanism.slug}",
             "nav_section": "mechanisms",
             "breadcrumbs": [("Mechanisms", "/mechanisms/"), (mechanism.short_name or mechanism.name, None)],
         },
@@ -258,33 +364,49 @@ def wish_list(request):
     )
 
 
+WISH_SHIFTS_SHOWN = 50
+
+
 def wish_detail(request, slug):
-    """1 (dimension) + 1 (poles) + 1 (shifts with configuration, pole, pair) + 1 (their teams) = 4 queries."""
+    """1 (dimension) + 1 (poles) + 1 (shifts per team and side, an aggregate) + 1 (those teams)
+    + 1 (the first WISH_SHIFTS_SHOWN shifts with configuration, pole, pair) + 1 (their teams)
+    = 6 queries, whatever the number of shifts."""
     dimension = get_object_or_404(WishDimension, slug=slug)
     poles = {p.position: p for p in dimension.poles.all()}
-    shifts = list(
-        WishShift.objects.filter(dimension=dimension, configuration__status=PUBLISHED)
-        .select_related("configuration", "configuration__mechanism", "toward", "between")
-        .prefetch_related("configuration__teams")
-        .order_by("configuration__slug", "between__order")
+    published_shifts = WishShift.objects.filter(dimension=dimension, configuration__status=PUBLISHED)
+    Teams = CMOConfiguration.teams.through
+    of_configuration = Teams.objects.filter(cmoconfiguration=OuterRef("configuration")).order_by()
+    # A shift counts for its team, or under "Across teams" when its configuration has several (or none).
+    per_team_counts = (
+        published_shifts.order_by()
+        .annotate(
+            team_total=Subquery(of_configuration.values("cmoconfiguration").annotate(n=Count("pk")).values("n")),
+            only_team=Case(When(team_total=1, then=Subquery(of_configuration.values("team")[:1])), default=None),
+        )
+        .values("only_team", "toward__position")
+        .annotate(n=Count("pk"))
+        .values_list("only_team", "toward__position", "n")
     )
-    per_team = OrderedDict()
-    for shift in shifts:
-        teams = list(shift.configuration.teams.all())
-        for team in teams if len(teams) == 1 else [None]:
-            key = team.slug if team else "_cross"
-            row = per_team.setdefault(
-                key,
-                {
-                    "label": str(team) if team else "Across teams",
-                    "url": team.get_absolute_url() if team else "",
-                    "order": (0, team.order, team.name) if team else (1, 0, ""),
-                    "left": 0,
-                    "right": 0,
-                },
-            )
-            row["left" if shift.toward.position < 0 else "right"] += 1
+    per_team_counts = list(per_team_counts)
+    teams = Team.objects.in_bulk({team_id for team_id, _, _ in per_team_counts if team_id})
+    per_team = {}
+    for team_id, position, n in per_team_counts:
+        team = teams.get(team_id)
+        row = per_team.setdefault(team_id, {
+            "label": str(team) if team else "Across teams",
+            "url": team.get_absolute_url() if team else "",
+            "order": (0, team.order, team.name) if team else (1, 0, ""),
+            "left": 0,
+            "right": 0,
+        })
+        row["left" if position < 0 else "right"] += n
     rows = diverging_rows(sorted(per_team.values(), key=lambda r: r["order"]))
+    total = sum(r["left"] + r["right"] for r in rows)
+    shifts = list(
+        published_shifts.select_related("configuration", "configuration__mechanism", "toward", "between")
+        .prefetch_related("configuration__teams")
+        .order_by("configuration__slug", "between__order")[:WISH_SHIFTS_SHOWN]
+    )
     return render(
         request,
         "mechanisms/wish_detail.html",
@@ -293,6 +415,9 @@ def wish_detail(request, slug):
             "left_pole": poles.get(-1),
             "right_pole": poles.get(1),
             "shifts": shifts,
+            "shift_total": total,
+            "hidden": total - len(shifts),
+            "more_url": f"/configurations/?wish_dimension={dimension.slug}",
             "rows": rows,
             "nav_section": "wish",
             "breadcrumbs": [("Relationship dimensions", "/wish/"), (dimension.name, None)],
@@ -317,7 +442,8 @@ def quality_domain_list(request):
 
 
 def quality_domain_detail(request, slug):
-    """1 (domain) + 1 (teams with basis and evidence) + 1 (outcomes with kind) + 8 (cards) = 11 queries."""
+    """1 (domain) + 1 (teams with basis and evidence) + 1 (outcomes with kind) + 1 (counts by
+    mechanism and effect) + 8 (the first CARDS_SHOWN cards) = 12 queries, whatever the size."""
     domain = get_object_or_404(QualityDomain, slug=slug)
     team_links = list(
         TeamQualityDomain.objects.filter(quality_domain=domain).select_related("team", "evidence").order_by(
@@ -325,9 +451,23 @@ def quality_domain_detail(request, slug):
         )
     )
     outcomes = list(Outcome.objects.filter(quality_domains=domain).select_related("kind"))
-    configurations = attach_evidence(
-        list(configuration_cards(CMOConfiguration.objects.published().filter(quality_domains=domain)))
-    )
+    published = CMOConfiguration.objects.published().filter(quality_domains=domain)
+    counts = {"triggered": 0, "disabled": 0, "total": 0}
+    per_mechanism = {}
+    for mechanism_id, effect, n in published.order_by().values("mechanism", "effect").annotate(n=Count("pk")).values_list(
+        "mechanism", "effect", "n"
+    ):
+        counts[effect] += n
+        counts["total"] += n
+        per_mechanism[mechanism_id] = per_mechanism.get(mechanism_id, 0) + n
+    configurations = attach_evidence(list(
+        configuration_cards(published).order_by(F("mechanism__order").asc(nulls_last=True), THEME_ORDER, "slug")[:CARDS_SHOWN]
+    ))
+    groups = [
+        {"mechanism": mechanism, "configurations": items,
+         "count": per_mechanism.get(mechanism.pk if mechanism else None, len(items))}
+        for mechanism, items in group_by_mechanism(configurations)
+    ]
     return render(
         request,
         "mechanisms/quality_domain_detail.html",
@@ -335,9 +475,11 @@ def quality_domain_detail(request, slug):
             "domain": domain,
             "team_links": team_links,
             "outcomes": outcomes,
-            "groups": group_by_mechanism(configurations),
+            "groups": groups,
             "configurations": configurations,
-            "counts": _effect_counts(configurations),
+            "counts": counts,
+            "hidden": counts["total"] - len(configurations),
+            "more_url": f"/configurations/?quality_domain={domain.slug}",
             "nav_section": "quality",
             "breadcrumbs": [("Quality", "/quality-domains/"), (domain.name, None)],
         },
@@ -348,21 +490,28 @@ def quality_domain_detail(request, slug):
 
 
 def configuration_detail(request, slug):
-    """1 (configuration) + 7 (its parts) + 1 (same mechanism elsewhere) + 1 (their teams) = 10 queries."""
-    configuration = configuration_cards().filter(slug=slug).first()
+    """1 (configuration) + 6 (its parts) + 2 (a page of the excerpts it cites: count, page) + 1
+    (their links) + 1 (how many others share the mechanism) + 1 (the first RELATED_SHOWN of them)
+    + 1 (their teams) = 13 queries. Evidence pages by EVIDENCE_PAGE_SIZE (?evidence=2)."""
+    configuration = configuration_cards(evidence=False).filter(slug=slug).first()
     if configuration is None:
         raise Http404("No published configuration has this address.")
-    attach_evidence([configuration])
-    related = []
+    attach_evidence([configuration], evidence=False)
+    cited = EvidenceExcerpt.objects.filter(
+        pk__in=EvidenceLink.objects.filter(configuration=configuration).values("excerpt_id")
+    ).annotate(
+        quote_last=Case(When(kind="participant_quote", then=Value(0)), default=Value(1), output_field=IntegerField())
+    ).order_by("quote_last", "source_id", "start", "pk")
+    evidence_page = Paginator(cited.values_list("pk", flat=True), EVIDENCE_PAGE_SIZE).get_page(request.GET.get("evidence"))
+    links = EvidenceLink.objects.filter(configuration=configuration, excerpt_id__in=list(evidence_page.object_list)).select_related(
+        "excerpt", "excerpt__speaker_role", "excerpt__team").order_by("excerpt__start", "part")
+    configuration.evidence = group_links(links)
+    configuration.evidence_count = evidence_page.paginator.count
+    related, related_total = [], 0
     if configuration.mechanism_id:
-        related = list(
-            CMOConfiguration.objects.published()
-            .filter(mechanism_id=configuration.mechanism_id)
-            .exclude(pk=configuration.pk)
-            .select_related("theme")
-            .prefetch_related("teams")
-            .order_by("slug")
-        )
+        others = CMOConfiguration.objects.published().filter(mechanism_id=configuration.mechanism_id).exclude(pk=configuration.pk)
+        related_total = others.count()
+        related = list(others.select_related("theme").prefetch_related("teams").order_by("slug")[:RELATED_SHOWN])
     teams = list(configuration.teams.all())
     crumbs = [("Configurations", "/configurations/"), (configuration.title, None)]
     if len(teams) == 1:
@@ -373,7 +522,11 @@ def configuration_detail(request, slug):
         {
             "configuration": configuration,
             "teams": teams,
+            "evidence_page": evidence_page,
             "related": related,
+            "related_total": related_total,
+            "related_hidden": related_total - len(related),
+            "related_url": f"/configurations/?mechanism={configuration.mechanism.slug}" if configuration.mechanism_id else "",
             "nav_section": "configurations",
             "breadcrumbs": crumbs,
         },
@@ -523,14 +676,19 @@ PAGE_SIZE = 20
 def configuration_list(request):
     """Published configurations, filtered as the API filters them (the matrix cells link here).
 
-    Queries: 7 (filter vocabularies) + 1 per active filter (its slugs checked) + count + page +
-    7 prefetches. 400 with the API's message when a filter value is unknown."""
+    Queries: 7 (filter vocabularies) + 1 per active filter (its slugs checked) + count + the page's
+    ids + their cards + 7 prefetches. 400 with the API's message when a filter value is unknown."""
     controls = configuration_filter_controls(request.GET)
     names = [c["param"] for c in controls]
     queryset, errors = apply_api_filters(ConfigurationFilterSet, request.GET, CMOConfiguration.objects.published(), names)
-    paginator = Paginator(configuration_cards(queryset).order_by("mechanism__order", "slug"), PAGE_SIZE)
+    # Pages through ids (narrow rows to sort and skip), then loads the page's cards by id.
+    ordering = ("mechanism__order", "slug")
+    paginator = Paginator(queryset.order_by(*ordering).values_list("pk", flat=True), PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
-    configurations = attach_evidence(list(page.object_list))
+    page_ids = list(page.object_list)
+    configurations = attach_evidence(list(
+        configuration_cards(CMOConfiguration.objects.filter(pk__in=page_ids)).order_by(*ordering)
+    ))
     active = [(c["label"], label) for c in controls for _, label in c["active"]]
     query = request.GET.copy()
     query.pop("page", None)

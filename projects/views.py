@@ -1,11 +1,23 @@
 """Public pages about the funded teams: the list and each team's improvement story."""
 
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.shortcuts import get_object_or_404, render
 
 from cmo_kb.vocabulary import ReviewStatus
-from mechanisms.models import CMOConfiguration, Effect, Influence
-from mechanisms.views import THEME_ORDER, attach_evidence, configuration_cards, dimensions_with_poles, group_by_mechanism, wish_profile
+from mechanisms.models import CMOConfiguration, Effect
+from mechanisms.models import WishShift
+from mechanisms.views import (
+    CARDS_PER_GROUP,
+    THEME_ORDER,
+    attach_evidence,
+    cited_excerpt_count,
+    configuration_cards,
+    dimensions_with_poles,
+    effect_summary,
+    first_of_each,
+    group_by_mechanism,
+    wish_profile_counts,
+)
 
 from .models import Team, TeamQualityDomain, TeamRelationshipLevel
 
@@ -13,17 +25,32 @@ PUBLISHED = ReviewStatus.PUBLISHED
 
 
 def published_counts(queryset):
-    """Annotate teams with their published configurations, triggered and disabled (no extra query)."""
-    published = Q(configurations__status=PUBLISHED)
-    return queryset.annotate(
-        published_count=Count("configurations", filter=published, distinct=True),
-        triggered_count=Count("configurations", filter=published & Q(configurations__effect=Effect.TRIGGERED), distinct=True),
-        disabled_count=Count("configurations", filter=published & Q(configurations__effect=Effect.DISABLED), distinct=True),
-    )
+    """The teams of `queryset` as a list, each with published_count, triggered_count and
+    disabled_count: 2 queries (the teams; one GROUP BY over the team links of published
+    configurations). A (configuration, team) link is unique, so no COUNT(DISTINCT) over a join of
+    every configuration, which cost ~0.5 s at 100k configurations."""
+    teams = list(queryset)
+    counts = {
+        team_id: (total, triggered, disabled)
+        for team_id, total, triggered, disabled in CMOConfiguration.teams.through.objects.filter(
+            cmoconfiguration__status=PUBLISHED
+        )
+        .order_by()
+        .values("team")
+        .annotate(
+            total=Count("pk"),
+            triggered=Count("pk", filter=Q(cmoconfiguration__effect=Effect.TRIGGERED)),
+            disabled=Count("pk", filter=Q(cmoconfiguration__effect=Effect.DISABLED)),
+        )
+        .values_list("team", "total", "triggered", "disabled")
+    }
+    for team in teams:
+        team.published_count, team.triggered_count, team.disabled_count = counts.get(team.pk, (0, 0, 0))
+    return teams
 
 
 def team_list(request):
-    """1 query: the teams with their published configuration counts."""
+    """2 queries: the teams, their published configuration counts."""
     teams = published_counts(Team.objects.all())
     return render(
         request, "projects/team_list.html", {"teams": teams, "nav_section": "teams", "breadcrumbs": [("Teams", None)]}
@@ -31,9 +58,14 @@ def team_list(request):
 
 
 def team_detail(request, slug):
-    """The improvement story. 14 queries whatever the team's size:
+    """The improvement story. 19 queries whatever the team's size:
     team (with programme), key figures (with evidence), quality domains, relationship levels,
-    configurations + 7 prefetches, Wish dimensions + poles."""
+    the summary (1 aggregate), the excerpts cited, configurations per mechanism (1 aggregate), the
+    ids of the first CARDS_PER_GROUP configurations of each mechanism, their cards + 7 prefetches, Wish dimensions + poles,
+    the Wish profile (1 aggregate).
+
+    The first screen tells the story from aggregates; each mechanism shows its first few
+    configurations and links to all of them in the configuration list (which pages)."""
     team = get_object_or_404(Team.objects.select_related("programme"), slug=slug)
     key_figures = list(team.key_figures.select_related("evidence"))
     quality_domains = list(
@@ -46,19 +78,24 @@ def team_detail(request, slug):
         .select_related("relationship_level", "evidence")
         .order_by("relationship_level__order")
     )
-    configurations = attach_evidence(
-        list(configuration_cards(CMOConfiguration.objects.published().filter(teams=team)).order_by(THEME_ORDER, "slug"))
-    )
+    published = CMOConfiguration.objects.published().filter(teams=team)
+    summary = effect_summary(published)
+    summary["quotes"] = cited_excerpt_count(published)
+    per_mechanism = dict(published.order_by().values("mechanism").annotate(n=Count("pk")).values_list("mechanism", "n"))
+    configurations = attach_evidence(list(
+        configuration_cards(first_of_each(published, "mechanism", [THEME_ORDER, F("slug").asc()]))
+        .order_by(THEME_ORDER, "slug")
+    ))
+    groups = []
+    for mechanism, items in group_by_mechanism(configurations):
+        count = per_mechanism.get(mechanism.pk if mechanism else None, len(items))
+        more_url = f"/configurations/?team={team.slug}" + (f"&mechanism={mechanism.slug}" if mechanism else "")
+        groups.append({"mechanism": mechanism, "configurations": items, "count": count,
+                       "hidden": count - len(items), "more_url": more_url})
     dimensions = dimensions_with_poles()
-    profile = wish_profile(configurations, dimensions)
-    summary = {
-        "total": len(configurations),
-        "triggered": sum(1 for c in configurations if c.effect == Effect.TRIGGERED),
-        "disabled": sum(1 for c in configurations if c.effect == Effect.DISABLED),
-        "enablers": sum(1 for c in configurations if c.influence == Influence.ENABLER),
-        "barriers": sum(1 for c in configurations if c.influence == Influence.BARRIER),
-        "quotes": len({e["excerpt"].pk for c in configurations for e in c.evidence}),
-    }
+    profile = wish_profile_counts(
+        WishShift.objects.filter(configuration__in=published.order_by().values("pk")), dimensions
+    )
     return render(
         request,
         "projects/team_detail.html",
@@ -67,8 +104,9 @@ def team_detail(request, slug):
             "key_figures": key_figures,
             "quality_domains": quality_domains,
             "relationship_levels": relationship_levels,
-            "groups": group_by_mechanism(configurations),
+            "groups": groups,
             "configurations": configurations,
+            "cards_per_group": CARDS_PER_GROUP,
             "profile": profile,
             "profile_has_shifts": any(r["left"] or r["right"] for r in profile),
             "summary": summary,

@@ -36,7 +36,7 @@ API = [
 ] + [f"/api/matrix/?rows={axis}&cols=team" for axis in
      ("team", "mechanism", "theme", "wish_dimension", "quality_domain", "pathway", "effect")] + [
     "/api/matrix/?rows=wish_dimension&cols=quality_domain&format=csv",
-]
+] + [f"/api/matrix/?rows={axis}&cols=team&ids=true" for axis in ("team", "mechanism", "quality_domain")]
 EXCERPTS = ["q-control", "q-jobs", "f-target"]
 
 
@@ -113,5 +113,5 @@ def test_the_entangled_draft_is_there_for_evaluators(kb, evaluator_client):
     assert slugs == ["pathway-targets", "shc-control", "shc-fear"]
     links = evaluator_client.get("/api/excerpts/q-control/").json()["links"]
     assert {link["configuration"] for link in links} == {"shc-control", "pathway-targets"}
-    cell = evaluator_client.get("/api/matrix/?rows=team&cols=mechanism").json()["cells"][0][0]
+    cell = evaluator_client.get("/api/matrix/?rows=team&cols=mechanism&ids=true").json()["cells"][0][0]
     assert cell["slugs"] == ["pathway-targets", "shc-control", "shc-fear"]
