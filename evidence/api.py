@@ -89,12 +89,12 @@ class SourceViewSet(KBModelViewSet):
         from django.db.models.functions import Length
 
         qs = Source.objects.select_related("kind", "programme")
-        if self.action == "list":
+        if self.action in ("list", "export"):
             qs = qs.defer("full_text").annotate(text_length=Length("full_text"))
         return qs
 
     def get_serializer_class(self):
-        return SourceSerializer if self.action == "list" else SourceDetailSerializer
+        return SourceSerializer if self.action in ("list", "export") else SourceDetailSerializer
 
 
 SpeakerRoleViewSet = type(
