@@ -190,3 +190,18 @@ def test_query_count_does_not_grow_with_rows(noted, grow, anon_client, resource,
     chunks = -(-len(rows) // 4)
     assert chunks >= 2 or resource == "teams"
     assert len(queries) == first + per_chunk * chunks
+
+
+def test_excerpts_are_written_without_a_serializer_per_row(noted, grow, anon_client, monkeypatch):
+    # evidence/excerpt_export.py writes the rows; the tests above hold them equal to the pages.
+    from evidence.api import ExcerptSerializer
+
+    def refuse(self, instance):
+        raise AssertionError("serialized a row")
+
+    monkeypatch.setattr(ExcerptSerializer, "to_representation", refuse)
+    grow(3)
+    assert len(parse(body_of(anon_client.get("/api/excerpts/export/")))[1]) == 6
+    # A search still goes through the serializer (rank, snippet).
+    with pytest.raises(AssertionError, match="serialized a row"):
+        body_of(anon_client.get("/api/excerpts/export/?search=control"))
