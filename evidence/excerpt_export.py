@@ -2,7 +2,8 @@
 
 At a million excerpts, ExcerptSerializer costs about a millisecond a row, far more than reading the
 rows; so here each row is read as a tuple (values_list on the list's own filtered, ordered queryset)
-and written as the serializer and the CSV renderer would have written it. tests/api/test_csv_export.py
+and written as the serializer and the CSV renderer would have written it; their links come from a
+second cursor in the same order. tests/api/test_csv_export.py
 holds the two equal: every column, every row, for each role, against the list's ?format=csv pages.
 """
 
@@ -40,39 +41,36 @@ def export_rows(view, queryset, header, chunk_size):
     dates = {i for i, name in enumerate(fields) if name in ("created_at", "updated_at")}
     links_at = header.index("links") if "links" in header else None
     visible = visible_configurations(view.request)
-
-    def links_of(ids):
-        # The list's prefetch: links to configurations this client may see, by configuration slug, part.
-        grouped = {}
-        rows = (
-            EvidenceLink.objects.filter(configuration__in=visible, excerpt_id__in=ids)
-            .order_by("configuration__slug", "part")
-            .values_list("excerpt_id", *LINK_FIELDS)
-        )
-        for excerpt_id, *values in rows:
-            grouped.setdefault(excerpt_id, []).append(json.dumps(dict(zip(LINK_KEYS, values)), ensure_ascii=False))
-        return grouped
+    # The list's prefetch (links to configurations this client may see, by configuration slug and
+    # part) as one more cursor, in the excerpts' own order, merged with them: two queries in all,
+    # whatever the size (a links query per chunk costs 0.6 s at a million excerpts).
+    links = (
+        EvidenceLink.objects.filter(configuration__in=visible, excerpt__in=queryset.values("pk"))
+        .order_by("excerpt__source_id", "excerpt__start", "excerpt_id", "configuration__slug", "part")
+        .values_list("excerpt__source_id", "excerpt__start", "excerpt_id", *LINK_FIELDS)
+    )
 
     def chunks():
-        rows = queryset.prefetch_related(None).values_list("pk", *fields).iterator(chunk_size=chunk_size)
+        rows = queryset.prefetch_related(None).values_list("source_id", "start", "pk", *fields).iterator(chunk_size=chunk_size)
+        pending = iter(links.iterator(chunk_size=chunk_size)) if links_at is not None else iter(())
+        link = next(pending, None)
         chunk = []
-        for row in rows:
-            chunk.append(row)
-            if len(chunk) == chunk_size:
-                yield render(chunk)
-                chunk = []
-        if chunk:
-            yield render(chunk)
-
-    def render(chunk):
-        links = links_of([row[0] for row in chunk]) if links_at is not None else {}
-        out = []
-        for pk, *values in chunk:
+        for source_id, start, pk, *values in rows:
+            position = (source_id, start, pk)
+            mine = []
+            while link is not None and tuple(link[:3]) <= position:
+                if tuple(link[:3]) == position:
+                    mine.append(json.dumps(dict(zip(LINK_KEYS, link[3:])), ensure_ascii=False))
+                link = next(pending, None)
             cells = ["" if value is None else (_datetime(value, zone) if i in dates else value)
                      for i, value in enumerate(values)]
             if links_at is not None:
-                cells.insert(links_at, "; ".join(links.get(pk, ())))
-            out.append(cells)
-        return out
+                cells.insert(links_at, "; ".join(mine))
+            chunk.append(cells)
+            if len(chunk) == chunk_size:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
 
     return chunks()
