@@ -12,6 +12,7 @@ from django.db import transaction
 from rest_framework import serializers, viewsets
 
 from cmo_kb.concurrency import VersionedWritesMixin
+from cmo_kb.csv_export import CSVExportMixin
 from cmo_kb.filters import StrictFilterBackend
 from cmo_kb.pagination import KBPageNumberPagination
 from cmo_kb.permissions import IsEvaluatorOrReadOnly
@@ -89,9 +90,10 @@ class KBAPIDefaults:
     content_negotiation_class = FormatNegotiation
 
 
-class KBModelViewSet(KBAPIDefaults, VersionedWritesMixin, WriteRecordsUserMixin, viewsets.ModelViewSet):
+class KBModelViewSet(KBAPIDefaults, CSVExportMixin, VersionedWritesMixin, WriteRecordsUserMixin, viewsets.ModelViewSet):
     """Slug lookups, evaluator-only writes, strict filters, numbered pages (cursor pages where a view
-    sets pagination_class = KBCursorPagination), ETags and If-Match (cmo_kb/concurrency.py)."""
+    sets pagination_class = KBCursorPagination), ETags and If-Match (cmo_kb/concurrency.py), and
+    /export/: every row of the list as one streamed CSV (cmo_kb/csv_export.py)."""
 
     lookup_field = "slug"
 

@@ -30,6 +30,13 @@ def _flatten(value, prefix, row):
         row[prefix] = "" if value is None else value
 
 
+def flatten_row(item):
+    """One result as a CSV row: {column: cell} (the export streams rows through this too)."""
+    row = {}
+    _flatten(item, "", row)
+    return row
+
+
 # A spreadsheet runs a cell that begins with one of these as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -67,8 +74,7 @@ class CSVRenderer(renderers.BaseRenderer):
                 data = [data]
         rows, header = [], []
         for item in data:
-            row = {}
-            _flatten(item, "", row)
+            row = flatten_row(item)
             for key in row:
                 if key not in header:
                     header.append(key)

@@ -24,6 +24,7 @@ from cmo_kb.internal_notes import EvaluatorOnlyFieldsMixin
 from cmo_kb.pagination import KBCursorPagination
 from cmo_kb.permissions import visible_configurations
 from cmo_kb.vocabulary import ReviewStatus
+from evidence import excerpt_export
 from evidence.models import (
     EvaluationWave,
     EvidenceExcerpt,
@@ -89,12 +90,12 @@ class SourceViewSet(KBModelViewSet):
         from django.db.models.functions import Length
 
         qs = Source.objects.select_related("kind", "programme")
-        if self.action == "list":
+        if self.action in ("list", "export"):
             qs = qs.defer("full_text").annotate(text_length=Length("full_text"))
         return qs
 
     def get_serializer_class(self):
-        return SourceSerializer if self.action == "list" else SourceDetailSerializer
+        return SourceSerializer if self.action in ("list", "export") else SourceDetailSerializer
 
 
 SpeakerRoleViewSet = type(
@@ -274,6 +275,7 @@ class ExcerptViewSet(KBModelViewSet):
     serializer_class = ExcerptSerializer
     pagination_class = KBCursorPagination
     cursor_ordering = ("source_position",)
+    export_rows = excerpt_export.export_rows  # rows without a serializer each: the export of a million
 
     def get_queryset(self):
         return excerpt_queryset(self.request)

@@ -559,6 +559,7 @@ CONFIGURATION_IN_VIEW = PolymorphicProxySerializer(
 @extend_schema_view(
     list=extend_schema(description=CONFIGURATION_DOC, parameters=[VIEW_PARAMETER], responses=CONFIGURATION_IN_VIEW),
     retrieve=extend_schema(parameters=[VIEW_PARAMETER], responses=CONFIGURATION_IN_VIEW),
+    export=extend_schema(parameters=[VIEW_PARAMETER]),
     create=extend_schema(request=ConfigurationWriteSerializer, responses={201: ConfigurationSerializer}),
     update=extend_schema(request=ConfigurationWriteSerializer, responses=ConfigurationSerializer),
     partial_update=extend_schema(request=ConfigurationWriteSerializer, responses=ConfigurationSerializer),
@@ -568,25 +569,26 @@ class ConfigurationViewSet(KBModelViewSet):
     filterset_class = ConfigurationFilterSet
     pagination_class = KBCursorPagination
     cursor_ordering = ("slug",)
-    schema_extra_error_codes = {"list": [403]}  # ?status=draft from a non-evaluator
+    schema_extra_error_codes = {"list": [403], "export": [403]}  # ?status=draft from a non-evaluator
 
     def get_view(self):
         if self.request is None:
             return "full"
-        # CSV has one row per configuration, so it defaults to the compact form.
-        default = "compact" if self.request.query_params.get("format") == "csv" else "full"
+        # CSV has one row per configuration, so it (and the CSV export) defaults to the compact form.
+        csv = self.request.query_params.get("format") == "csv" or self.action == "export"
+        default = "compact" if csv else "full"
         view = self.request.query_params.get("view") or default  # empty means absent, as for every parameter
         if view not in ("full", "compact"):
             raise exceptions.ValidationError({"view": [f"{view!r} is not a view. Accepted: full, compact."]})
         return view
 
     def get_queryset(self):
-        return configuration_queryset(self.request, self.get_view() if self.action in ("list", "retrieve") else "full")
+        return configuration_queryset(self.request, self.get_view() if self.action in ("list", "retrieve", "export") else "full")
 
     def get_serializer_class(self):
         if self.action in ("create", "update", "partial_update"):
             return ConfigurationWriteSerializer
-        if self.action in ("list", "retrieve") and self.get_view() == "compact":
+        if self.action in ("list", "retrieve", "export") and self.get_view() == "compact":
             return CompactConfigurationSerializer
         return ConfigurationSerializer
 

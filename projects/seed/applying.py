@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models.signals import post_save
 from simple_history.models import HistoricalRecords
 
+from evidence.bulk_write import BulkWriter, RowError
 from evidence.models import EvidenceLink, Source
 from mechanisms.models import CMOConfiguration, ConfigurationPathway, WishShift
 from projects.models import SeedRecord, TeamQualityDomain, TeamRelationshipLevel
@@ -107,6 +108,25 @@ class Loader:
             current = self.current_values(section)
             for slug, entry in entries.items():
                 self.reconcile(section, entry, current.get(slug))
+            self._flush_new_rows(section)
+
+    # New excerpts, the bulk of a corpus, are written together (evidence/bulk_write.py: every model
+    # rule checked in bulk, rows and history rows in batches) rather than saved one by one.
+    BULK_SECTIONS = ("excerpts",)
+
+    def _flush_new_rows(self, section):
+        pending = getattr(self, "_pending", {}).pop(section.name, None)
+        if not pending:
+            return
+        entries = [entry for entry, _ in pending]
+        try:
+            BulkWriter(section.model, change_reason=CHANGE_REASON).write([instance for _, instance in pending])
+        except RowError as error:
+            raise SeedError([entries[error.row - 1].where(error.field, error.message)]) from error
+        ids = self._ids(section.name)
+        for entry, instance in pending:
+            ids[entry.slug] = instance.pk
+        SeedRecord.objects.bulk_create(self._pending_records.pop(section.name, []))
 
     def reconcile(self, section, entry, current):
         label, counts = section.record_label, self.counts[section.record_label]
@@ -145,7 +165,13 @@ class Loader:
 
     def _remember(self, label, key, value, record):
         fp = fingerprint(value)
-        if record is None:
+        section = getattr(self, "_pending_section", None)
+        if record is None and section is not None:
+            # Its row is still pending (_flush_new_rows writes both).
+            self._pending_section = None
+            self.records[(label, key)] = new = SeedRecord(model=label, key=key, values=value, fingerprint=fp)
+            self._pending_records.setdefault(section, []).append(new)
+        elif record is None:
             self.records[(label, key)] = SeedRecord.objects.create(model=label, key=key, values=value, fingerprint=fp)
         elif record.fingerprint != fp or record.values != value:
             record.values, record.fingerprint = value, fp
@@ -265,6 +291,7 @@ class Loader:
     # -- writing ---------------------------------------------------------------------------------
 
     def write(self, section, entry, current):
+        self._current_entry = entry
         try:
             if section.name == "team_links":
                 self._write_team_links(entry)
@@ -307,6 +334,12 @@ class Loader:
                 instance.source = source  # reuse one Source object: save() re-checks the span against it
         m2m = [f for f in section.fields if f.kind == "refs"]
         self._mark(instance)
+        if created and not m2m and section.name in self.BULK_SECTIONS:
+            if not hasattr(self, "_pending"):
+                self._pending, self._pending_records = {}, {}
+            self._pending.setdefault(section.name, []).append((self._current_entry, instance))
+            self._pending_section = section.name
+            return
         if m2m:
             self._save_with_m2m(instance, created, {f.name: self._ids_for(f.target, entry.value[f.name]) for f in m2m})
         else:

@@ -248,7 +248,8 @@ for _label, _profile in ADMIN_MODELS.items():
 
 
 def api_resource_rows(prefix, key, delete=None, patch=API_PATCH, detail=EVERYONE_200):
-    """The four routes a router resource has (list, list.<format>, detail, detail.<format>).
+    """The six routes a router resource has (list, list.<format>, export, export.<format>, detail,
+    detail.<format>); the export (every row as CSV, cmo_kb/csv_export.py) is a read for everyone.
 
     `key` names the corpus value that fills the lookup; `delete` is what DELETE of that row gives
     each role (None: not asked of those who may delete, only of those who may not).
@@ -259,6 +260,8 @@ def api_resource_rows(prefix, key, delete=None, patch=API_PATCH, detail=EVERYONE
         Row(f"api/^{prefix}/$", f"/api/{prefix}/", {"GET": EVERYONE_200, "POST": API_CREATE}, api=True),
         Row(f"api/^{prefix}\\.(?P<format>[a-z0-9]+)/?$", f"/api/{prefix}.csv", {"GET": EVERYONE_200}, api=True),
         Row(f"api/^{prefix}\\.(?P<format>[a-z0-9]+)/?$", f"/api/{prefix}.json", {"GET": EVERYONE_200, "POST": API_CREATE}, api=True),
+        Row(f"api/^{prefix}/export/$", f"/api/{prefix}/export/", {"GET": EVERYONE_200, "POST": API_NOT_ALLOWED}, api=True),
+        Row(f"api/^{prefix}/export\\.(?P<format>[a-z0-9]+)/?$", f"/api/{prefix}/export.csv", {"GET": EVERYONE_200}, api=True),
         Row(f"api/^{prefix}/(?P<{lookup}>[^/.]+)/$", f"/api/{prefix}/{{{key}}}/",
             {"GET": detail, "PATCH": patch, "DELETE": delete}, api=True),
         Row(f"api/^{prefix}/(?P<{lookup}>[^/.]+)\\.(?P<format>[a-z0-9]+)/?$", f"/api/{prefix}/{{{key}}}.json",
@@ -311,6 +314,8 @@ API_ROWS = [
     Row("api/^evidence-links/(?P<pk>[^/.]+)\\.(?P<format>[a-z0-9]+)/?$", "/api/evidence-links/{draft-link}.json",
         {"GET": DRAFT_DETAIL}, api=True),
     Row("api/^configurations/$", "/api/configurations/?status=draft", {"GET": per_role(403, 403, 200, 200, 200)}, api=True),
+    Row("api/^configurations/export/$", "/api/configurations/export/?status=draft", {"GET": per_role(403, 403, 200, 200, 200)}, api=True),
+    Row("api/^excerpts/export/$", "/api/excerpts/export/?configuration={draft}", {"GET": per_role(400, 400, 200, 200, 200)}, api=True),
     # A draft's slug in a filter reads as an unknown one to those who may not see drafts.
     Row("api/^evidence-links/$", "/api/evidence-links/?configuration={draft}", {"GET": per_role(400, 400, 200, 200, 200)}, api=True),
     Row("api/^excerpts/$", "/api/excerpts/?configuration={draft}", {"GET": per_role(400, 400, 200, 200, 200)}, api=True),
