@@ -6,7 +6,7 @@ and the `configuration`/`mechanism` filters all respect that).
 """
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import BigIntegerField, ExpressionWrapper, F, Prefetch
+from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, serializers
 
@@ -241,24 +241,28 @@ class ExcerptSerializer(EvaluatorOnlyFieldsMixin, SearchHitSerializerMixin, seri
 
 
 
-def excerpt_queryset(request):
-    """1 query for excerpts (+ source without its text, team, role, wave, users), 1 for visible links."""
+def excerpt_queryset(request, lean=False):
+    """1 query for excerpts (+ the slugs of source, team, role, wave and the users' names), 1 for
+    visible links (+ their configuration's slug and title).
+
+    ``lean`` (lists): only the columns the representation shows, so no row drags a source's or a
+    configuration's wide columns (and no Team or User row) through the join."""
     visible_links = EvidenceLink.objects.filter(configuration__in=visible_configurations(request)).select_related("configuration")
-    return (
-        EvidenceExcerpt.objects.select_related("source", "team", "speaker_role", "wave", "created_by", "updated_by")
-        .defer("source__full_text", "search_vector")
-        # One sortable number for "source, then start offset": DRF's cursor keeps its position in the
-        # first ordering field only, so ordering by (source, start) would page by OFFSET within a
-        # source. Ties (same source and start, different end) are rare and short.
-        # (BigIntegerField: inferred from `start`, Django would treat it as int4 and drop out-of-range cursors.)
-        .annotate(
-            source_position=ExpressionWrapper(F("source_id") * SOURCE_POSITION_SPAN + F("start"), output_field=BigIntegerField())
+    queryset = EvidenceExcerpt.objects.select_related("source", "team", "speaker_role", "wave", "created_by", "updated_by")
+    if lean:
+        queryset = queryset.only(*EXCERPT_LIST_COLUMNS)
+        visible_links = visible_links.only(
+            "id", "excerpt_id", "stance", "part", "note", "configuration__slug", "configuration__title"
         )
-        .prefetch_related(Prefetch("links", visible_links.order_by("configuration__slug", "part")))
-    )
+    else:
+        queryset = queryset.defer("source__full_text", "search_vector")
+    return queryset.prefetch_related(Prefetch("links", visible_links.order_by("configuration__slug", "part")))
 
 
-SOURCE_POSITION_SPAN = 2**32  # more characters than any source holds
+EXCERPT_LIST_COLUMNS = (
+    "id", "slug", "text", "start", "end", "section", "attribution", "kind", "note", "created_at", "updated_at",
+    "source__slug", "team__slug", "speaker_role__slug", "wave__slug", "created_by__username", "updated_by__username",
+)
 
 
 class ExcerptViewSet(KBModelViewSet):
@@ -273,10 +277,12 @@ class ExcerptViewSet(KBModelViewSet):
     filterset_class = ExcerptFilterSet
     serializer_class = ExcerptSerializer
     pagination_class = KBCursorPagination
-    cursor_ordering = ("source_position",)
+    # Keyset on real columns, served by the index excerpt_cursor (source, start, id): see
+    # KBCursorPagination in cmo_kb/pagination.py.
+    cursor_ordering = ("source_id", "start", "pk")
 
     def get_queryset(self):
-        return excerpt_queryset(self.request)
+        return excerpt_queryset(self.request, lean=self.action == "list")
 
 
 # --- Evidence links -------------------------------------------------------------------------------

@@ -118,7 +118,11 @@ class EvidenceExcerpt(Curated):
                 violation_error_message="This source already has an excerpt with exactly this span.",
             ),
         ]
-        indexes = [models.Index(fields=["source", "start"], name="excerpt_source_start")]
+        indexes = [
+            models.Index(fields=["source", "start"], name="excerpt_source_start"),
+            # The API's cursor: WHERE (source_id, start, id) > (…) ORDER BY source_id, start, id LIMIT n.
+            models.Index(fields=["source", "start", "id"], name="excerpt_cursor"),
+        ]
 
     def __str__(self):
         text = " ".join(self.text.split())
