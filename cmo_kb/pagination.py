@@ -187,8 +187,9 @@ def _flip(name):
 
 
 def _value(row, name):
-    value = row[name] if isinstance(row, dict) else getattr(row, name)
-    return value
+    if isinstance(row, dict):  # a values() row
+        return row["id"] if name == "pk" else row[name]
+    return getattr(row, name)
 
 
 def _after(ordering, position):
