@@ -13,16 +13,20 @@ ranked by ts_rank with weights (excerpts: text > attribution > section; configur
 statement > activity, contexts and outcomes), snippets by ts_headline.
 
 A bounded candidate set, so a broad term costs what a narrow one does: ranking every match of a word
-found in half the excerpts means reading half a million tsvectors. The candidates are the
-SEARCH_CANDIDATES (2,000) matches with the highest ids (the newest), which PostgreSQL finds either from
-the GIN index (few matches: bitmap, then a top-N sort on id) or by walking the primary key backwards
-until it has enough (many matches: it stops early); only they are ranked, and ts_headline runs on the
-rows of the page only (PostgreSQL evaluates an expensive select-list expression after ORDER BY …
-LIMIT). The trade-off: a query matching more than 2,000 rows shows the best of its 2,000 newest
-matches, ranked; older matches are not listed (narrow the query or add a filter to reach them).
-Filters passed in the queryset apply before the cut, so ``?search=care&team=camhs`` takes the newest
-2,000 CAMHS matches. No COUNT runs over all matches: the API pages with a cursor, and the /search/
-page's count is at most 2,000.
+found in most excerpts means reading most of a million tsvectors. The candidates are the first
+SEARCH_CANDIDATES (2,000) matches the scan PostgreSQL picks returns, with no ORDER BY, so the scan
+stops at the 2,000th: for a rare word the GIN index's bitmap (all its matches), for a common one a
+sequential scan that meets 2,000 matches within its first few thousand rows. Only the candidates are
+ranked, and ts_headline runs on the rows of the page only (PostgreSQL evaluates an expensive
+select-list expression after ORDER BY … LIMIT). (Candidates ordered by id were tried: the planner
+then walks the primary key backwards, and a word in 2% of the rows read 100,000 of them.)
+
+The trade-off: a query matching more than 2,000 rows shows the best of 2,000 of its matches, those
+first in the table's storage order (roughly the oldest rows), ranked by ts_rank; its other matches
+are not listed (a filter or a narrower query reaches them). The set is the same from one request to
+the next while the table is not written, so cursor pages are stable. Filters passed in the queryset
+apply before the cut (``?search=care&team=camhs`` takes 2,000 CAMHS matches). No COUNT runs over all
+matches: the API pages with a cursor, and the /search/ page's count is at most 2,000.
 
 SQLite (the embedded default): FTS5 virtual tables (``evidence_excerpt_fts``,
 ``mechanisms_configuration_fts``, external content kept in sync by triggers, made by migrations that
@@ -77,7 +81,8 @@ SEARCH_CANDIDATES = 2000
 
 def _postgres_search(queryset, q, headline_expression):
     query = SearchQuery(q, search_type="websearch", config=SEARCH_CONFIG)
-    candidates = queryset.filter(search_vector=query).order_by("-pk").values("pk")[:SEARCH_CANDIDATES]
+    # No ORDER BY: the scan stops at the K-th match (see the module docstring).
+    candidates = queryset.filter(search_vector=query).order_by().values("pk")[:SEARCH_CANDIDATES]
     return (
         queryset.filter(pk__in=candidates)
         .annotate(
