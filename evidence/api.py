@@ -86,12 +86,23 @@ class SourceViewSet(KBModelViewSet):
     filterset_class = SourceFilterSet
 
     def get_queryset(self):
-        from django.db.models.functions import Length
-
         qs = Source.objects.select_related("kind", "programme")
         if self.action == "list":
-            qs = qs.defer("full_text").annotate(text_length=Length("full_text"))
+            qs = qs.defer("full_text")
         return qs
+
+    def paginate_queryset(self, queryset):
+        """The page's lengths in one more query, for its rows only: annotated on the list, length()
+        would read (detoast) every source's full text before the sort by title picks a page, 9 s
+        for 4,000 sources of a few hundred thousand characters each."""
+        from django.db.models.functions import Length
+
+        page = super().paginate_queryset(queryset)
+        if page:
+            lengths = dict(Source.objects.filter(pk__in=[s.pk for s in page]).annotate(n=Length("full_text")).values_list("pk", "n"))
+            for source in page:
+                source.text_length = lengths[source.pk]
+        return page
 
     def get_serializer_class(self):
         return SourceSerializer if self.action == "list" else SourceDetailSerializer
