@@ -36,7 +36,7 @@ translated, never passed through: each word or phrase becomes an FTS5 string ("�
 doubled), OR groups become ``( … OR … )``, ``-word`` becomes ``NOT``, so quotes, parentheses, ``*``,
 ``^``, ``NEAR`` or unbalanced quotes in user input cannot be FTS5 syntax. Ranked by bm25 with the
 same column weights as PostgreSQL's; snippets by FTS5's snippet(). A query of only exclusions
-matches nothing (as on PostgreSQL).
+matches nothing, on both databases.
 
 A blank query matches nothing; more than MAX_SEARCH_TERMS terms raise SearchQueryError (both
 databases). Neither function applies visibility: pass a queryset that already has
@@ -237,6 +237,12 @@ def _sqlite_search(queryset, q, index, weights, snippet_column):
     )
 
 
+def _has_a_term(q):
+    """Blank, or only exclusions (``-word``): nothing to rank, so nothing matches, on both databases
+    (PostgreSQL's websearch would return every row without the word; FTS5 has no bare NOT)."""
+    return bool((q or "").strip()) and bool(parse_query(q)[0])
+
+
 def _is_postgres(queryset):
     from django.db import connections
 
@@ -245,7 +251,7 @@ def _is_postgres(queryset):
 
 def search_excerpts(queryset, q):
     """Excerpts matching ``q``, best first, each with ``.rank`` and ``.snippet`` (of the excerpt text)."""
-    if not (q or "").strip():
+    if not _has_a_term(q):
         return queryset.none()
     _check_query(q)
     if _is_postgres(queryset):
@@ -256,7 +262,7 @@ def search_excerpts(queryset, q):
 def search_configurations(queryset, q):
     """Configurations matching ``q`` in title, statement, activity, contexts' or outcomes' names,
     best first, each with ``.rank`` and ``.snippet`` (of statement, activity, contexts and outcomes)."""
-    if not (q or "").strip():
+    if not _has_a_term(q):
         return queryset.none()
     _check_query(q)
     if _is_postgres(queryset):
