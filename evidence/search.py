@@ -217,7 +217,7 @@ class _FTSSnippetField(TextField):
 def _sqlite_search(queryset, q, index, weights, snippet_column):
     match = fts_query(q)
     if match is None:
-        return queryset.none().annotate(rank=Value(0.0, output_field=FloatField()))
+        return _nothing(queryset)
     table = queryset.model._meta.db_table
     # bm25() and snippet() exist only inside a MATCH query of the index, hence the correlated
     # subqueries (FTS5 answers "MATCH ... AND rowid = ?" by a seek).
@@ -237,6 +237,11 @@ def _sqlite_search(queryset, q, index, weights, snippet_column):
     )
 
 
+def _nothing(queryset):
+    """No hits, but with the annotations a search has (the cursor orders a search by rank)."""
+    return queryset.none().annotate(rank=Value(0.0, output_field=FloatField()), snippet=Value("", output_field=TextField()))
+
+
 def _has_a_term(q):
     """Blank, or only exclusions (``-word``): nothing to rank, so nothing matches, on both databases
     (PostgreSQL's websearch would return every row without the word; FTS5 has no bare NOT)."""
@@ -252,7 +257,7 @@ def _is_postgres(queryset):
 def search_excerpts(queryset, q):
     """Excerpts matching ``q``, best first, each with ``.rank`` and ``.snippet`` (of the excerpt text)."""
     if not _has_a_term(q):
-        return queryset.none()
+        return _nothing(queryset)
     _check_query(q)
     if _is_postgres(queryset):
         return _postgres_search(queryset, q, F("text"))
@@ -263,7 +268,7 @@ def search_configurations(queryset, q):
     """Configurations matching ``q`` in title, statement, activity, contexts' or outcomes' names,
     best first, each with ``.rank`` and ``.snippet`` (of statement, activity, contexts and outcomes)."""
     if not _has_a_term(q):
-        return queryset.none()
+        return _nothing(queryset)
     _check_query(q)
     if _is_postgres(queryset):
         expression = Concat("statement", Value(" "), "activity", Value(" "), "search_text", output_field=TextField())
