@@ -299,10 +299,10 @@ class SearchParamFilter(django_filters.Filter):
         super().__init__(**kwargs)
         _schema(
             self,
-            "Full-text search. On PostgreSQL: stemmed English words, all required; \"quoted phrase\", "
+            "Full-text search: stemmed English words, all required, whole words only; \"quoted phrase\", "
             "`a OR b`, `-word` to exclude; results ranked best first with a highlighted `snippet` "
-            "(HTML: escaped text with <mark> around matches). On SQLite (development) a plain "
-            "case-insensitive contains match of every term.",
+            "(HTML: escaped text with <mark> around matches). On PostgreSQL a query matching more "
+            "than 2,000 rows ranks 2,000 of them (see the README). On SQLite: FTS5, ranked by bm25.",
             {"type": "string"},
             array=False,
         )

@@ -123,6 +123,8 @@ class EvidenceExcerpt(Curated):
             # The home page counts participant quotes: an index-only count, not a scan of a million
             # rows of text (737 ms at 1M excerpts).
             models.Index(fields=["kind"], name="excerpt_kind"),
+            # The API's cursor: WHERE (source_id, start, id) > (…) ORDER BY source_id, start, id LIMIT n.
+            models.Index(fields=["source", "start", "id"], name="excerpt_cursor"),
         ]
 
     def __str__(self):

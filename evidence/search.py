@@ -12,9 +12,31 @@ PostgreSQL: websearch syntax ("quoted phrases", OR, -exclusion) against a stored
 ranked by ts_rank with weights (excerpts: text > attribution > section; configurations: title >
 statement > activity, contexts and outcomes), snippets by ts_headline.
 
-SQLite (development): a plain icontains fallback. Every term must appear in one of the fields;
-"quoted phrases" are one term, ``a OR b`` needs either, ``-term`` excludes; no stemming, so
-"dialyse" does not find "dialysis". Snippets are highlighted in Python.
+A bounded candidate set, so a broad term costs what a narrow one does: ranking every match of a word
+found in most excerpts means reading most of a million tsvectors. The candidates are the first
+SEARCH_CANDIDATES (2,000) matches the scan PostgreSQL picks returns, with no ORDER BY, so the scan
+stops at the 2,000th: for a rare word the GIN index's bitmap (all its matches), for a common one a
+sequential scan that meets 2,000 matches within its first few thousand rows. Only the candidates are
+ranked, and ts_headline runs on the rows of the page only (PostgreSQL evaluates an expensive
+select-list expression after ORDER BY … LIMIT). (Candidates ordered by id were tried: the planner
+then walks the primary key backwards, and a word in 2% of the rows read 100,000 of them.)
+
+The trade-off: a query matching more than 2,000 rows shows the best of 2,000 of its matches, those
+first in the table's storage order (roughly the oldest rows), ranked by ts_rank; its other matches
+are not listed (a filter or a narrower query reaches them). The set is the same from one request to
+the next while the table is not written, so cursor pages are stable. Filters passed in the queryset
+apply before the cut (``?search=care&team=camhs`` takes 2,000 CAMHS matches). No COUNT runs over all
+matches: the API pages with a cursor, and the /search/ page's count is at most 2,000.
+
+SQLite (the embedded default): FTS5 virtual tables (``evidence_excerpt_fts``,
+``mechanisms_configuration_fts``, external content kept in sync by triggers, made by migrations that
+run on SQLite only: evidence/0005, mechanisms/0003; evidence/fts.py), with the porter stemmer over
+unicode61 words, so whole words match, never a substring inside a word. The websearch syntax is
+translated, never passed through: each word or phrase becomes an FTS5 string ("…" with quotes
+doubled), OR groups become ``( … OR … )``, ``-word`` becomes ``NOT``, so quotes, parentheses, ``*``,
+``^``, ``NEAR`` or unbalanced quotes in user input cannot be FTS5 syntax. Ranked by bm25 with the
+same column weights as PostgreSQL's; snippets by FTS5's snippet(). A query of only exclusions
+matches nothing, on both databases.
 
 A blank query matches nothing; more than MAX_SEARCH_TERMS terms raise SearchQueryError (both
 databases). Neither function applies visibility: pass a queryset that already has
@@ -24,18 +46,14 @@ it (CMOConfiguration.objects.visible_to(user)).
 import re
 
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
-from django.db.models import Case, F, FloatField, Q, TextField, Value, When
+from django.db.models import F, FloatField, TextField, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Concat, Replace
-from django.db.models.query import ModelIterable
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 SEARCH_CONFIG = "english"  # must match the triggers' to_tsvector('pg_catalog.english', ...)
 
-EXCERPT_FIELDS = ("text", "attribution", "section")
-CONFIGURATION_FIELDS = ("title", "statement", "activity", "search_text")
-# Weights for the SQLite fallback's rank, in the same spirit as the PostgreSQL setweight() A/B/C.
-_FALLBACK_WEIGHTS = (1.0, 0.4, 0.2, 0.2)
 
 # ts_headline marks matches with these control characters; the SQL then HTML-escapes the text and
 # only afterwards turns them into <mark> tags, so the snippet is safe whatever the source text holds.
@@ -58,10 +76,15 @@ def _html_headline(expression, query):
     return Replace(headline, Value(_STOP), Value("</mark>"), output_field=_SafeHTMLField())
 
 
+SEARCH_CANDIDATES = 2000
+
+
 def _postgres_search(queryset, q, headline_expression):
     query = SearchQuery(q, search_type="websearch", config=SEARCH_CONFIG)
+    # No ORDER BY: the scan stops at the K-th match (see the module docstring).
+    candidates = queryset.filter(search_vector=query).order_by().values("pk")[:SEARCH_CANDIDATES]
     return (
-        queryset.filter(search_vector=query)
+        queryset.filter(pk__in=candidates)
         .annotate(
             # float8 so the value survives a round trip through a pagination cursor exactly.
             rank=Cast(SearchRank(F("search_vector"), query), FloatField()),
@@ -129,14 +152,6 @@ def _check_query(q):
         raise SearchQueryError(problem)
 
 
-def _balanced_sum(terms):
-    """a + b + c + d as (a + b) + (c + d): the SQL nests log2(n) deep rather than n deep."""
-    if len(terms) == 1:
-        return terms[0]
-    middle = len(terms) // 2
-    return _balanced_sum(terms[:middle]) + _balanced_sum(terms[middle:])
-
-
 def highlight(text, terms, width=240):
     """Escape ``text`` and wrap each case-insensitive occurrence of ``terms`` in <mark>.
 
@@ -160,56 +175,77 @@ def highlight(text, terms, width=240):
     return mark_safe(("…" if start else "") + "".join(parts) + ("…" if end < len(text) else ""))
 
 
-class _SnippetMixin:
-    """Sets .snippet on each model instance when the queryset is evaluated (SQLite fallback only)."""
-
-    _snippet_spec = None  # (fields shown, terms)
-
-    def _clone(self):
-        clone = super()._clone()
-        clone._snippet_spec = self._snippet_spec
-        return clone
-
-    def _fetch_all(self):
-        super()._fetch_all()
-        if self._snippet_spec and self._iterable_class is ModelIterable:
-            fields, terms = self._snippet_spec
-            for obj in self._result_cache:
-                text = " ".join(str(getattr(obj, field) or "") for field in fields)
-                obj.snippet = highlight(text, terms)
+_WORD = re.compile(r"\w")
 
 
-def _fallback_search(queryset, q, fields, snippet_fields):
+def _fts_string(term):
+    """A term as an FTS5 string: inside double quotes nothing is syntax (a quote is written twice)."""
+    return '"' + term.replace('"', '""') + '"'
+
+
+def fts_query(q):
+    """The websearch query ``q`` as an FTS5 MATCH expression, or None when it can match nothing.
+
+    >>> fts_query('dialysis "in control" OR power -nurses')
+    '"dialysis" AND ("in control" OR "power") NOT "nurses"'
+
+    Terms without a letter or digit (``*``, ``^``, ``()``) are no word to FTS5's tokenizer: dropped,
+    as PostgreSQL's parser drops them."""
     groups, excluded = parse_query(q)
+    groups = [[t for t in group if _WORD.search(t)] for group in groups]
+    groups = [group for group in groups if group]
     if not groups:
-        return queryset.none().annotate(rank=Value(0.0, output_field=FloatField()))
-
-    def anywhere(term):
-        condition = Q()
-        for field in fields:
-            condition |= Q(**{f"{field}__icontains": term})
-        return condition
-
-    condition = Q()
-    for group in groups:
-        alternatives = Q()
-        for term in group:
-            alternatives |= anywhere(term)
-        condition &= alternatives
-    for term in excluded:
-        condition &= ~anywhere(term)
-
-    rank = _balanced_sum(
-        [
-            Case(When(**{f"{field}__icontains": term}, then=Value(weight)), default=Value(0.0), output_field=FloatField())
-            for term in (t for group in groups for t in group)
-            for field, weight in zip(fields, _FALLBACK_WEIGHTS)
-        ]
+        return None
+    expression = " AND ".join(
+        _fts_string(group[0]) if len(group) == 1 else "(" + " OR ".join(map(_fts_string, group)) + ")" for group in groups
     )
-    results = queryset.filter(condition).annotate(rank=rank).order_by("-rank", "pk")
-    results.__class__ = type(f"Search{type(queryset).__name__}", (_SnippetMixin, type(queryset)), {})
-    results._snippet_spec = (snippet_fields, [t for group in groups for t in group])
-    return results
+    for term in excluded:
+        if _WORD.search(term):
+            expression += " NOT " + _fts_string(term)
+    return expression
+
+
+class _FTSSnippetField(TextField):
+    """snippet() marks matches with control characters; the text is escaped here, then marked."""
+
+    def from_db_value(self, value, expression, connection):
+        if value is None:
+            return value
+        return mark_safe(escape(value).replace(_START, "<mark>").replace(_STOP, "</mark>"))
+
+
+def _sqlite_search(queryset, q, index, weights, snippet_column):
+    match = fts_query(q)
+    if match is None:
+        return _nothing(queryset)
+    table = queryset.model._meta.db_table
+    # bm25() and snippet() exist only inside a MATCH query of the index, hence the correlated
+    # subqueries (FTS5 answers "MATCH ... AND rowid = ?" by a seek).
+    where = f"FROM {index} WHERE {index} MATCH %s AND {index}.rowid = {table}.id"
+    weights_sql = ", ".join(str(w) for w in weights)
+    return (
+        queryset.filter(pk__in=RawSQL(f"SELECT rowid FROM {index} WHERE {index} MATCH %s", [match]))
+        .annotate(
+            rank=RawSQL(f"(SELECT -bm25({index}, {weights_sql}) {where})", [match], output_field=FloatField()),
+            snippet=RawSQL(
+                f"(SELECT snippet({index}, {snippet_column}, %s, %s, ' … ', 32) {where})",
+                [_START, _STOP, match],
+                output_field=_FTSSnippetField(),
+            ),
+        )
+        .order_by("-rank", "pk")
+    )
+
+
+def _nothing(queryset):
+    """No hits, but with the annotations a search has (the cursor orders a search by rank)."""
+    return queryset.none().annotate(rank=Value(0.0, output_field=FloatField()), snippet=Value("", output_field=TextField()))
+
+
+def _has_a_term(q):
+    """Blank, or only exclusions (``-word``): nothing to rank, so nothing matches, on both databases
+    (PostgreSQL's websearch would return every row without the word; FTS5 has no bare NOT)."""
+    return bool((q or "").strip()) and bool(parse_query(q)[0])
 
 
 def _is_postgres(queryset):
@@ -220,21 +256,21 @@ def _is_postgres(queryset):
 
 def search_excerpts(queryset, q):
     """Excerpts matching ``q``, best first, each with ``.rank`` and ``.snippet`` (of the excerpt text)."""
-    if not (q or "").strip():
-        return queryset.none()
+    if not _has_a_term(q):
+        return _nothing(queryset)
     _check_query(q)
     if _is_postgres(queryset):
         return _postgres_search(queryset, q, F("text"))
-    return _fallback_search(queryset, q, EXCERPT_FIELDS, ("text",))
+    return _sqlite_search(queryset, q, "evidence_excerpt_fts", (1.0, 0.4, 0.2), 0)
 
 
 def search_configurations(queryset, q):
     """Configurations matching ``q`` in title, statement, activity, contexts' or outcomes' names,
     best first, each with ``.rank`` and ``.snippet`` (of statement, activity, contexts and outcomes)."""
-    if not (q or "").strip():
-        return queryset.none()
+    if not _has_a_term(q):
+        return _nothing(queryset)
     _check_query(q)
     if _is_postgres(queryset):
         expression = Concat("statement", Value(" "), "activity", Value(" "), "search_text", output_field=TextField())
         return _postgres_search(queryset, q, expression)
-    return _fallback_search(queryset, q, CONFIGURATION_FIELDS, ("statement", "activity", "search_text"))
+    return _sqlite_search(queryset, q, "mechanisms_configuration_fts", (1.0, 0.4, 0.2, 0.2), -1)

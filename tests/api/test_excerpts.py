@@ -159,3 +159,30 @@ def test_evidence_link_detail_by_id(kb, anon_client, evaluator_client):
     assert anon_client.get(f"/api/evidence-links/{public_link.pk}/").json()["excerpt"] == "q-control"
     assert anon_client.get(f"/api/evidence-links/{draft_link.pk}/").status_code == 404
     assert evaluator_client.get(f"/api/evidence-links/{draft_link.pk}/").status_code == 200
+
+
+@pytest.mark.parametrize("who", ["anon_client", "evaluator_client"])
+@pytest.mark.parametrize("query", ["", "search=haemodialysis OR control OR target"])
+def test_the_list_rows_are_the_serializers_representation(kb, request, who, query):
+    """The list reads rows (evidence/api.py ExcerptRows), not instances: the same JSON, key for key,
+    as ExcerptSerializer gives each excerpt (its note only for evaluators, links to drafts likewise)."""
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    from evidence.api import ExcerptSerializer, excerpt_queryset
+    from evidence.search import search_excerpts
+
+    client = request.getfixturevalue(who)
+    listed = client.get(f"/api/excerpts/?page_size=500&{query}").json()["results"]
+    assert len(listed) >= 2
+    drf_request = Request(APIRequestFactory().get("/api/excerpts/"))
+    from django.contrib.auth.models import AnonymousUser, User
+
+    drf_request._user = User.objects.get(username="eva") if who == "evaluator_client" else AnonymousUser()
+    queryset = excerpt_queryset(drf_request)
+    if query:
+        queryset = search_excerpts(queryset, query.split("=", 1)[1])
+    by_id = {e.pk: e for e in queryset}
+    expected = [ExcerptSerializer(by_id[item["id"]], context={"request": drf_request}).data for item in listed]
+    assert [list(item) for item in listed] == [list(item) for item in expected]
+    assert listed == [dict(item) for item in expected]

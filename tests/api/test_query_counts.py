@@ -32,8 +32,8 @@ CASES = [
     ("/api/relationship-pairs/", 2),
     ("/api/speaker-roles/", 2),
     ("/api/waves/", 2),
-    # count; sources + kind + programme, with the text's length but not the text
-    ("/api/sources/", 2),
+    # count; sources + kind + programme, without the text; the page's texts' lengths
+    ("/api/sources/", 3),
     # configurations (+ mechanism, theme, level, users); then one each for teams, contexts,
     # outcomes (+ kind), quality domains, pathways, Wish shifts (+ dimension, pole, pair),
     # evidence links (+ excerpt, team, role, source): no COUNT with cursor pages

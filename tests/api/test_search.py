@@ -86,7 +86,6 @@ def test_highlight_escapes_and_marks():
     assert highlight("A&E <b> target", ["target"]) == "A&amp;E &lt;b&gt; <mark>target</mark>"
 
 
-@postgres_only
 def test_ranking_puts_the_better_match_first(kb):
     # q-control says "control" once in its text; a new excerpt says it in its text twice and in its
     # attribution, and another only in its section heading (weight C): best first.
@@ -103,7 +102,6 @@ def test_ranking_puts_the_better_match_first(kb):
     assert slugs(search_excerpts(EvidenceExcerpt.objects.all(), "control")) == ["q-more-control", "q-control", "intro"]
 
 
-@postgres_only
 def test_configuration_title_outranks_context(kb):
     kb.shc_fear.title = "Resigned patients fear for nurses' jobs"
     kb.shc_fear.save()

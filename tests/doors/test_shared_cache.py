@@ -1,5 +1,6 @@
-"""Throttle counts live in a cache every worker process shares: the database cache by default,
-Redis or Memcached from CACHE_URL. (The rest of the suite runs the throttles on a per-process cache,
+"""Throttle counts live where every worker process sees them: on the database cache (the default)
+in the upserted counter table cmo_kb_throttle, one query per throttle; otherwise in the Redis or
+Memcached cache of CACHE_URL. (The rest of the suite runs the throttles on a per-process cache,
 see tests/conftest.py.)"""
 
 import json
@@ -15,7 +16,7 @@ from cmo_kb.settings import env_cache
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# One worker process: counts `tries` anonymous requests from one address against a 5/minute
+# One worker process: counts `tries` anonymous requests from one address against a 5/day
 # throttle and prints which were allowed.
 WORKER = """
 import json, sys
@@ -26,7 +27,8 @@ from django.test import RequestFactory
 from rest_framework.request import Request
 from cmo_kb.throttles import AnonThrottle
 
-settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": "5/minute", "user": "5/minute"}}
+# (per day: the windows are fixed, and two slow process starts could straddle a minute's end)
+settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": "5/day", "user": "5/day"}}
 from rest_framework.settings import api_settings
 api_settings.reload()
 request = Request(RequestFactory().get("/api/teams/", REMOTE_ADDR="203.0.113.9"))
@@ -56,7 +58,9 @@ def test_two_processes_share_the_count_on_a_sqlite_file(tmp_path):
     url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
     env = {**os.environ, "DATABASE_URL": url}
     env.pop("CACHE_URL", None)
-    subprocess.run([sys.executable, "manage.py", "createcachetable"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
+    # The counter table's migration (and auth's, whose permissions migrate adds for it).
+    for app in ("auth", "cmo_kb"):
+        subprocess.run([sys.executable, "manage.py", "migrate", app], cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
     assert run_worker(3, url) == [True, True, True]
     # a second process sees the first one's three requests: two more, then refused
     assert run_worker(3, url) == [True, True, False]
@@ -75,7 +79,7 @@ def test_two_processes_share_the_count_on_the_test_database(settings):
         assert run_worker(2, url) == [True, False]
     finally:
         with connection.cursor() as cursor:
-            cursor.execute("DELETE FROM cmo_kb_cache")
+            cursor.execute("DELETE FROM cmo_kb_throttle")
 
 
 @pytest.mark.django_db
@@ -86,9 +90,36 @@ def test_the_api_throttles_on_the_database_cache(settings, kb, anon_client):
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": "2/minute", "user": "2/minute"}}
     assert [anon_client.get("/api/teams/").status_code for _ in range(3)] == [200, 200, 429]
     with connection.cursor() as cursor:
-        cursor.execute("SELECT cache_key FROM cmo_kb_cache")
-        keys = [row[0] for row in cursor.fetchall()]
-    assert any("throttle_anon_127.0.0.1" in key for key in keys), keys
+        cursor.execute("SELECT key, count FROM cmo_kb_throttle")
+        counts = dict(cursor.fetchall())
+    # both throttles count an anonymous client by address; the third request was counted and refused
+    assert counts == {"throttle_anon_127.0.0.1": 3, "throttle_user_127.0.0.1": 3}, counts
+
+
+@pytest.mark.django_db
+def test_a_throttle_costs_one_query_on_the_database_cache(settings, kb, anon_client, analyst_client):
+    """The per-request price of the throttles on the default cache: the list's own queries plus one
+    upsert per throttle that counts the client (two for an anonymous client, who is counted by
+    address under both rates; one for a signed-in client, counted by account)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def list_queries(client):
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get("/api/excerpts/?page_size=5").status_code == 200
+        return [q["sql"] for q in ctx.captured_queries]
+
+    anon_client.get("/api/excerpts/?page_size=5")
+    analyst_client.get("/api/excerpts/?page_size=5")  # its token row is read on every request
+    on_locmem = {"anon": list_queries(anon_client), "analyst": list_queries(analyst_client)}
+    settings.CACHES = {"default": env_cache("CACHE_URL_UNSET_IN_TESTS")}
+    on_database = {"anon": list_queries(anon_client), "analyst": list_queries(analyst_client)}
+    for who, throttles in (("anon", 2), ("analyst", 1)):
+        extra = [sql for sql in on_database[who] if "cmo_kb_throttle" in sql]
+        assert len(extra) == throttles, (who, extra)
+        assert all(sql.startswith("INSERT INTO cmo_kb_throttle") for sql in extra)
+        assert len(on_database[who]) == len(on_locmem[who]) + throttles
+        assert not [sql for sql in on_database[who] if "cmo_kb_cache" in sql]
 
 
 @pytest.mark.parametrize(
