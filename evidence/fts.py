@@ -55,3 +55,14 @@ def drop(connection, name):
         for suffix in ("insert", "delete", "update"):
             cursor.execute(f"DROP TRIGGER IF EXISTS {name}_{suffix}")
         cursor.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def migration_operation(name):
+    """The operation of a migration that makes the FTS5 index `name` (and drops it going back)."""
+    from django.db import migrations
+
+    return migrations.RunPython(
+        lambda apps, schema_editor: ensure(schema_editor.connection, [name]),
+        lambda apps, schema_editor: drop(schema_editor.connection, name),
+        elidable=False,
+    )

@@ -3,22 +3,10 @@ with the table; filled from the rows already there. PostgreSQL searches its tsve
 
 from django.db import migrations
 
-NAME = "evidence_excerpt_fts"
-
-
-def forwards(apps, schema_editor):
-    from evidence import fts
-
-    fts.ensure(schema_editor.connection, [NAME])
-
-
-def backwards(apps, schema_editor):
-    from evidence import fts
-
-    fts.drop(schema_editor.connection, NAME)
+from evidence import fts
 
 
 class Migration(migrations.Migration):
     dependencies = [("evidence", "0005_excerpt_cursor_index")]
 
-    operations = [migrations.RunPython(forwards, backwards, elidable=False)]
+    operations = [fts.migration_operation("evidence_excerpt_fts")]
