@@ -209,6 +209,9 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Tags start closed: with every operation listed at once (130-odd), Swagger UI 5 rendered the first
+    # tag only. A reader opens the resource they want.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "docExpansion": "none", "filter": True},
     "REDOC_DIST": "SIDECAR",
     # Marks a schema served at /api/schema/ (it lists the slugs the filters accept; cmo_kb/openapi.py).
     "GET_MOCK_REQUEST": "cmo_kb.openapi.mock_request",

@@ -88,7 +88,11 @@ def test_swagger_ui_renders_under_the_csp(live_server, page, db, artifacts_dir):
     assert "'unsafe-inline'" not in response.headers["content-security-policy"]
     page.wait_for_selector(".swagger-ui .info .title")
     assert "CMO KB API" in page.locator(".swagger-ui .info .title").inner_text()
-    # The operations are there: open one and see its parameters.
+    # Every resource's tag is there (they start closed: SWAGGER_UI_SETTINGS docExpansion "none");
+    # open one, then one of its operations, and see its parameters.
+    tags = page.locator(".opblock-tag").all_inner_texts()
+    assert {"auth", "configurations", "excerpts", "export", "matrix", "wish-dimensions"} <= {t.split()[0] for t in tags if t}, tags
+    page.locator(".opblock-tag", has_text="configurations").first.click()
     page.locator(".opblock-summary-path", has_text="/api/configurations/").first.click()
     page.wait_for_selector(".opblock.is-open .parameters")
     page.wait_for_load_state("networkidle")
