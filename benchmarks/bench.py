@@ -468,10 +468,14 @@ def deep_cursor_path(prefix, viewset, fraction=0.9):
     queryset = queryset.order_by(*ordering)
     count = queryset.count()
     instance = queryset.prefetch_related(None)[int(count * fraction)]
-    position = paginator._get_position_from_instance(instance, ordering)
     paginator.base_url = "http://testserver" + path
     paginator.cursor_query_param = getattr(paginator, "cursor_query_param", "cursor")
-    url = paginator.encode_cursor(Cursor(offset=0, reverse=False, position=position))
+    if hasattr(paginator, "_link"):  # the project's keyset cursor (cmo_kb/pagination.py): the rows after this one
+        paginator.ordering = ordering
+        url = paginator._link(instance, False)
+    else:
+        position = paginator._get_position_from_instance(instance, ordering)
+        url = paginator.encode_cursor(Cursor(offset=0, reverse=False, position=position))
     parts = urlsplit(url)
     return f"{parts.path}?{parts.query}", instance
 
