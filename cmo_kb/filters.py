@@ -302,7 +302,7 @@ class SearchParamFilter(django_filters.Filter):
             "Full-text search: stemmed English words, all required, whole words only; \"quoted phrase\", "
             "`a OR b`, `-word` to exclude; results ranked best first with a highlighted `snippet` "
             "(HTML: escaped text with <mark> around matches). On PostgreSQL a query matching more "
-            "than 2,000 rows ranks 2,000 of them (see the README). On SQLite: FTS5, ranked by bm25.",
+            "than 2,000 rows ranks 2,000 of them (see the README). On SQLite: FTS5, ranked by weighted match counts.",
             {"type": "string"},
             array=False,
         )

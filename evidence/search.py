@@ -34,8 +34,9 @@ run on SQLite only: evidence/0005, mechanisms/0003; evidence/fts.py), with the p
 unicode61 words, so whole words match, never a substring inside a word. The websearch syntax is
 translated, never passed through: each word or phrase becomes an FTS5 string ("…" with quotes
 doubled), OR groups become ``( … OR … )``, ``-word`` becomes ``NOT``, so quotes, parentheses, ``*``,
-``^``, ``NEAR`` or unbalanced quotes in user input cannot be FTS5 syntax. Ranked by bm25 with the
-same column weights as PostgreSQL's; snippets by FTS5's snippet(). A query of only exclusions
+``^``, ``NEAR`` or unbalanced quotes in user input cannot be FTS5 syntax. Ranked by the weighted
+count of matches in the hit's own columns (not bm25, which reads every row's statistics, drafts'
+too), with the same column weights as PostgreSQL's; snippets by FTS5's snippet(). A query of only exclusions
 matches nothing, on both databases.
 
 A blank query matches nothing; more than MAX_SEARCH_TERMS terms raise SearchQueryError (both
@@ -214,19 +215,35 @@ class _FTSSnippetField(TextField):
         return mark_safe(escape(value).replace(_START, "<mark>").replace(_STOP, "</mark>"))
 
 
+def _matches_weighted(index, weights):
+    """SQL for a hit's rank from its own row only: the weighted count of matches in each column.
+
+    Not bm25: bm25 weighs a term by how many rows of the whole index hold it, drafts included, so a
+    published hit's rank would move when a draft's text changes, and show that the draft exists (the
+    draft-invisibility test caught it). highlight() with a one-character start mark and no end mark
+    returns the column with one extra character per match, so the length difference counts them.
+    Like ts_rank on PostgreSQL, the score reads the hit and nothing else."""
+    from evidence.fts import INDEXES
+
+    columns = INDEXES[index][1]
+    return " + ".join(
+        f"{weight} * (length(highlight({index}, {i}, char(2), '')) - length(coalesce({index}.{column}, '')))"
+        for i, (column, weight) in enumerate(zip(columns, weights, strict=True))
+    )
+
+
 def _sqlite_search(queryset, q, index, weights, snippet_column):
     match = fts_query(q)
     if match is None:
         return _nothing(queryset)
     table = queryset.model._meta.db_table
-    # bm25() and snippet() exist only inside a MATCH query of the index, hence the correlated
+    # highlight() and snippet() exist only inside a MATCH query of the index, hence the correlated
     # subqueries (FTS5 answers "MATCH ... AND rowid = ?" by a seek).
     where = f"FROM {index} WHERE {index} MATCH %s AND {index}.rowid = {table}.id"
-    weights_sql = ", ".join(str(w) for w in weights)
     return (
         queryset.filter(pk__in=RawSQL(f"SELECT rowid FROM {index} WHERE {index} MATCH %s", [match]))
         .annotate(
-            rank=RawSQL(f"(SELECT -bm25({index}, {weights_sql}) {where})", [match], output_field=FloatField()),
+            rank=RawSQL(f"(SELECT {_matches_weighted(index, weights)} {where})", [match], output_field=FloatField()),
             snippet=RawSQL(
                 f"(SELECT snippet({index}, {snippet_column}, %s, %s, ' … ', 32) {where})",
                 [_START, _STOP, match],

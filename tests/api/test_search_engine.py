@@ -77,6 +77,19 @@ def test_drafts_never_leak_through_search(kb, anon_client, analyst_client, evalu
     assert [c["slug"] for c in found] == ["pathway-targets"]
 
 
+def test_a_hit_ranks_on_its_own_words_whatever_other_rows_hold(kb):
+    """A rank reads the hit only (ts_rank on PostgreSQL; the weighted match count on SQLite, not
+    bm25's corpus statistics), so adding draft text that holds the word moves no published rank."""
+    published = CMOConfiguration.objects.filter(slug__in=["shc-control", "shc-fear"])
+    before = {c.slug: c.rank for c in search_configurations(published, "control")}
+    assert before and all(rank > 0 for rank in before.values())
+    draft = CMOConfiguration.objects.get(slug="pathway-targets")
+    draft.statement = "control " * 40
+    draft.save()
+    assert {c.slug: c.rank for c in search_configurations(published, "control")} == before
+    assert "pathway-targets" in slugs(search_configurations(CMOConfiguration.objects.all(), "control"))
+
+
 def test_a_long_query_is_a_400(kb, anon_client):
     q = " ".join(f"word{i}" for i in range(40))
     response = anon_client.get("/api/excerpts/", {"search": q})
