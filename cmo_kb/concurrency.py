@@ -520,3 +520,58 @@ def versioned_form(base, children):
 
     VersionedForm.__name__ = base.__name__
     return VersionedForm
+
+
+def versioned_changelist_form(base):
+    """`base` (the changelist's row form) remembering what each editable cell showed, so a bulk edit
+    on the list never undoes someone else's change made after the list was opened.
+
+    Each editable field renders a hidden copy of the value it showed (show_hidden_initial), so
+    has_changed() compares what the user submitted with what they saw, not with the row as it is now
+    (the list is read again on save): a row the user did not touch is not written, whatever happened
+    to it since. A row the user did change whose stored value changed since the list was shown is
+    refused with who changed what and when; the page keeps what they typed."""
+
+    class VersionedChangelistForm(base):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            for name, field in self.fields.items():
+                # A post without the hidden copies (not from the list page) is compared as before.
+                if name != self._meta.model._meta.pk.name and (not self.is_bound or self.add_initial_prefix(name) in self.data):
+                    field.show_hidden_initial = True
+
+        def clean(self):
+            cleaned = super().clean()
+            if self.instance.pk is None or not self.has_changed():
+                return cleaned
+            stale = []
+            for name in self.changed_data:
+                field = self.fields[name]
+                if not field.show_hidden_initial:
+                    continue
+                seen = field.to_python(field.hidden_widget().value_from_datadict(self.data, self.files, self.add_initial_prefix(name)))
+                stored = self.initial.get(name)
+                if field.has_changed(seen, stored):
+                    stale.append((name, seen, stored))
+            if stale:
+                self._refuse(stale)
+            return cleaned
+
+        def _refuse(self, stale):
+            from django.core.exceptions import ValidationError
+
+            model = type(self.instance)
+            latest = model.history.filter(**{model._meta.pk.attname: self.instance.pk}).order_by("-history_id").first()
+            who = ""
+            if latest is not None:
+                user = latest.history_user
+                who = f" by {user.get_username() if user else 'the server'} at {latest.history_date:%Y-%m-%d %H:%M}"
+            changes = "; ".join(f"{self.fields[n].label or n}: {_shown(seen)} → {_shown(stored)}" for n, seen, stored in stale)
+            raise ValidationError(
+                f"{force_str(self.instance)} was changed{who} after you opened this list ({changes}), so this row "
+                "was not saved. Reload the list to edit the current values.",
+                code="stale_version",
+            )
+
+    VersionedChangelistForm.__name__ = base.__name__
+    return VersionedChangelistForm

@@ -2,6 +2,9 @@
 /api/ (the API's clients parse JSON, not an HTML page), the site's own pages elsewhere; and the REST
 API's exception handler (REST_FRAMEWORK['EXCEPTION_HANDLER']), which turns model-level errors into 4xx."""
 
+import logging
+import re
+
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
@@ -15,6 +18,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 API_PREFIX = "/api/"
+logger = logging.getLogger(__name__)
 
 
 def is_api(request):
@@ -57,6 +61,29 @@ def server_error(request):
     return default_server_error(request)
 
 
+# PostgreSQL: 'DETAIL:  Key (programme_id, short_name)=(1, SHC) already exists.'; SQLite:
+# 'UNIQUE constraint failed: projects_team.programme_id, projects_team.short_name'.
+_POSTGRES_KEY = re.compile(r"Key \(([^)]*)\)=")
+_SQLITE_COLUMNS = re.compile(r"constraint failed: (.+)$", re.MULTILINE)
+
+
+def integrity_conflict(exc):
+    """The 409 body for a database constraint the serializer did not check: which fields clash, not
+    the database's message (it names tables, constraints and values; it goes to the log instead)."""
+    message = str(exc)
+    logger.info("integrity conflict: %s", message)
+    match = _POSTGRES_KEY.search(message) or _SQLITE_COLUMNS.search(message)
+    fields = []
+    if match:
+        for column in match.group(1).split(","):
+            name = column.strip().rsplit(".", 1)[-1]
+            fields.append(name[:-3] if name.endswith("_id") else name)
+    body = {"detail": "Conflicts with an existing record: the same values are already stored, or a rule of the database refuses them."}
+    if fields:
+        body["fields"] = fields
+    return body
+
+
 def exception_handler(exc, context):
     """DRF's handler, plus model-level errors turned into 4xx instead of 500s.
 
@@ -82,7 +109,7 @@ def exception_handler(exc, context):
             status=status.HTTP_409_CONFLICT,
         )
     elif isinstance(exc, IntegrityError):
-        return Response({"detail": f"Conflicts with an existing record: {exc}"}, status=status.HTTP_409_CONFLICT)
+        return Response(integrity_conflict(exc), status=status.HTTP_409_CONFLICT)
     from rest_framework.views import exception_handler as drf_exception_handler
 
     return drf_exception_handler(exc, context)

@@ -114,6 +114,9 @@ class CuratedAdmin(PublishLockAdminMixin, ExcerptAutocompleteMixin, SimpleHistor
         hidden = (concurrency.VERSION_FIELD, concurrency.SEEN_FIELD)
         return [(name, {**options, "fields": (*options["fields"], hidden)}), *rest]
 
+    def get_changelist_form(self, request, **kwargs):
+        return concurrency.versioned_changelist_form(super().get_changelist_form(request, **kwargs))
+
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is not None and "form" not in kwargs:
             # What ModelAdmin.get_form does with self.form (declared read-only fields dropped), versioned.

@@ -343,3 +343,19 @@ def test_lists_of_texts_from_a_form_and_from_json(kb, evaluator_client, lead_cli
     response = lead_client.patch("/api/teams/shc/", {"aliases": ["CAMHS team"]}, format="json")
     assert response.status_code == 200, response.content
     assert Team.objects.get(slug="shc").aliases == ["CAMHS team"]
+
+
+def test_a_database_conflict_names_the_fields_not_the_database(kb):
+    """A constraint only the database checks answers 409 with the clashing fields; the database's own
+    message (tables, constraint names, stored values) stays in the log."""
+    from django.db import IntegrityError, transaction
+
+    from cmo_kb.errors import integrity_conflict
+    from projects.models import Team
+
+    shc = Team.objects.get(slug="shc")
+    with pytest.raises(IntegrityError) as caught, transaction.atomic():
+        Team.objects.create(programme=shc.programme, slug="shc-again", name="Again", short_name=shc.short_name)
+    body = integrity_conflict(caught.value)
+    assert body["fields"] == ["programme", "short_name"]
+    assert "projects_team" not in str(body) and "team_short_name_unique_in_programme" not in str(body)

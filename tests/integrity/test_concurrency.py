@@ -365,3 +365,63 @@ def test_admin_save_with_the_current_version_goes_through(kb, lead):
     assert kb.resigned.description == "Resigned, said the nurses."
     # and the next form carries the new version
     assert form_data(client.get(url))["kb_version"] != data["kb_version"]
+
+
+def _changelist_data(response):
+    """What a browser posts from an admin changelist page: every input of its changelist form."""
+    from html.parser import HTMLParser
+
+    class Inputs(HTMLParser):
+        inside, data = False, {}
+
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            if tag == "form":
+                self.inside = attrs.get("id") == "changelist-form"
+            elif tag == "input" and self.inside and attrs.get("name") and attrs.get("type") not in ("checkbox", "submit"):
+                self.data[attrs["name"]] = attrs.get("value", "")
+
+        def handle_endtag(self, tag):
+            if tag == "form":
+                self.inside = False
+
+    parser = Inputs()
+    parser.feed(response.content.decode())
+    return {**parser.data, "_save": "Save"}
+
+
+def _order_field(data, pk):
+    """The name of the editable `order` input of the changelist row whose hidden id is pk."""
+    (prefix,) = [name[: -len("-id")] for name, value in data.items() if name.endswith("-id") and value == str(pk)]
+    return f"{prefix}-order"
+
+
+def test_admin_changelist_edits_never_undo_a_later_change(kb, lead, evaluator):
+    """A list opened before someone else's change: rows left alone are not written back, and a row
+    edited on the stale list is refused with who changed what; the other change survives."""
+    from mechanisms.models import Context
+
+    url = "/admin/mechanisms/context/"
+    first, second = login(lead), login(lead)
+    stale = _changelist_data(first.get(url))
+    resigned, other = kb.resigned, Context.objects.exclude(pk=kb.resigned.pk).order_by("pk").first()
+    assert f"initial-{_order_field(stale, resigned.pk)}" in stale, "the list renders what each cell showed"
+
+    fresh = _changelist_data(second.get(url))
+    fresh[_order_field(fresh, resigned.pk)] = "41"
+    assert second.post(url, fresh).status_code == 302
+    assert Context.objects.get(pk=resigned.pk).order == 41
+
+    # The stale list, submitted with another row changed: the row left alone is not written back.
+    stale_other = dict(stale, **{_order_field(stale, other.pk): "7"})
+    assert first.post(url, stale_other).status_code == 302
+    assert Context.objects.get(pk=other.pk).order == 7
+    assert Context.objects.get(pk=resigned.pk).order == 41
+
+    # The stale list, with a row edited that someone else changed since: refused, nothing written.
+    stale[_order_field(stale, resigned.pk)] = "5"
+    refused = first.post(url, stale)
+    assert refused.status_code == 200
+    page = refused.content.decode()
+    assert f"{resigned} was changed by {lead.get_username()}" in page and "→ 41" in page
+    assert Context.objects.get(pk=resigned.pk).order == 41
