@@ -17,6 +17,7 @@ from cmo_kb.filters import StrictFilterBackend
 from cmo_kb.pagination import KBPageNumberPagination
 from cmo_kb.permissions import IsEvaluatorOrReadOnly
 from cmo_kb.renderers import API_RENDERERS, FormatNegotiation
+from cmo_kb.serializer_fields import KBModelSerializer, StrictCharField
 from cmo_kb.throttles import API_THROTTLES
 
 
@@ -102,7 +103,7 @@ class SearchHitSerializerMixin(serializers.Serializer):
     """`rank` and `snippet` of a ?search= hit; absent from the representation without a search."""
 
     rank = serializers.FloatField(read_only=True, required=False, help_text="Only with ?search=: higher is better.")
-    snippet = serializers.CharField(read_only=True, required=False, help_text="Only with ?search=: HTML with <mark>.")
+    snippet = StrictCharField(read_only=True, required=False, help_text="Only with ?search=: HTML with <mark>.")
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
@@ -119,4 +120,4 @@ def vocabulary_serializer(model, extra_fields=(), **declared):
     """A ModelSerializer for a VocabularyTerm subclass: slug, name, description, order (+ extras)."""
     meta = type("Meta", (), {"model": model, "fields": VOCABULARY_FIELDS + list(extra_fields)})
     attrs = {"Meta": meta, "__doc__": model.__doc__, **declared}
-    return type(f"{model.__name__}Serializer", (serializers.ModelSerializer,), attrs)
+    return type(f"{model.__name__}Serializer", (KBModelSerializer,), attrs)

@@ -15,7 +15,10 @@ from django.utils.encoding import force_str
 from django.views.defaults import page_not_found as default_page_not_found
 from django.views.defaults import server_error as default_server_error
 from rest_framework import exceptions, status
+from rest_framework.fields import get_error_detail
 from rest_framework.response import Response
+
+from cmo_kb.vocabulary import RULE
 
 API_PREFIX = "/api/"
 logger = logging.getLogger(__name__)
@@ -84,10 +87,42 @@ def integrity_conflict(exc):
     return body
 
 
+# Error codes (DRF's and the project's) of a well-formed request that the stored data refuses.
+DUPLICATE_CODES = frozenset({"unique", "unique_together"})
+# RULE (cmo_kb/vocabulary.py): a rule across fields or rows, e.g. the verbatim rule, a publishing step.
+UNPROCESSABLE_CODES = DUPLICATE_CODES | {"does_not_exist", RULE}
+
+
+def _codes(codes):
+    if isinstance(codes, dict):
+        for value in codes.values():
+            yield from _codes(value)
+    elif isinstance(codes, (list, tuple)):
+        for value in codes:
+            yield from _codes(value)
+    else:
+        yield codes
+
+
+def validation_status(exc):
+    """400 when anything in the request is malformed (a type, a format, a missing or unknown field, a
+    bad choice: what the schema says); otherwise, when only the stored data refuses it, 409 for a
+    duplicate of a stored row and 422 for a reference to a row that does not exist or a broken rule
+    (RULE). So a client can tell a request to fix from one the knowledge base cannot take as it is."""
+    codes = set(_codes(exc.get_codes()))
+    if not codes or not codes <= UNPROCESSABLE_CODES:
+        return status.HTTP_400_BAD_REQUEST
+    if codes <= DUPLICATE_CODES:
+        return status.HTTP_409_CONFLICT
+    return status.HTTP_422_UNPROCESSABLE_ENTITY
+
+
 def exception_handler(exc, context):
     """DRF's handler, plus model-level errors turned into 4xx instead of 500s.
 
-    - django ValidationError (model clean/save, e.g. the verbatim rule) -> 400 {field: [message]}
+    - a validation error -> {field: [message]}, with the status validation_status() picks: 400 for a
+      malformed request, 409 for a duplicate, 422 for a rule about stored rows or other fields
+      (django ValidationErrors from model clean/save, e.g. the verbatim rule, are converted first)
     - ProtectedError/RestrictedError on delete -> 409 with what still depends on the object
     - IntegrityError (a constraint the serializer did not catch) -> 409
     - the publish lock (mechanisms/publish_lock.py) -> 403 naming the published configurations
@@ -97,8 +132,14 @@ def exception_handler(exc, context):
     if isinstance(exc, PublishedKnowledgeLocked):
         return Response({"detail": exc.message, "configurations": exc.slugs}, status=status.HTTP_403_FORBIDDEN)
     if isinstance(exc, DjangoValidationError):
-        detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        exc = exceptions.ValidationError(detail)
+        detail = get_error_detail(exc)  # messages with their codes
+        exc = exceptions.ValidationError(detail if isinstance(detail, dict) else {"non_field_errors": detail})
+    if isinstance(exc, exceptions.ValidationError):
+        from rest_framework.views import exception_handler as drf_exception_handler
+
+        response = drf_exception_handler(exc, context)
+        response.status_code = validation_status(exc)
+        return response
     elif isinstance(exc, (ProtectedError, RestrictedError)):
         objs = list(exc.protected_objects if isinstance(exc, ProtectedError) else exc.restricted_objects)
         return Response(

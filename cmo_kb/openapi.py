@@ -55,6 +55,9 @@ ERROR_BAD_INPUT = {"description": ERROR_FIELDS["description"], "oneOf": [ERROR_D
         {"type": "object", "description": "A field holding rows: row index → {field: [message]}."},
     ]},
 }]}
+# A 409: a duplicate maps the fields at fault to why (as a 400 does); a delete that others depend on,
+# or a clash only the database saw, says why in `detail`.
+ERROR_CONFLICT = ERROR_BAD_INPUT
 CSV_BODY = {
     "type": "string",
     "description": "?format=csv: a header line, then one row per result (nested objects as dotted columns, "
@@ -66,14 +69,18 @@ READS = ("GET", "HEAD")
 
 # (status, schema, description): what KBAutoSchema adds to an operation that lacks it.
 ERRORS = {
-    "400": (ERROR_BAD_INPUT, "Bad input: an unknown slug, a bad choice, a malformed number or date, an unknown "
-            "parameter or format, or an invalid field."),
+    "400": (ERROR_BAD_INPUT, "Bad input: a malformed request, whatever is stored: a bad type, choice, number or "
+            "date, a missing or unknown field, an unknown parameter, format or filter value."),
     "401": (ERROR_DETAIL, "Not signed in, or a bad token: send `Authorization: Token <key>` (POST /api/auth/token/)."),
     "403": (ERROR_FORBIDDEN, "Signed in but not allowed: only evaluators write, only lead evaluators publish."),
     "404": (ERROR_DETAIL_OR_FIELDS, "No such object, or not visible to you (drafts are for evaluators); "
             "on a list, no such page."),
-    "409": (ERROR_DETAIL, "Conflicts with the stored data: other records still depend on it, or it would duplicate one."),
+    "409": (ERROR_CONFLICT, "Conflicts with the stored data: it would duplicate a stored row (the fields at fault "
+            "are named), or other records still depend on it."),
     "415": (ERROR_DETAIL, "Unsupported body: send JSON (or a form)."),
+    "422": (ERROR_BAD_INPUT, "Well formed, but the stored data refuses it: a field names a row that does not exist "
+            "(or that you cannot see), or a rule across fields or rows is broken (an excerpt's text must be its "
+            "source's words between its offsets, a theme must belong to the mechanism, a publishing step)."),
     "429": (ERROR_DETAIL, "Too many requests: see the Retry-After header."),
 }
 
@@ -293,7 +300,7 @@ class KBAutoSchema(VersionedSchemaMixin, AutoSchema):
         if self.method in WRITES:
             codes += ["403", "409"]
         if self.method in ("POST", "PUT", "PATCH"):
-            codes.append("415")
+            codes += ["415", "422"]
         if has_path_parameters or (self.method == "GET" and self._get_paginator() is not None):
             codes.append("404")
         # A view names further errors by action (or method, on a plain APIView): {"list": [403]}.

@@ -3,6 +3,11 @@
 from django.conf import settings
 from django.db import models
 
+# The code of a validation error for a rule across fields or rows that no schema can state (an
+# excerpt's text is its source's words between its offsets; a theme belongs to the configuration's
+# mechanism). The API answers such an error with 422, not 400 (cmo_kb/errors.py validation_status).
+RULE = "rule"
+
 
 class NaturalKeyManager(models.Manager):
     """Vocabulary rows are addressed by slug in fixtures, URLs and the API."""

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, serializers
+from rest_framework.fields import get_error_detail
 
 from cmo_kb.api import KBModelViewSet, SearchHitSerializerMixin, vocabulary_serializer
 from cmo_kb.filters import (
@@ -23,6 +24,11 @@ from cmo_kb.filters import (
 from cmo_kb.internal_notes import EvaluatorOnlyFieldsMixin, shows_internal_notes
 from cmo_kb.pagination import KBCursorPagination
 from cmo_kb.permissions import visible_configurations
+from cmo_kb.serializer_fields import (
+    KBModelSerializer,
+    StrictCharField,
+    StrictSlugRelatedField,
+)
 from cmo_kb.vocabulary import ReviewStatus
 from evidence import excerpt_export
 from evidence.models import (
@@ -44,9 +50,9 @@ from projects.models import Programme, Team
 # --- Sources ------------------------------------------------------------------------------------
 
 
-class SourceSerializer(serializers.ModelSerializer):
-    kind = serializers.SlugRelatedField(slug_field="slug", queryset=SourceKind.objects.all())
-    programme = serializers.SlugRelatedField(slug_field="slug", queryset=Programme.objects.all(), allow_null=True, required=False)
+class SourceSerializer(KBModelSerializer):
+    kind = StrictSlugRelatedField(slug_field="slug", queryset=SourceKind.objects.all())
+    programme = StrictSlugRelatedField(slug_field="slug", queryset=Programme.objects.all(), allow_null=True, required=False)
     length = serializers.SerializerMethodField(help_text="Characters in the full text (offsets count these).")
     excerpts_url = serializers.SerializerMethodField()
 
@@ -214,24 +220,24 @@ class ExcerptFilterSet(KBFilterSet):
         return bool((self.form.cleaned_data.get("search") or "").strip())
 
 
-class ExcerptLinkSerializer(serializers.ModelSerializer):
-    configuration = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    configuration_title = serializers.CharField(source="configuration.title", read_only=True)
+class ExcerptLinkSerializer(KBModelSerializer):
+    configuration = StrictSlugRelatedField(slug_field="slug", read_only=True)
+    configuration_title = StrictCharField(source="configuration.title", read_only=True)
 
     class Meta:
         model = EvidenceLink
         fields = ["id", "configuration", "configuration_title", "stance", "part", "note"]
 
 
-class ExcerptSerializer(EvaluatorOnlyFieldsMixin, SearchHitSerializerMixin, serializers.ModelSerializer):
+class ExcerptSerializer(EvaluatorOnlyFieldsMixin, SearchHitSerializerMixin, KBModelSerializer):
     evaluator_only_fields = ("note",)  # cmo_kb/internal_notes.py
-    source = serializers.SlugRelatedField(slug_field="slug", queryset=Source.objects.all())
-    team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all(), allow_null=True, required=False)
-    speaker_role = serializers.SlugRelatedField(slug_field="slug", queryset=SpeakerRole.objects.all(), allow_null=True, required=False)
-    wave = serializers.SlugRelatedField(slug_field="slug", queryset=EvaluationWave.objects.all(), allow_null=True, required=False)
+    source = StrictSlugRelatedField(slug_field="slug", queryset=Source.objects.all())
+    team = StrictSlugRelatedField(slug_field="slug", queryset=Team.objects.all(), allow_null=True, required=False)
+    speaker_role = StrictSlugRelatedField(slug_field="slug", queryset=SpeakerRole.objects.all(), allow_null=True, required=False)
+    wave = StrictSlugRelatedField(slug_field="slug", queryset=EvaluationWave.objects.all(), allow_null=True, required=False)
     links = ExcerptLinkSerializer(many=True, read_only=True, help_text="Links to configurations you may see.")
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = StrictSlugRelatedField(slug_field="username", read_only=True)
+    updated_by = StrictSlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
         model = EvidenceExcerpt
@@ -246,7 +252,7 @@ class ExcerptSerializer(EvaluatorOnlyFieldsMixin, SearchHitSerializerMixin, seri
         try:
             probe.clean()
         except DjangoValidationError as exc:
-            raise serializers.ValidationError(exc.message_dict)
+            raise serializers.ValidationError(get_error_detail(exc))  # with the rule's code (422)
         return attrs
 
     def _current(self):
@@ -360,11 +366,11 @@ class EvidenceLinkFilterSet(KBFilterSet):
         fields = []
 
 
-class EvidenceLinkSerializer(serializers.ModelSerializer):
-    excerpt = serializers.SlugRelatedField(slug_field="slug", queryset=EvidenceExcerpt.objects.defer("search_vector"))
-    configuration = serializers.SlugRelatedField(slug_field="slug", queryset=CMOConfiguration.objects.defer("search_vector"))
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+class EvidenceLinkSerializer(KBModelSerializer):
+    excerpt = StrictSlugRelatedField(slug_field="slug", queryset=EvidenceExcerpt.objects.defer("search_vector"))
+    configuration = StrictSlugRelatedField(slug_field="slug", queryset=CMOConfiguration.objects.defer("search_vector"))
+    created_by = StrictSlugRelatedField(slug_field="username", read_only=True)
+    updated_by = StrictSlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
         model = EvidenceLink

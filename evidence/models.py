@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from cmo_kb.vocabulary import Curated, NaturalKeyManager, VocabularyTerm
+from cmo_kb.vocabulary import RULE, Curated, NaturalKeyManager, VocabularyTerm
 
 
 class SourceKind(VocabularyTerm):
@@ -139,19 +139,20 @@ class EvidenceExcerpt(Curated):
         if self.start is None or self.end is None or not self.source_id:
             return
         if self.start >= self.end:
-            raise ValidationError({"end": f"End offset {self.end} must be after start offset {self.start}."})
+            raise ValidationError({"end": ValidationError(f"End offset {self.end} must be after start offset {self.start}.", code=RULE)})
         full = self.source.full_text
         if self.end > len(full):
             raise ValidationError(
-                {"end": f"End offset {self.end} is past the end of the source text ({len(full)} characters)."}
+                {"end": ValidationError(f"End offset {self.end} is past the end of the source text ({len(full)} characters).", code=RULE)}
             )
         actual = full[self.start : self.end]
         if self.text != actual:
             raise ValidationError(
                 {
-                    "text": (
+                    "text": ValidationError(
                         f"The text does not match the source between characters {self.start} and {self.end}: "
-                        f"the source has {actual[:60]!r}{'…' if len(actual) > 60 else ''}."
+                        f"the source has {actual[:60]!r}{'…' if len(actual) > 60 else ''}.",
+                        code=RULE,
                     )
                 }
             )

@@ -22,7 +22,6 @@ from cmo_kb.api import (
     vocabulary_serializer,
 )
 from cmo_kb.filters import (
-    _boolean,
     ChoiceListFilter,
     DateTimeFilter,
     IntegerListFilter,
@@ -32,12 +31,18 @@ from cmo_kb.filters import (
     StrictBooleanFilter,
     TextListFilter,
     VocabularyFilterSet,
+    _boolean,
 )
 from cmo_kb.internal_notes import EvaluatorOnlyFieldsMixin
 from cmo_kb.openapi import filter_parameters
 from cmo_kb.pagination import KBCursorPagination
 from cmo_kb.permissions import request_is_evaluator, visible_configurations
-from cmo_kb.vocabulary import ReviewStatus, user_is_lead
+from cmo_kb.serializer_fields import (
+    KBModelSerializer,
+    StrictCharField,
+    StrictSlugRelatedField,
+)
+from cmo_kb.vocabulary import RULE, ReviewStatus, user_is_lead
 from evidence.models import EvidenceLink
 from evidence.search import search_configurations
 from mechanisms import workflow
@@ -70,7 +75,7 @@ def _configurations_url(self, obj) -> str:
 MechanismSerializer = vocabulary_serializer(
     EnablingMechanism,
     ["short_name", "examples", "themes", "configurations_url"],
-    themes=serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True),
+    themes=StrictSlugRelatedField(slug_field="slug", many=True, read_only=True),
     configurations_url=serializers.SerializerMethodField(help_text="This mechanism's configurations in the API."),
     get_configurations_url=_configurations_url,
 )
@@ -89,7 +94,7 @@ class ThemeFilterSet(VocabularyFilterSet):
 
 
 ThemeSerializer = vocabulary_serializer(
-    MechanismTheme, ["mechanism"], mechanism=serializers.SlugRelatedField(slug_field="slug", queryset=EnablingMechanism.objects.all())
+    MechanismTheme, ["mechanism"], mechanism=StrictSlugRelatedField(slug_field="slug", queryset=EnablingMechanism.objects.all())
 )
 
 
@@ -101,7 +106,7 @@ class ThemeViewSet(KBModelViewSet):
     filterset_class = ThemeFilterSet
 
 
-class WishPoleSerializer(serializers.ModelSerializer):
+class WishPoleSerializer(KBModelSerializer):
     class Meta:
         model = WishPole
         fields = ["slug", "name", "description", "position"]
@@ -120,7 +125,7 @@ class WishDimensionViewSet(KBModelViewSet):
 
 PathwaySerializer = vocabulary_serializer(
     Pathway, ["letter", "example", "example_team"],
-    example_team=serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all(), allow_null=True, required=False),
+    example_team=StrictSlugRelatedField(slug_field="slug", queryset=Team.objects.all(), allow_null=True, required=False),
 )
 
 
@@ -155,8 +160,8 @@ class OutcomeFilterSet(VocabularyFilterSet):
 
 OutcomeSerializer = vocabulary_serializer(
     Outcome, ["kind", "quality_domains"],
-    kind=serializers.SlugRelatedField(slug_field="slug", queryset=OutcomeKind.objects.all()),
-    quality_domains=serializers.SlugRelatedField(slug_field="slug", queryset=QualityDomain.objects.all(), many=True, required=False),
+    kind=StrictSlugRelatedField(slug_field="slug", queryset=OutcomeKind.objects.all()),
+    quality_domains=StrictSlugRelatedField(slug_field="slug", queryset=QualityDomain.objects.all(), many=True, required=False),
 )
 
 
@@ -270,28 +275,28 @@ class ConfigurationFilterSet(KBFilterSet):
 
 
 class NamedSerializer(serializers.Serializer):
-    slug = serializers.CharField()
-    name = serializers.CharField()
+    slug = StrictCharField()
+    name = StrictCharField()
 
 
 class TeamRefSerializer(NamedSerializer):
-    short_name = serializers.CharField()
+    short_name = StrictCharField()
 
 
 class ContextRefSerializer(NamedSerializer):
-    category = serializers.CharField()
+    category = StrictCharField()
 
 
 class OutcomeRefSerializer(NamedSerializer):
-    kind = serializers.CharField(source="kind.slug")
+    kind = StrictCharField(source="kind.slug")
 
 
-class WishShiftSerializer(serializers.ModelSerializer):
-    dimension = serializers.SlugRelatedField(slug_field="slug", queryset=WishDimension.objects.all())
-    toward = serializers.SlugRelatedField(slug_field="slug", queryset=WishPole.objects.all(), help_text="The pole it moves toward.")
+class WishShiftSerializer(KBModelSerializer):
+    dimension = StrictSlugRelatedField(slug_field="slug", queryset=WishDimension.objects.all())
+    toward = StrictSlugRelatedField(slug_field="slug", queryset=WishPole.objects.all(), help_text="The pole it moves toward.")
     toward_position = serializers.IntegerField(source="toward.position", read_only=True,
                                                help_text="-1: toward the first pole, +1: toward the second.")
-    between = serializers.SlugRelatedField(slug_field="slug", queryset=RelationshipPair.objects.all())
+    between = StrictSlugRelatedField(slug_field="slug", queryset=RelationshipPair.objects.all())
 
     class Meta:
         model = WishShift
@@ -308,7 +313,8 @@ class WishShiftSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(missing)
         if attrs["toward"].dimension_id != attrs["dimension"].pk:
             raise serializers.ValidationError(
-                {"toward": [f"'{attrs['toward'].slug}' is a pole of {attrs['toward'].dimension.slug}, not of {attrs['dimension'].slug}."]}
+                {"toward": [f"'{attrs['toward'].slug}' is a pole of {attrs['toward'].dimension.slug}, not of {attrs['dimension'].slug}."]},
+                code=RULE,
             )
         return attrs
 
@@ -317,22 +323,22 @@ class EvidenceSerializer(serializers.Serializer):
     """An evidence link with its excerpt inlined."""
 
     id = serializers.IntegerField(help_text="The evidence link's id (/api/evidence-links/<id>/).")
-    excerpt = serializers.CharField(source="excerpt.slug")
-    text = serializers.CharField(source="excerpt.text")
-    attribution = serializers.CharField(source="excerpt.attribution")
-    kind = serializers.CharField(source="excerpt.kind")
-    team = serializers.CharField(source="excerpt.team.slug", allow_null=True)
-    speaker_role = serializers.CharField(source="excerpt.speaker_role.slug", allow_null=True)
-    source = serializers.CharField(source="excerpt.source.slug")
-    section = serializers.CharField(source="excerpt.section")
+    excerpt = StrictCharField(source="excerpt.slug")
+    text = StrictCharField(source="excerpt.text")
+    attribution = StrictCharField(source="excerpt.attribution")
+    kind = StrictCharField(source="excerpt.kind")
+    team = StrictCharField(source="excerpt.team.slug", allow_null=True)
+    speaker_role = StrictCharField(source="excerpt.speaker_role.slug", allow_null=True)
+    source = StrictCharField(source="excerpt.source.slug")
+    section = StrictCharField(source="excerpt.section")
     start = serializers.IntegerField(source="excerpt.start")
     end = serializers.IntegerField(source="excerpt.end")
-    stance = serializers.CharField()
-    part = serializers.CharField()
-    note = serializers.CharField()
+    stance = StrictCharField()
+    part = StrictCharField()
+    note = StrictCharField()
 
 
-class ConfigurationSerializer(EvaluatorOnlyFieldsMixin, SearchHitSerializerMixin, serializers.ModelSerializer):
+class ConfigurationSerializer(EvaluatorOnlyFieldsMixin, SearchHitSerializerMixin, KBModelSerializer):
     """The expanded configuration: C, M and O with their names, Wish shifts and the evidence itself."""
 
     evaluator_only_fields = ("notes",)  # cmo_kb/internal_notes.py
@@ -344,12 +350,12 @@ class ConfigurationSerializer(EvaluatorOnlyFieldsMixin, SearchHitSerializerMixin
     outcomes = OutcomeRefSerializer(many=True, read_only=True)
     wish_shifts = WishShiftSerializer(many=True, read_only=True)
     pathways = serializers.SerializerMethodField(help_text="Pathway slugs in order (e.g. A then D).")
-    relationship_level = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    quality_domains = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    relationship_level = StrictSlugRelatedField(slug_field="slug", read_only=True)
+    quality_domains = StrictSlugRelatedField(slug_field="slug", many=True, read_only=True)
     evidence = EvidenceSerializer(source="evidence_links", many=True, read_only=True)
     has_evidence = serializers.SerializerMethodField(help_text="False for a hypothesis with no evidence yet.")
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = StrictSlugRelatedField(slug_field="username", read_only=True)
+    updated_by = StrictSlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
         model = CMOConfiguration
@@ -371,11 +377,11 @@ class ConfigurationSerializer(EvaluatorOnlyFieldsMixin, SearchHitSerializerMixin
 class CompactConfigurationSerializer(ConfigurationSerializer):
     """?view=compact: relations as slugs, evidence as a count; one row per configuration in CSV."""
 
-    teams = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
-    contexts = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
-    mechanism = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    theme = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    outcomes = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    teams = StrictSlugRelatedField(slug_field="slug", many=True, read_only=True)
+    contexts = StrictSlugRelatedField(slug_field="slug", many=True, read_only=True)
+    mechanism = StrictSlugRelatedField(slug_field="slug", read_only=True)
+    theme = StrictSlugRelatedField(slug_field="slug", read_only=True)
+    outcomes = StrictSlugRelatedField(slug_field="slug", many=True, read_only=True)
     wish_shifts = serializers.SerializerMethodField(help_text="'dimension>pole (between)' for each shift.")
     evidence_count = serializers.SerializerMethodField()
 
@@ -390,10 +396,10 @@ class CompactConfigurationSerializer(ConfigurationSerializer):
 
 
 def _slugs(model, **kwargs):
-    return serializers.SlugRelatedField(slug_field="slug", queryset=model.objects.all(), **kwargs)
+    return StrictSlugRelatedField(slug_field="slug", queryset=model.objects.all(), **kwargs)
 
 
-class ConfigurationWriteSerializer(EvaluatorOnlyFieldsMixin, serializers.ModelSerializer):
+class ConfigurationWriteSerializer(EvaluatorOnlyFieldsMixin, KBModelSerializer):
     """What an evaluator sends: relations by slug, Wish shifts inline (they replace the old ones),
     pathways as an ordered list. Evidence is linked through /api/evidence-links/."""
 
@@ -421,7 +427,9 @@ class ConfigurationWriteSerializer(EvaluatorOnlyFieldsMixin, serializers.ModelSe
         mechanism = attrs.get("mechanism", getattr(self.instance, "mechanism", None))
         theme = attrs.get("theme", getattr(self.instance, "theme", None))
         if theme is not None and mechanism is not None and theme.mechanism_id != mechanism.pk:
-            raise serializers.ValidationError({"theme": [f"Theme '{theme.slug}' belongs to another mechanism, not '{mechanism.slug}'."]})
+            raise serializers.ValidationError(
+                {"theme": [f"Theme '{theme.slug}' belongs to another mechanism, not '{mechanism.slug}'."]}, code=RULE
+            )
         request = self.context["request"]
         current = getattr(self.instance, "status", None)
         # Changing a published configuration is the publish lock's to refuse (mechanisms/publish_lock.py,
@@ -447,7 +455,7 @@ class ConfigurationWriteSerializer(EvaluatorOnlyFieldsMixin, serializers.ModelSe
         try:
             action(instance, self.context["request"].user)
         except workflow.WorkflowError as error:
-            raise serializers.ValidationError({"status": [str(error)]}) from error
+            raise serializers.ValidationError({"status": [str(error)]}, code=RULE) from error
 
     def _save_related(self, instance, related):
         for name in ("teams", "contexts", "outcomes", "quality_domains"):
@@ -470,7 +478,7 @@ class ConfigurationWriteSerializer(EvaluatorOnlyFieldsMixin, serializers.ModelSe
         if instance.status == ReviewStatus.PUBLISHED:
             problems = instance.publication_problems()
             if problems:
-                raise serializers.ValidationError({"status": [f"Cannot publish: {'; '.join(problems)}."]})
+                raise serializers.ValidationError({"status": [f"Cannot publish: {'; '.join(problems)}."]}, code=RULE)
 
     def _split(self, validated_data):
         names = ("teams", "contexts", "outcomes", "quality_domains", "pathways", "wish_shifts")
@@ -602,29 +610,29 @@ _axis_names = list(AXES)
 _cell = inline_serializer(
     "MatrixCell",
     {
-        "row": serializers.CharField(), "col": serializers.CharField(), "count": serializers.IntegerField(),
+        "row": StrictCharField(), "col": StrictCharField(), "count": serializers.IntegerField(),
         "triggered": serializers.IntegerField(), "disabled": serializers.IntegerField(),
         "ids": serializers.ListField(
             child=serializers.IntegerField(), required=False,
             help_text=f"With ?ids=true only: the cell's first {IDS_LIMIT} configuration ids, by slug.",
         ),
         "slugs": serializers.ListField(
-            child=serializers.CharField(), required=False, help_text="With ?ids=true only: their slugs, in the same order.",
+            child=StrictCharField(), required=False, help_text="With ?ids=true only: their slugs, in the same order.",
         ),
         "ids_complete": serializers.BooleanField(
             required=False, help_text=f"With ?ids=true only: false when the cell holds more than {IDS_LIMIT}.",
         ),
-        "configurations_url": serializers.CharField(
+        "configurations_url": StrictCharField(
             help_text="Every configuration of the cell: /api/configurations/ with this matrix's filters and the cell's two terms.",
         ),
     },
     many=True,
 )
 _header = inline_serializer(
-    "MatrixHeader", {"key": serializers.CharField(), "label": serializers.CharField(), "count": serializers.IntegerField()},
+    "MatrixHeader", {"key": StrictCharField(), "label": StrictCharField(), "count": serializers.IntegerField()},
     many=True,
 )
-_axis_ref = inline_serializer("MatrixAxis", {"key": serializers.CharField(), "label": serializers.CharField()})
+_axis_ref = inline_serializer("MatrixAxis", {"key": StrictCharField(), "label": StrictCharField()})
 
 
 class MatrixView(KBAPIDefaults, GenericAPIView):

@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from cmo_kb.vocabulary import CuratedQuerySet, Curated, NaturalKeyManager, ReviewStatus, VocabularyTerm
+from cmo_kb.vocabulary import RULE, CuratedQuerySet, Curated, NaturalKeyManager, ReviewStatus, VocabularyTerm
 
 
 class EnablingMechanism(VocabularyTerm):
@@ -256,7 +256,9 @@ class CMOConfiguration(Curated):
     def clean(self):
         errors = {}
         if self.theme_id and self.mechanism_id and self.theme.mechanism_id != self.mechanism_id:
-            errors["theme"] = f"Theme '{self.theme.name}' belongs to another mechanism, not '{self.mechanism.name}'."
+            errors["theme"] = ValidationError(
+                f"Theme '{self.theme.name}' belongs to another mechanism, not '{self.mechanism.name}'.", code=RULE
+            )
         if errors:
             raise ValidationError(errors)
 
@@ -318,9 +320,9 @@ class WishShift(models.Model):
 
     def clean(self):
         if self.toward_id and self.dimension_id and self.toward.dimension_id != self.dimension_id:
-            raise ValidationError(
-                {"toward": f"'{self.toward.name}' is a pole of {self.toward.dimension.name}, not of {self.dimension.name}."}
-            )
+            raise ValidationError({"toward": ValidationError(
+                f"'{self.toward.name}' is a pole of {self.toward.dimension.name}, not of {self.dimension.name}.", code=RULE
+            )})
 
 
 # Keep CMOConfiguration.search_text current when contexts/outcomes are linked, unlinked or renamed.

@@ -28,7 +28,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.db.models.signals import m2m_changed, pre_delete, pre_save
 
-from cmo_kb.vocabulary import ReviewStatus
+from cmo_kb.vocabulary import RULE, ReviewStatus
 
 PUBLISH_PERMISSION = "mechanisms.publish_cmoconfiguration"
 
@@ -280,10 +280,11 @@ def check_source_text(source, new_text=None):
     if count:
         raise ValidationError(
             {
-                "full_text": (
+                "full_text": ValidationError(
                     f"The full text is verbatim and cannot change: {count} excerpt{'s' if count != 1 else ''} "
                     f"point{'s' if count == 1 else ''} into it by character offsets. Add a new source for a "
-                    "new version of the text."
+                    "new version of the text.",
+                    code=RULE,
                 )
             }
         )

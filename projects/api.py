@@ -5,6 +5,11 @@ from rest_framework import serializers
 
 from cmo_kb.api import KBModelViewSet, vocabulary_serializer
 from cmo_kb.filters import KBFilterSet, SlugListFilter, VocabularyFilterSet
+from cmo_kb.serializer_fields import (
+    KBModelSerializer,
+    StrictCharField,
+    StrictSlugRelatedField,
+)
 from projects.models import (
     KeyFigure,
     Programme,
@@ -19,10 +24,10 @@ from projects.models import (
 def text_list_field(help_text):
     """A list of texts (a JSON list of strings; a form repeats the key). A JSONField would take any
     JSON, and `null` would reach the not-null column as a 409 rather than a 400 naming the field."""
-    return serializers.ListField(child=serializers.CharField(trim_whitespace=False), required=False, help_text=help_text)
+    return serializers.ListField(child=StrictCharField(trim_whitespace=False), required=False, help_text=help_text)
 
 
-class ProgrammeSerializer(serializers.ModelSerializer):
+class ProgrammeSerializer(KBModelSerializer):
     headline_messages = text_list_field("The evaluation's headline messages, in order.")
 
     class Meta:
@@ -62,34 +67,34 @@ class RelationshipLevelViewSet(KBModelViewSet):
     filterset_class = VocabularyFilterSet
 
 
-class TeamQualityDomainSerializer(serializers.ModelSerializer):
-    quality_domain = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    evidence = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+class TeamQualityDomainSerializer(KBModelSerializer):
+    quality_domain = StrictSlugRelatedField(slug_field="slug", read_only=True)
+    evidence = StrictSlugRelatedField(slug_field="slug", read_only=True)
 
     class Meta:
         model = TeamQualityDomain
         fields = ["quality_domain", "basis", "note", "evidence"]
 
 
-class TeamRelationshipLevelSerializer(serializers.ModelSerializer):
-    relationship_level = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    evidence = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+class TeamRelationshipLevelSerializer(KBModelSerializer):
+    relationship_level = StrictSlugRelatedField(slug_field="slug", read_only=True)
+    evidence = StrictSlugRelatedField(slug_field="slug", read_only=True)
 
     class Meta:
         model = TeamRelationshipLevel
         fields = ["relationship_level", "basis", "note", "evidence"]
 
 
-class KeyFigureSerializer(serializers.ModelSerializer):
-    evidence = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+class KeyFigureSerializer(KBModelSerializer):
+    evidence = StrictSlugRelatedField(slug_field="slug", read_only=True)
 
     class Meta:
         model = KeyFigure
         fields = ["slug", "label", "display", "value", "value_max", "unit", "evidence"]
 
 
-class TeamSerializer(serializers.ModelSerializer):
-    programme = serializers.SlugRelatedField(slug_field="slug", queryset=Programme.objects.all())
+class TeamSerializer(KBModelSerializer):
+    programme = StrictSlugRelatedField(slug_field="slug", queryset=Programme.objects.all())
     quality_domains = TeamQualityDomainSerializer(source="teamqualitydomain_set", many=True, read_only=True)
     relationship_levels = TeamRelationshipLevelSerializer(source="teamrelationshiplevel_set", many=True, read_only=True)
     key_figures = KeyFigureSerializer(many=True, read_only=True)

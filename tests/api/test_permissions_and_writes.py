@@ -59,9 +59,9 @@ def test_evaluator_writes_a_vocabulary_row(kb, evaluator_client):
     assert Context.objects.get(slug="cuts").history.first().history_user.username == "eva"
 
 
-def test_duplicate_slug_is_400(kb, evaluator_client):
+def test_duplicate_slug_is_a_409_naming_the_field(kb, evaluator_client):
     response = evaluator_client.post("/api/contexts/", {"slug": "four-hour-target", "name": "Again"}, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert list(response.json()) == ["slug"]
 
 
@@ -83,14 +83,14 @@ def test_evaluator_creates_a_configuration_recording_who(kb, evaluator_client, e
 def test_configuration_write_validation(kb, evaluator_client):
     bad = {**NEW_CONFIGURATION, "theme": "targeting", "mechanism": "professional-beliefs"}
     response = evaluator_client.post("/api/configurations/", bad, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert response.json() == {"theme": ["Theme 'targeting' belongs to another mechanism, not 'professional-beliefs'."]}
     bad = {**NEW_CONFIGURATION, "wish_shifts": [{"dimension": "valence", "toward": "agency", "between": "clinician-patient"}]}
     response = evaluator_client.post("/api/configurations/", bad, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert response.json() == {"wish_shifts": {"0": {"toward": ["'agency' is a pole of power, not of valence."]}}}
     response = evaluator_client.post("/api/configurations/", {**NEW_CONFIGURATION, "teams": ["nope"]}, format="json")
-    assert response.status_code == 400 and list(response.json()) == ["teams"]
+    assert response.status_code == 422 and list(response.json()) == ["teams"]
     assert not CMOConfiguration.objects.filter(slug="shc-new").exists()
 
 
@@ -115,7 +115,7 @@ def test_lead_publishes_only_what_passes_the_guard_rails(kb, lead_client):
     kb.pathway_targets.outcomes.clear()
     # The same workflow as the admin: a draft is reviewed before it is published.
     response = lead_client.patch("/api/configurations/pathway-targets/", {"status": "published"}, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert response.json() == {
         "status": ["Cannot publish 'Pathway targets': it is a draft; only configurations that are in review can be published."]
     }
@@ -124,7 +124,7 @@ def test_lead_publishes_only_what_passes_the_guard_rails(kb, lead_client):
     response = lead_client.patch(
         "/api/configurations/pathway-targets/", {"status": "published", "title": "Renamed"}, format="json"
     )
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert response.json() == {"status": ["Cannot publish 'Renamed': it has no outcome."]}
     # Nothing of the refused request was written, not even the title.
     refused = CMOConfiguration.objects.get(slug="pathway-targets")
@@ -179,22 +179,22 @@ def test_excerpt_write_keeps_the_verbatim_rule(kb, evaluator_client, evaluator):
 
     wrong_text = {**_excerpt_payload(kb, "Café staff noted"), "slug": "q-bad", "text": "Cafe staff noted"}
     response = evaluator_client.post("/api/excerpts/", wrong_text, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert list(response.json()) == ["text"]
     assert "does not match the source" in response.json()["text"][0]
 
     past_end = {**wrong_text, "start": 10, "end": 100000}
     response = evaluator_client.post("/api/excerpts/", past_end, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert response.json() == {"end": ["End offset 100000 is past the end of the source text (320 characters)."]}
 
     backwards = {**wrong_text, "start": 50, "end": 40}
     response = evaluator_client.post("/api/excerpts/", backwards, format="json")
-    assert response.status_code == 400 and list(response.json()) == ["end"]
+    assert response.status_code == 422 and list(response.json()) == ["end"]
 
     # a PATCH that moves the offsets away from the text is refused too
     response = evaluator_client.patch("/api/excerpts/q-new/", {"start": ok["start"] + 1}, format="json")
-    assert response.status_code == 400 and list(response.json()) == ["text"]
+    assert response.status_code == 422 and list(response.json()) == ["text"]
     assert not EvidenceExcerpt.objects.filter(slug="q-bad").exists()
 
 
@@ -209,7 +209,7 @@ def test_evaluator_links_evidence(kb, evaluator_client):
         "/api/evidence-links/", {"excerpt": "q-jobs", "configuration": "pathway-targets", "stance": "supports", "part": "mechanism"},
         format="json",
     )
-    assert again.status_code == 400
+    assert again.status_code == 409
     assert EvidenceLink.objects.filter(excerpt=kb.q_jobs, configuration=kb.pathway_targets).count() == 1
 
 
@@ -299,7 +299,7 @@ def test_status_changes_through_the_api_are_recorded_as_workflow_steps(kb, evalu
         {"slug": "born-published", "title": "x", "statement": "In C, M leads to O.", "status": "published"},
         format="json",
     )
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "it is a draft" in response.json()["status"][0]
     assert not CMOConfiguration.objects.filter(slug="born-published").exists()
 
@@ -359,3 +359,32 @@ def test_a_database_conflict_names_the_fields_not_the_database(kb):
     body = integrity_conflict(caught.value)
     assert body["fields"] == ["programme", "short_name"]
     assert "projects_team" not in str(body) and "team_short_name_unique_in_programme" not in str(body)
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"description": 0}, "description"),        # a vocabulary's text column
+    ({"category": True}, "category"),
+    ({"name": 4.6e16}, "name"),
+])
+def test_text_fields_take_json_strings_only(kb, evaluator_client, body, field):
+    """A JSON number or boolean where the schema says string is a 400 naming the field (DRF would
+    store its text), and nothing is written."""
+    from mechanisms.models import Context
+
+    Context.objects.create(slug="c-strict", name="Strict")
+    before = Context.objects.values().get(slug="c-strict")
+    response = evaluator_client.patch("/api/contexts/c-strict/", body, format="json")
+    assert response.status_code == 400
+    assert response.json() == {field: [f"Not a valid string: send text (a JSON string), not a {'boolean' if body[field] is True else 'number'}."]}
+    assert Context.objects.values().get(slug="c-strict") == before
+
+
+def test_a_slug_reference_takes_a_json_string_only(kb, evaluator_client):
+    from mechanisms.models import EnablingMechanism, MechanismTheme
+
+    EnablingMechanism.objects.create(slug="0", name="Zero")
+    response = evaluator_client.patch("/api/themes/targeting/", {"mechanism": 0}, format="json")
+    assert response.status_code == 400 and list(response.json()) == ["mechanism"]
+    assert MechanismTheme.objects.get(slug="targeting").mechanism.slug != "0"
+    response = evaluator_client.patch("/api/configurations/pathway-targets/", {"teams": [7]}, format="json")
+    assert response.status_code == 400 and list(response.json()) == ["teams"]

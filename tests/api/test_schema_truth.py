@@ -202,11 +202,22 @@ def test_write_errors_match_the_schema(kb, evaluator_client):
     schema = _served(evaluator_client)
     validate = _validator(schema, "/api/configurations/{slug}/", "patch", 400)
     response = evaluator_client.patch(
-        "/api/configurations/pathway-targets/", {"wish_shifts": [{"dimension": "nope"}]}, format="json"
+        "/api/configurations/pathway-targets/", {"wish_shifts": [{"dimension": 7}]}, format="json"
     )
     assert response.status_code == 400
     assert list(response.json()["wish_shifts"]) == ["0"]
     validate(response.json())
+    # A slug no row has: well formed, refused by the stored data (422), in the same shape.
+    response = evaluator_client.patch(
+        "/api/configurations/pathway-targets/", {"wish_shifts": [{"dimension": "nope"}]}, format="json"
+    )
+    assert response.status_code == 422
+    assert list(response.json()["wish_shifts"]) == ["0"]
+    _validator(schema, "/api/configurations/{slug}/", "patch", 422)(response.json())
+    # A duplicate: 409 naming the field.
+    response = evaluator_client.patch("/api/configurations/pathway-targets/", {"slug": "shc-control"}, format="json")
+    assert response.status_code == 409 and list(response.json()) == ["slug"]
+    _validator(schema, "/api/configurations/{slug}/", "patch", 409)(response.json())
     response = evaluator_client.patch(
         "/api/configurations/pathway-targets/", '{"a\\u0000b": 1}', content_type="application/json"
     )

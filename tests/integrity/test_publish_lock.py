@@ -48,7 +48,7 @@ def refused(response, slugs):
 def test_api_source_text_is_fixed_once_excerpts_point_into_it_for_leads_too(kb, evaluator_client, lead_client):
     for client in (evaluator_client, lead_client):
         response = client.patch("/api/sources/small-report/", {"full_text": "Rewritten."}, format="json")
-        assert response.status_code == 400
+        assert response.status_code == 422
         assert response.json() == {"full_text": [
             "The full text is verbatim and cannot change: 3 excerpts point into it by character offsets. "
             "Add a new source for a new version of the text."

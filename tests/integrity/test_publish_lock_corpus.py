@@ -13,7 +13,7 @@ def test_the_report_text_is_verbatim_and_fixed(ctg, evaluator_client, lead_clien
     count = len(spans)
     for client in (evaluator_client, lead_client):
         response = client.patch(REPORT, {"full_text": text.replace("OPM", "Office")}, format="json")
-        assert response.status_code == 400
+        assert response.status_code == 422
         assert f"{count} excerpts point into it" in response.json()["full_text"][0]
     # Sent back unchanged, as a client that read it would: 200, and every excerpt still matches.
     assert evaluator_client.get(REPORT).json()["full_text"] == text

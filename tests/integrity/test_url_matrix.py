@@ -320,9 +320,10 @@ API_ROWS = [
     Row("api/^evidence-links/$", "/api/evidence-links/?configuration={draft}", {"GET": per_role(400, 400, 200, 200, 200)}, api=True),
     Row("api/^excerpts/$", "/api/excerpts/?configuration={draft}", {"GET": per_role(400, 400, 200, 200, 200)}, api=True),
     Row("api/^excerpts/$", "/api/excerpts/?configuration=no-such-configuration", {"GET": per_role(400, 400, 400, 400, 400)}, api=True),
-    # A source's text is verbatim and immutable once excerpts point into it, whoever asks.
+    # A source's text is verbatim and immutable once excerpts point into it, whoever asks (422: a rule
+    # about the stored rows, cmo_kb/errors.py validation_status).
     Row("api/^sources/(?P<slug>[^/.]+)/$", "/api/sources/{source}/",
-        {"PATCH": per_role(401, 403, 400, 400, 400)},
+        {"PATCH": per_role(401, 403, 422, 422, 422)},
         api=True, data={"full_text": "Replaced."}),
     # A real change to a published configuration or its evidence: leads only.
     Row("api/^configurations/(?P<slug>[^/.]+)/$", "/api/configurations/{configuration}/",
