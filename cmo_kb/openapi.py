@@ -409,3 +409,32 @@ def filter_parameters(filterset_class):
         )
     return parameters
 
+
+
+# --- Request bodies: text without NUL ------------------------------------------------------------
+
+# PostgreSQL stores no NUL character in text, so a body holding one is a 400 (cmo_kb/parsers.py); the
+# schema says so of every free text it takes, as an ECMA-262 pattern (JSON Schema's dialect).
+NO_NUL = "^[^\\u0000]*$"
+
+
+def _forbid_nul(schema):
+    if not isinstance(schema, dict):
+        return
+    if schema.get("type") == "string" and not {"enum", "format", "pattern"} & set(schema):
+        schema["pattern"] = NO_NUL
+    for key in ("items", "additionalProperties"):
+        _forbid_nul(schema.get(key))
+    for sub in (schema.get("properties") or {}).values():
+        _forbid_nul(sub)
+    for key in ("allOf", "anyOf", "oneOf"):
+        for sub in schema.get(key) or []:
+            _forbid_nul(sub)
+
+
+def forbid_nul_in_request_text(result, generator, request, public):
+    """POSTPROCESSING_HOOKS: every string of a request body component (``…Request``) has NO_NUL."""
+    for name, schema in (result.get("components", {}).get("schemas") or {}).items():
+        if name.endswith("Request"):
+            _forbid_nul(schema)
+    return result

@@ -1,7 +1,8 @@
 """The API's JSON parser: a body DRF's own JSONParser would turn into a 500 is a 400 naming the problem.
 
 - nesting deeper than MAX_JSON_DEPTH (Python's json module raises RecursionError at about 1,000);
-- a NUL character (``\\u0000``) in any string or key: PostgreSQL refuses NUL in text;
+- a NUL character (``\\u0000``) in any string: PostgreSQL refuses NUL in text (a key holding one
+  names no field, so it is dropped, as every key that names no field is ignored);
 - the same in a PUT or PATCH form body (FormParser, MultiPartParser).
 
 Kept free of rest_framework.views imports: DRF loads DEFAULT_PARSER_CLASSES while that module loads.
@@ -20,12 +21,12 @@ def _check(value, path, depth):
         if "\x00" in value:
             raise ParseError(f"JSON parse error - {path or 'the body'} contains a NUL character (\\u0000), which is not allowed.")
     elif isinstance(value, dict):
+        for key in [key for key in value if "\x00" in key]:
+            # No field is named with a NUL, and keys that name no field are ignored, so is this one
+            # (the schema cannot forbid characters in a key: OpenAPI 3.0 has no propertyNames).
+            del value[key]
         for key, item in value.items():
-            where = f"{path}.{key}" if path else key
-            if "\x00" in key:
-                shown = where.replace("\x00", "\\u0000")
-                raise ParseError(f"JSON parse error - the key {shown!r} contains a NUL character (\\u0000).")
-            _check(item, where, depth + 1)
+            _check(item, f"{path}.{key}" if path else key, depth + 1)
     elif isinstance(value, list):
         for index, item in enumerate(value):
             _check(item, f"{path}[{index}]", depth + 1)

@@ -12,6 +12,9 @@ serializers derive from it and declare StrictCharField / StrictSlugRelatedField.
 
 from django.db import models
 from rest_framework import serializers
+from rest_framework.fields import empty
+from rest_framework.relations import MANY_RELATION_KWARGS
+from rest_framework.utils import html
 
 NOT_TEXT = "Not a valid string: send text (a JSON string), not a {kind}."
 
@@ -24,10 +27,19 @@ def _kind(value):
     return "list" if isinstance(value, (list, tuple)) else "object" if isinstance(value, dict) else type(value).__name__
 
 
+def from_a_form(field):
+    """Whether the body being read is a form (every value text; no null, number or empty list)."""
+    return html.is_html_input(getattr(field.root, "initial_data", None))
+
+
 class StrictTextMixin:
     def to_internal_value(self, data):
         if not isinstance(data, str):
             raise serializers.ValidationError(NOT_TEXT.format(kind=_kind(data)), code="invalid")
+        # The schema's maxLength is of the text as sent: DRF checks it after trimming white space.
+        max_length = getattr(self, "max_length", None)
+        if max_length is not None and len(data) > max_length:
+            self.fail("max_length", max_length=max_length)
         return super().to_internal_value(data)
 
 
@@ -47,8 +59,34 @@ class StrictEmailField(StrictTextMixin, serializers.EmailField):
     pass
 
 
+class StrictManyRelatedField(serializers.ManyRelatedField):
+    """A JSON list only: DRF took any iterable (an object's keys, a string's letters were refused)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, list) and not from_a_form(self):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        return super().to_internal_value(data)
+
+
 class StrictSlugRelatedField(StrictTextMixin, serializers.SlugRelatedField):
-    pass
+    """A slug as a JSON string; none is JSON null. DRF reads "" as null, which the schema (a slug of
+    at least one character, or null) does not say; a form still sends "" for none."""
+
+    @classmethod
+    def many_init(cls, *args, **kwargs):
+        list_kwargs = {"child_relation": cls(*args, **kwargs)}
+        list_kwargs.update((key, kwargs[key]) for key in kwargs if key in MANY_RELATION_KWARGS)
+        return StrictManyRelatedField(**list_kwargs)
+
+    def run_validation(self, data=empty):
+        if data == "" and not from_a_form(self):
+            self.fail("blank")
+        return super().run_validation(data)
+
+    default_error_messages = {
+        **serializers.SlugRelatedField.default_error_messages,
+        "blank": "This field may not be blank: send a slug, or null for none.",
+    }
 
 
 class KBModelSerializer(serializers.ModelSerializer):

@@ -217,6 +217,10 @@ SPECTACULAR_SETTINGS = {
     # forms, the token endpoint), by the same rules, but a form cannot say null, a number or an empty
     # list apart from text, so the schema's types do not describe it (make fuzz held us to them).
     "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "cmo_kb.openapi.forbid_nul_in_request_text",
+    ],
     # Marks a schema served at /api/schema/ (it lists the slugs the filters accept; cmo_kb/openapi.py).
     "GET_MOCK_REQUEST": "cmo_kb.openapi.mock_request",
     "ENUM_NAME_OVERRIDES": {

@@ -219,8 +219,16 @@ def test_write_errors_match_the_schema(kb, evaluator_client):
     assert response.status_code == 409 and list(response.json()) == ["slug"]
     _validator(schema, "/api/configurations/{slug}/", "patch", 409)(response.json())
     response = evaluator_client.patch(
-        "/api/configurations/pathway-targets/", '{"a\\u0000b": 1}', content_type="application/json"
+        "/api/configurations/pathway-targets/", '{"title": "a\\u0000b"}', content_type="application/json"
     )
     assert response.status_code == 400
     assert "NUL" in response.json()["detail"]
     validate(response.json())
+    # A key with a NUL names no field: ignored, as any key that names no field is.
+    response = evaluator_client.patch(
+        "/api/configurations/pathway-targets/", '{"a\\u0000b": 1, "notes": "Kept."}', content_type="application/json"
+    )
+    assert response.status_code == 200 and response.json()["notes"] == "Kept."
+    # The schema says every free text of a body is without NUL.
+    title = schema["components"]["schemas"]["PatchedConfigurationWriteRequest"]["properties"]["title"]
+    assert title["pattern"] == "^[^\\u0000]*$"
