@@ -83,6 +83,18 @@ def test_two_processes_share_the_count_on_the_test_database(settings):
 
 
 @pytest.mark.django_db
+def test_the_counter_table_is_unlogged_on_postgresql():
+    """Its commits then wait for no WAL flush (cmo_kb/migrations/0003_throttle_counter_unlogged.py)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has no unlogged tables")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relpersistence FROM pg_class WHERE relname = 'cmo_kb_throttle'")
+        assert cursor.fetchone() == ("u",)
+
+
+@pytest.mark.django_db
 def test_the_api_throttles_on_the_database_cache(settings, kb, anon_client):
     from django.db import connection
 
