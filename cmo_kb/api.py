@@ -17,7 +17,7 @@ from cmo_kb.filters import StrictFilterBackend
 from cmo_kb.pagination import KBPageNumberPagination
 from cmo_kb.permissions import IsEvaluatorOrReadOnly
 from cmo_kb.renderers import API_RENDERERS, FormatNegotiation
-from cmo_kb.throttles import API_THROTTLES
+from cmo_kb.throttles import API_THROTTLES, ThrottledViewMixin
 
 
 class WriteRecordsUserMixin:
@@ -79,8 +79,9 @@ def changes_nothing(serializer):
     return True
 
 
-class KBAPIDefaults:
-    """What every API view uses (see the note on REST_FRAMEWORK in settings for why not DEFAULT_*)."""
+class KBAPIDefaults(ThrottledViewMixin):
+    """What every API view uses (see the note on REST_FRAMEWORK in settings for why not DEFAULT_*);
+    its throttles count a request in one query (cmo_kb/throttles.py)."""
 
     permission_classes = [IsEvaluatorOrReadOnly]
     filter_backends = [StrictFilterBackend]
