@@ -624,7 +624,8 @@ class ConfigurationRows:
             return []
         related = cls.related([row["id"] for row in rows], view)
         show_notes = shows_internal_notes(request)
-        when = serializers.DateTimeField().to_representation
+        # The serializer's DateTimeField, with the request's time zone looked up once, not per value.
+        when = serializers.DateTimeField(default_timezone=serializers.DateTimeField().default_timezone()).to_representation
         full = view == "full"
         data = []
         for row in rows:
