@@ -81,6 +81,7 @@ class MechanismViewSet(KBModelViewSet):
 
     queryset = EnablingMechanism.objects.prefetch_related("themes")
     serializer_class = MechanismSerializer
+    list_reads_rows = True  # cmo_kb/api.py ValuesRows
     filterset_class = VocabularyFilterSet
 
 
@@ -98,6 +99,7 @@ class ThemeViewSet(KBModelViewSet):
 
     queryset = MechanismTheme.objects.select_related("mechanism")
     serializer_class = ThemeSerializer
+    list_reads_rows = True  # cmo_kb/api.py ValuesRows
     filterset_class = ThemeFilterSet
 
 
@@ -129,6 +131,7 @@ class PathwayViewSet(KBModelViewSet):
 
     queryset = Pathway.objects.select_related("example_team")
     serializer_class = PathwaySerializer
+    list_reads_rows = True  # cmo_kb/api.py ValuesRows
     filterset_class = VocabularyFilterSet
 
 
@@ -144,6 +147,7 @@ class ContextViewSet(KBModelViewSet):
 
     queryset = Context.objects.all()
     serializer_class = ContextSerializer
+    list_reads_rows = True  # cmo_kb/api.py ValuesRows
     filterset_class = ContextFilterSet
 
 
@@ -166,6 +170,7 @@ class OutcomeViewSet(KBModelViewSet):
 
     queryset = Outcome.objects.select_related("kind").prefetch_related("quality_domains")
     serializer_class = OutcomeSerializer
+    list_reads_rows = True  # cmo_kb/api.py ValuesRows
     filterset_class = OutcomeFilterSet
 
 
@@ -174,6 +179,7 @@ class OutcomeKindViewSet(KBModelViewSet):
 
     queryset = OutcomeKind.objects.all()
     serializer_class = vocabulary_serializer(OutcomeKind)
+    list_reads_rows = True  # cmo_kb/api.py ValuesRows
     filterset_class = VocabularyFilterSet
 
 
@@ -182,6 +188,7 @@ class RelationshipPairViewSet(KBModelViewSet):
 
     queryset = RelationshipPair.objects.all()
     serializer_class = vocabulary_serializer(RelationshipPair)
+    list_reads_rows = True  # cmo_kb/api.py ValuesRows
     filterset_class = VocabularyFilterSet
 
 

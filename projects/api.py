@@ -39,6 +39,7 @@ class ProgrammeViewSet(KBModelViewSet):
 
     queryset = Programme.objects.all()
     serializer_class = ProgrammeSerializer
+    list_reads_rows = True  # cmo_kb/api.py ValuesRows
     filterset_class = VocabularyFilterSet
 
 
@@ -51,6 +52,7 @@ class QualityDomainViewSet(KBModelViewSet):
 
     queryset = QualityDomain.objects.all()
     serializer_class = QualityDomainSerializer
+    list_reads_rows = True  # cmo_kb/api.py ValuesRows
     filterset_class = VocabularyFilterSet
 
 
@@ -59,6 +61,7 @@ class RelationshipLevelViewSet(KBModelViewSet):
 
     queryset = RelationshipLevel.objects.all()
     serializer_class = RelationshipLevelSerializer
+    list_reads_rows = True  # cmo_kb/api.py ValuesRows
     filterset_class = VocabularyFilterSet
 
 
