@@ -93,10 +93,12 @@ class _Row:
 class ValuesRows:
     """A list serializer's representation built from values() rows instead of model instances, for
     serializers whose every field is one of: a model column (its DRF field formats the value), a
-    foreign key's slug (SlugRelatedField), a list of related slugs (SlugRelatedField many=True:
-    one more query per such field, in the related model's ordering, as prefetch_related gives), or
-    a SerializerMethodField (called with the row). ``ValuesRows.of(serializer_class)`` is None for
-    any other serializer (nested ones), whose list keeps the instances.
+    foreign key's slug (SlugRelatedField), a list of related slugs (SlugRelatedField many=True), a
+    list of owned rows (a nested many=True ModelSerializer over a reverse foreign key, whose own
+    fields follow these rules), or a SerializerMethodField (called with the row). Each list is one
+    more query, in the related model's ordering, as prefetch_related gives.
+    ``ValuesRows.of(serializer_class)`` is None for any other serializer, whose list keeps the
+    instances.
 
     Why: a vocabulary list of a few rows spent more on building the serializer's fields, model
     instances and prefetch querysets than on its SQL (the benchmark's vocabulary floors are under
@@ -119,7 +121,7 @@ class ValuesRows:
         model = serializer_class.Meta.model
         serializer = serializer_class(context={"request": None})
         plan = cls()
-        plan.model, plan.serializer, plan.fields, plan.columns, plan.many = model, serializer, [], ["pk"], {}
+        plan.model, plan.serializer, plan.fields, plan.columns, plan.many, plan.nested = model, serializer, [], ["pk"], {}, {}
         for name, field in serializer.fields.items():
             if field.write_only:
                 continue
@@ -128,6 +130,16 @@ class ValuesRows:
                 continue
             if len(field.source_attrs) != 1:
                 return None
+            if isinstance(field, serializers.ListSerializer) and isinstance(field.child, serializers.ModelSerializer):
+                # Rows owned through a foreign key (a team's key figures): one query, rows in turn.
+                reverse = [rel for rel in model._meta.related_objects
+                           if rel.one_to_many and rel.get_accessor_name() == field.source]
+                child = cls.of(type(field.child))
+                if not reverse or child is None:
+                    return None
+                plan.nested[name] = (reverse[0].field, child)
+                plan.fields.append((name, "nested", None))
+                continue
             try:
                 model_field = model._meta.get_field(field.source)
             except FieldDoesNotExist:
@@ -168,6 +180,13 @@ class ValuesRows:
             if ids:
                 for pk, slug in related._default_manager.filter(**{f"{back}__in": ids}).values_list(back, slug_field):
                     grouped.setdefault(pk, []).append(slug)
+        for name, (foreign_key, child) in self.nested.items():
+            grouped = many[name] = {}
+            if ids:
+                child_rows = list(foreign_key.model._default_manager.filter(**{f"{foreign_key.name}__in": ids})
+                                  .values(foreign_key.attname, *child.columns))
+                for child_row, item in zip(child_rows, child.represent(child_rows)):
+                    grouped.setdefault(child_row[foreign_key.attname], []).append(item)
         data = []
         for row in rows:
             item = {}
@@ -176,7 +195,7 @@ class ValuesRows:
                     column, represent = how
                     value = row[column]
                     item[name] = value if value is None or represent is None else represent(value)
-                elif kind == "many":
+                elif kind in ("many", "nested"):
                     item[name] = many[name].get(row["pk"], [])
                 else:
                     item[name] = how(_Row(row))

@@ -117,6 +117,7 @@ class WishDimensionViewSet(KBModelViewSet):
 
     queryset = WishDimension.objects.prefetch_related("poles")
     serializer_class = WishDimensionSerializer
+    list_reads_rows = True  # cmo_kb/api.py ValuesRows
     filterset_class = VocabularyFilterSet
 
 

@@ -128,6 +128,7 @@ class TeamViewSet(KBModelViewSet):
 
     serializer_class = TeamSerializer
     filterset_class = TeamFilterSet
+    list_reads_rows = True  # cmo_kb/api.py ValuesRows
 
     def get_queryset(self):
         # 1 query for teams + programme, 1 per prefetch (quality domains, relationship levels, key figures).
