@@ -118,6 +118,8 @@ class ValuesRows:
         from django.core.exceptions import FieldDoesNotExist
         from rest_framework.relations import ManyRelatedField, SlugRelatedField
 
+        if getattr(serializer_class, "evaluator_only_fields", ()):
+            return None  # its fields depend on who asks; the plan is made once
         model = serializer_class.Meta.model
         serializer = serializer_class(context={"request": None})
         plan = cls()
