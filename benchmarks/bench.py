@@ -484,10 +484,13 @@ def deep_cursor_path(prefix, viewset, fraction=0.9):
 
 
 def bench_lists(server, cur, args, sizes):
+    def get(row, name):  # a model instance, or a values() row (the lean list paths)
+        return row[name] if isinstance(row, dict) else getattr(row, name)
+
     cursor_floors = {
-        "excerpts": (excerpt_floor, lambda i: (i.source_id, i.start)),
-        "configurations": (configuration_floor, lambda i: i.slug),
-        "evidence-links": (link_floor, lambda i: i.pk),
+        "excerpts": (excerpt_floor, lambda i: (get(i, "source_id"), get(i, "start"))),
+        "configurations": (configuration_floor, lambda i: get(i, "slug")),
+        "evidence-links": (link_floor, lambda i: get(i, "id")),
         "sources": (source_floor, None),
     }
     measured = measure_http(server, "/api/", args.repeat)

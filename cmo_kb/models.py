@@ -6,7 +6,7 @@ from django.db import models
 class ThrottleCount(models.Model):
     """One row per throttle key (scope and client): requests counted in the current fixed window.
 
-    Written by one atomic upsert per throttle per request (cmo_kb/throttles.py), shared by every
+    Written by one atomic upsert per request (cmo_kb/throttles.py), shared by every
     worker process; rows of past windows are reset in place, and pruned now and then."""
 
     key = models.CharField(max_length=255, primary_key=True)

@@ -13,11 +13,11 @@ from rest_framework.views import APIView
 
 from cmo_kb.api import KBAPIDefaults
 from cmo_kb.permissions import request_is_evaluator
-from cmo_kb.throttles import AnonThrottle, UserThrottle
+from cmo_kb.throttles import AnonThrottle, ThrottledViewMixin, UserThrottle
 from cmo_kb.tokens import token_grantable_users
 
 
-class ObtainTokenView(ObtainAuthToken):
+class ObtainTokenView(ThrottledViewMixin, ObtainAuthToken):
     """Exchange a username and password for your API token (created on first use).
 
     Send it as ``Authorization: Token <key>``. Analysts read with it; evaluators also write.

@@ -123,7 +123,7 @@ SpeakerRoleViewSet = type(
     "SpeakerRoleViewSet", (KBModelViewSet,),
     {"__doc__": "Who speaks in a quote (values of the excerpts' `speaker_role` filter).",
      "queryset": SpeakerRole.objects.all(), "serializer_class": vocabulary_serializer(SpeakerRole),
-     "filterset_class": VocabularyFilterSet},
+     "filterset_class": VocabularyFilterSet, "list_reads_rows": True},
 )
 
 
@@ -132,6 +132,7 @@ class WaveViewSet(KBModelViewSet):
 
     queryset = EvaluationWave.objects.all()
     serializer_class = vocabulary_serializer(EvaluationWave, ["number", "period"])
+    list_reads_rows = True  # cmo_kb/api.py ValuesRows
     filterset_class = VocabularyFilterSet
 
 
@@ -401,6 +402,7 @@ class EvidenceLinkViewSet(KBModelViewSet):
     serializer_class = EvidenceLinkSerializer
     pagination_class = KBCursorPagination
     cursor_ordering = ("pk",)
+    list_reads_rows = True  # cmo_kb/api.py ValuesRows: slugs and usernames, no Excerpt or User rows
 
     def get_queryset(self):
         return (

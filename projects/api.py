@@ -44,6 +44,7 @@ class ProgrammeViewSet(KBModelViewSet):
 
     queryset = Programme.objects.all()
     serializer_class = ProgrammeSerializer
+    list_reads_rows = True  # cmo_kb/api.py ValuesRows
     filterset_class = VocabularyFilterSet
 
 
@@ -56,6 +57,7 @@ class QualityDomainViewSet(KBModelViewSet):
 
     queryset = QualityDomain.objects.all()
     serializer_class = QualityDomainSerializer
+    list_reads_rows = True  # cmo_kb/api.py ValuesRows
     filterset_class = VocabularyFilterSet
 
 
@@ -64,6 +66,7 @@ class RelationshipLevelViewSet(KBModelViewSet):
 
     queryset = RelationshipLevel.objects.all()
     serializer_class = RelationshipLevelSerializer
+    list_reads_rows = True  # cmo_kb/api.py ValuesRows
     filterset_class = VocabularyFilterSet
 
 
@@ -130,6 +133,7 @@ class TeamViewSet(KBModelViewSet):
 
     serializer_class = TeamSerializer
     filterset_class = TeamFilterSet
+    list_reads_rows = True  # cmo_kb/api.py ValuesRows
 
     def get_queryset(self):
         # 1 query for teams + programme, 1 per prefetch (quality domains, relationship levels, key figures).

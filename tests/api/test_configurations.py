@@ -228,3 +228,66 @@ def test_cursor_pages_of_search_results_by_rank(kb, grow, anon_client):
         url = body["next"]
     assert len(seen) == 5 and len({s for _, s in seen}) == 5
     assert [r for r, _ in seen] == sorted((r for r, _ in seen), reverse=True)
+
+
+@pytest.mark.parametrize("who", ["anon_client", "evaluator_client"])
+@pytest.mark.parametrize("query", ["", "view=compact", "search=haemodialysis OR control OR fear OR extra",
+                                   "view=compact&search=haemodialysis OR control OR extra"])
+def test_the_list_rows_are_the_serializers_representation(kb, grow, request, who, query):
+    """The list reads rows (mechanisms/api.py ConfigurationRows), not instances: the same JSON, key
+    for key and in order, as ConfigurationSerializer (CompactConfigurationSerializer with
+    view=compact) gives each configuration: notes only for evaluators, drafts likewise, rank and
+    snippet only with a search."""
+    from django.contrib.auth.models import AnonymousUser, User
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    from evidence.search import search_configurations
+    from mechanisms.api import CompactConfigurationSerializer, ConfigurationSerializer, configuration_queryset
+
+    grow(3)
+    # a second shift on one dimension: a tie the id settles
+    from mechanisms.models import RelationshipPair
+
+    staff = RelationshipPair.objects.create(slug="staff-staff", name="Staff–staff")
+    WishShift.objects.create(configuration=kb.shc_fear, dimension=kb.power, toward=kb.agency, between=staff, note="again")
+    client = request.getfixturevalue(who)
+    listed = client.get(f"/api/configurations/?page_size=500&{query}").json()["results"]
+    assert len(listed) >= 4
+    view = "compact" if "view=compact" in query else "full"
+    drf_request = Request(APIRequestFactory().get("/api/configurations/"))
+    drf_request._user = User.objects.get(username="eva") if who == "evaluator_client" else AnonymousUser()
+    queryset = configuration_queryset(drf_request, view)
+    search = dict(part.split("=", 1) for part in query.split("&") if part).get("search")
+    if search:
+        queryset = search_configurations(queryset, search)
+    by_id = {c.pk: c for c in queryset}
+    serializer = CompactConfigurationSerializer if view == "compact" else ConfigurationSerializer
+    expected = [serializer(by_id[item["id"]], context={"request": drf_request}).data for item in listed]
+    assert [list(item) for item in listed] == [list(item) for item in expected]
+    assert listed == [dict(item) for item in expected]
+    assert ("notes" in listed[0]) == (who == "evaluator_client")
+    assert ("rank" in listed[0]) == bool(search)
+
+
+def test_the_csv_page_is_the_serializers_rows(kb, grow, evaluator_client):
+    """?format=csv flattens the same rows (compact by default)."""
+    import csv
+    import io
+
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    from cmo_kb.renderers import CSVRenderer
+    from django.contrib.auth.models import User
+    from mechanisms.api import CompactConfigurationSerializer, configuration_queryset
+
+    grow(3)
+    response = evaluator_client.get("/api/configurations/?format=csv&page_size=500")
+    assert response.status_code == 200
+    drf_request = Request(APIRequestFactory().get("/api/configurations/"))
+    drf_request._user = User.objects.get(username="eva")
+    rows = CompactConfigurationSerializer(configuration_queryset(drf_request, "compact").order_by("slug"), many=True,
+                                          context={"request": drf_request}).data
+    assert response.content == CSVRenderer().render({"results": rows})
+    assert len(list(csv.reader(io.StringIO(response.content.decode())))) == len(rows) + 1

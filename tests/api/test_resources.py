@@ -174,3 +174,55 @@ def test_odd_search_strings_never_fail(kb, anon_client, q):
         response = anon_client.get(url, {"search": q})
         assert response.status_code == 200, (url, q, response.content)
 
+
+
+def _rows_lists():
+    from cmo_kb.api_urls import router
+
+    return [(prefix, viewset) for prefix, viewset, _ in router.registry if getattr(viewset, "list_reads_rows", False)]
+
+
+def test_the_vocabularies_read_rows():
+    """Every vocabulary list reads rows, and so do evidence links (the excerpt and configuration
+    lists have rows of their own)."""
+    from cmo_kb.api import ValuesRows
+
+    prefixes = sorted(prefix for prefix, viewset in _rows_lists() if ValuesRows.of(viewset.serializer_class) is not None)
+    assert prefixes == sorted([
+        "programmes", "teams", "wish-dimensions", "mechanisms", "themes", "quality-domains", "relationship-levels", "pathways", "contexts",
+        "outcomes", "outcome-kinds", "relationship-pairs", "speaker-roles", "waves", "evidence-links",
+    ])
+
+
+@pytest.mark.parametrize("prefix,viewset", _rows_lists())
+@pytest.mark.parametrize("query", ["", "format=csv"])
+def test_the_list_rows_are_the_serializers_representation(kb, anon_client, prefix, viewset, query):
+    """A list read as rows (cmo_kb/api.py ValuesRows) is what its serializer gives the instances the
+    view used to read (with their prefetches), key for key and in order; its CSV page likewise."""
+    from django.contrib.auth.models import AnonymousUser
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    from cmo_kb.renderers import CSVRenderer
+    from evidence.models import EvaluationWave
+
+    EvaluationWave.objects.create(slug="wave-2", name="Wave 2", number=2, period="2013")
+    EvaluationWave.objects.create(slug="wave-1", name="Wave 1", number=1)
+    response = anon_client.get(f"/api/{prefix}/?page_size=500&{query}")
+    assert response.status_code == 200
+    view = viewset()
+    view.action, view.format_kwarg, view.kwargs = "list", None, {}
+    view.request = Request(APIRequestFactory().get(f"/api/{prefix}/"))
+    view.request._user = AnonymousUser()
+    queryset = view.get_queryset()
+    if hasattr(viewset, "cursor_ordering"):
+        queryset = queryset.order_by(*viewset.cursor_ordering)
+    instances = list(queryset)
+    assert instances, f"{prefix}: no rows to compare"
+    expected = viewset.serializer_class(instances, many=True, context={"request": view.request}).data
+    if query:
+        assert response.content == CSVRenderer().render({"results": expected})
+        return
+    listed = response.json()["results"]
+    assert [list(item) for item in listed] == [list(item) for item in expected]
+    assert listed == [dict(item) for item in expected]
