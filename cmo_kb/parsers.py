@@ -1,9 +1,11 @@
 """The API's JSON parser: a body DRF's own JSONParser would turn into a 500 is a 400 naming the problem.
 
 - nesting deeper than MAX_JSON_DEPTH (Python's json module raises RecursionError at about 1,000);
-- a NUL character (``\\u0000``) in any string: PostgreSQL refuses NUL in text (a key holding one
-  names no field, so it is dropped, as every key that names no field is ignored);
-- the same in a PUT or PATCH form body (FormParser, MultiPartParser).
+- a NUL in a PUT or PATCH form body (FormParser, MultiPartParser): PostgreSQL refuses NUL in text.
+
+A NUL character (``\\u0000``) in JSON is the fields' to refuse, each naming itself
+(cmo_kb/serializer_fields.py): a key or a value that names no field is ignored, as DRF ignores
+every key that names no field (a key with a NUL is dropped here, so nothing reads it).
 
 Kept free of rest_framework.views imports: DRF loads DEFAULT_PARSER_CLASSES while that module loads.
 """
@@ -17,10 +19,7 @@ MAX_JSON_DEPTH = 64
 def _check(value, path, depth):
     if depth > MAX_JSON_DEPTH:
         raise ParseError(f"JSON parse error - nested more than {MAX_JSON_DEPTH} levels deep (at {path or 'the top'}).")
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise ParseError(f"JSON parse error - {path or 'the body'} contains a NUL character (\\u0000), which is not allowed.")
-    elif isinstance(value, dict):
+    if isinstance(value, dict):
         for key in [key for key in value if "\x00" in key]:
             # No field is named with a NUL, and keys that name no field are ignored, so is this one
             # (the schema cannot forbid characters in a key: OpenAPI 3.0 has no propertyNames).

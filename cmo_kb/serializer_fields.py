@@ -10,13 +10,17 @@ KBModelSerializer is ModelSerializer with these fields for the models' text colu
 serializers derive from it and declare StrictCharField / StrictSlugRelatedField.
 """
 
+from django.core.validators import URLValidator
 from django.db import models
 from rest_framework import serializers
 from rest_framework.fields import empty
 from rest_framework.relations import MANY_RELATION_KWARGS
 from rest_framework.utils import html
 
+from cmo_kb.web_address import WebAddressValidator
+
 NOT_TEXT = "Not a valid string: send text (a JSON string), not a {kind}."
+NUL_IN_TEXT = "Contains a NUL character (\\u0000), which is not allowed."
 
 
 def _kind(value):
@@ -36,6 +40,9 @@ class StrictTextMixin:
     def to_internal_value(self, data):
         if not isinstance(data, str):
             raise serializers.ValidationError(NOT_TEXT.format(kind=_kind(data)), code="invalid")
+        if "\x00" in data:
+            # PostgreSQL stores no NUL in text (a lookup with one is a database error, not a miss).
+            raise serializers.ValidationError(NUL_IN_TEXT, code="null_characters_not_allowed")
         # The schema's maxLength is of the text as sent: DRF checks it after trimming white space.
         max_length = getattr(self, "max_length", None)
         if max_length is not None and len(data) > max_length:
@@ -52,7 +59,13 @@ class StrictSlugField(StrictTextMixin, serializers.SlugField):
 
 
 class StrictURLField(StrictTextMixin, serializers.URLField):
-    pass
+    """Checked as a web address (cmo_kb/web_address.py), not by Django's stricter URLValidator."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators = [v for v in self.validators if not isinstance(v, URLValidator)]
+        if not any(isinstance(v, WebAddressValidator) for v in self.validators):
+            self.validators.append(WebAddressValidator())
 
 
 class StrictEmailField(StrictTextMixin, serializers.EmailField):

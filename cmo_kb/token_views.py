@@ -71,7 +71,8 @@ class IssueTokenView(KBAPIDefaults, APIView):
         username = body.validated_data["username"]
         user = get_user_model().objects.filter(username=username, is_active=True).first()
         if user is None:
-            raise exceptions.ValidationError({"username": [f"No active account is called {username!r}."]})
+            # Well formed; no account has the name (422, cmo_kb/errors.py validation_status).
+            raise exceptions.ValidationError({"username": [f"No active account is called {username!r}."]}, code="does_not_exist")
         if not token_grantable_users(request.user).filter(pk=user.pk).exists():
             raise exceptions.PermissionDenied(
                 f"Evaluators issue tokens for themselves and for read-only accounts such as analysts, "

@@ -4,6 +4,7 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 from cmo_kb.vocabulary import RULE, Curated, NaturalKeyManager, VocabularyTerm
+from cmo_kb.web_address import WebAddressField
 
 
 class SourceKind(VocabularyTerm):
@@ -27,7 +28,7 @@ class Source(Curated):
     authors = models.CharField(max_length=500, blank=True)
     date = models.DateField(null=True, blank=True)
     publisher = models.CharField(max_length=300, blank=True)
-    url = models.URLField(blank=True)
+    url = WebAddressField(blank=True)
     full_text = models.TextField(help_text="Verbatim text; excerpts point into it by character offsets.")
 
     objects = NaturalKeyManager()

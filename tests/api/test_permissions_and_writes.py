@@ -388,3 +388,30 @@ def test_a_slug_reference_takes_a_json_string_only(kb, evaluator_client):
     assert MechanismTheme.objects.get(slug="targeting").mechanism.slug != "0"
     response = evaluator_client.patch("/api/configurations/pathway-targets/", {"teams": [7]}, format="json")
     assert response.status_code == 400 and list(response.json()) == ["teams"]
+
+
+@pytest.mark.parametrize("url,ok", [
+    ("https://www.health.org.uk/publications/closing-the-gap", True),
+    ("https://example.a", True),                       # a URI with a one-letter top-level domain
+    ("http://10.0.0.1:8080/report?x=1#p2", True),
+    ("ftp://example.org/report", False),
+    ("https://", False),
+    ("https://exa mple.org", False),
+    ("https://example.org:99999/", False),
+])
+def test_a_source_url_is_a_web_address_on_every_path(kb, lead_client, url, ok):
+    """The API and the admin's form check a source's URL with one rule (cmo_kb/web_address.py).
+    (A lead: published configurations cite the source, so the publish lock holds it for others.)"""
+    from django.contrib import admin as django_admin
+
+    from evidence.admin import SourceAdmin
+    from evidence.models import Source
+
+    response = lead_client.patch("/api/sources/small-report/", {"url": url}, format="json")
+    assert response.status_code == (200 if ok else 400), response.content
+    assert (Source.objects.get(slug="small-report").url == url) is ok
+    if not ok:
+        assert list(response.json()) == ["url"]
+    form_class = SourceAdmin(Source, django_admin.site).get_form(None, fields=["url"])
+    form = form_class(data={"url": url}, instance=Source.objects.get(slug="small-report"))
+    assert form.is_valid() is ok, form.errors

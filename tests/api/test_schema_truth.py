@@ -198,7 +198,7 @@ def test_empty_values_mean_absent(kb, anon_client):
 
 def test_write_errors_match_the_schema(kb, evaluator_client):
     # make fuzz found both 400s outside the schema: a row's errors nested under its index, and a
-    # body that cannot be read (a NUL in a JSON key) saying why in `detail`.
+    # body that cannot be read (malformed JSON) saying why in `detail`.
     schema = _served(evaluator_client)
     validate = _validator(schema, "/api/configurations/{slug}/", "patch", 400)
     response = evaluator_client.patch(
@@ -222,7 +222,10 @@ def test_write_errors_match_the_schema(kb, evaluator_client):
         "/api/configurations/pathway-targets/", '{"title": "a\\u0000b"}', content_type="application/json"
     )
     assert response.status_code == 400
-    assert "NUL" in response.json()["detail"]
+    assert "NUL" in response.json()["title"][0]
+    validate(response.json())
+    response = evaluator_client.patch("/api/configurations/pathway-targets/", '[1, ', content_type="application/json")
+    assert response.status_code == 400 and "JSON parse error" in response.json()["detail"]
     validate(response.json())
     # A key with a NUL names no field: ignored, as any key that names no field is.
     response = evaluator_client.patch(

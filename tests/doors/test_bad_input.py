@@ -74,13 +74,23 @@ def test_nul_in_a_json_body_is_a_400_naming_the_field_and_writes_nothing(kb, eva
         "/api/contexts/", json.dumps({"slug": "c-nul", "name": "a\u0000b"}), content_type="application/json"
     )
     assert response.status_code == 400
-    assert response.json() == {"detail": "JSON parse error - name contains a NUL character (\\u0000), which is not allowed."}
+    assert response.json() == {"name": ["Contains a NUL character (\\u0000), which is not allowed."]}
     assert Context.objects.count() == before
     nested = evaluator_client.patch(
         "/api/configurations/shc-control/", json.dumps({"wish_shifts": [{"note": "x\u0000"}]}), content_type="application/json"
     )
     assert nested.status_code == 400
-    assert "wish_shifts[0].note contains a NUL character" in nested.json()["detail"]
+    assert nested.json()["wish_shifts"]["0"]["note"] == ["Contains a NUL character (\\u0000), which is not allowed."]
+    # A slug looked up with a NUL would be a database error on PostgreSQL: refused first, naming it.
+    reference = evaluator_client.patch(
+        "/api/themes/targeting/", json.dumps({"mechanism": "patient\u0000beliefs"}), content_type="application/json"
+    )
+    assert (reference.status_code, list(reference.json())) == (400, ["mechanism"])
+    # A key that names no field is ignored, a NUL in it or in its value too.
+    ignored = evaluator_client.patch(
+        "/api/contexts/c-nul-free/", json.dumps({"x\u0000": 1, "extra": "a\u0000b"}), content_type="application/json"
+    )
+    assert ignored.status_code == 404  # (no such context: the body was read without complaint)
 
 
 def test_nul_in_a_patch_form_body_is_a_400_and_writes_nothing(kb, evaluator_client):
