@@ -7,9 +7,11 @@ response. Rows are read from a server-side cursor (``QuerySet.iterator(chunk_siz
 chunk is serialized, written and forgotten, so memory stays flat whatever the size; the prefetches
 of the list run once per chunk (so a chunk costs what one list page of that size costs).
 
-Why not the renderer: a renderer is handed the whole serialized list. Why not ``COPY``: the columns
-come from the serializers (nested objects, evaluator-only fields, joined lists), and one code path
-for the page and the export keeps them equal.
+Why not the renderer: a renderer is handed the whole serialized list. The columns come from the
+serializers (nested objects, evaluator-only fields, joined lists), and one code path for the page
+and the export keeps them equal; the two big lists have faster paths that tests hold to the same
+bytes: on PostgreSQL the excerpts and the configurations are written by ``COPY`` (``export_csv``,
+cmo_kb/copy_csv.py), elsewhere the excerpts from tuples (``export_rows``).
 """
 
 import csv
@@ -109,9 +111,19 @@ class CSVExportMixin:
     chunks of rows (cell lists in header order), or None to leave a request to the serializer (see
     evidence/excerpt_export.py; the export tests hold it equal to the pages)."""
 
+    export_csv = None
+    """Or a function (view, queryset, header) giving blocks of CSV bytes (the rows after the header),
+    or None to leave the request to ``export_rows`` (cmo_kb/copy_csv.py: PostgreSQL's COPY writes
+    them)."""
+
     def _csv_lines(self, queryset, serializer_class, context, header):
         writer = csv.writer(_Echo(), lineterminator="\r\n")
         yield writer.writerow(header).encode("utf-8")
+        copy = type(self).export_csv
+        chunks = copy(self, queryset, header) if copy else None
+        if chunks is not None:
+            yield from chunks
+            return
         fast = type(self).export_rows
         chunks = fast(self, queryset, header, self.export_chunk_size) if fast else None
         if chunks is not None:

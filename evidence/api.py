@@ -343,6 +343,7 @@ class ExcerptViewSet(KBModelViewSet):
     # KBCursorPagination in cmo_kb/pagination.py.
     cursor_ordering = ("source_id", "start", "pk")
     export_rows = excerpt_export.export_rows  # rows without a serializer each: the export of a million
+    export_csv = excerpt_export.export_csv  # on PostgreSQL, COPY writes them
 
     def get_queryset(self):
         return ExcerptRows.queryset() if self.action == "list" else excerpt_queryset(self.request)

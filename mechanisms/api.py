@@ -45,7 +45,7 @@ from cmo_kb.serializer_fields import (
 from cmo_kb.vocabulary import RULE, ReviewStatus, user_is_lead
 from evidence.models import EvidenceLink
 from evidence.search import search_configurations
-from mechanisms import workflow
+from mechanisms import configuration_export, workflow
 from mechanisms.matrix import AXES, IDS_LIMIT, build_matrix
 from mechanisms.models import (
     CMOConfiguration,
@@ -741,6 +741,7 @@ class ConfigurationViewSet(KBModelViewSet):
     pagination_class = KBCursorPagination
     cursor_ordering = ("slug",)
     schema_extra_error_codes = {"list": [403], "export": [403]}  # ?status=draft from a non-evaluator
+    export_csv = configuration_export.export_csv  # on PostgreSQL, COPY writes the compact view's rows
 
     def get_view(self):
         if self.request is None:

@@ -1,4 +1,4 @@
-"""The REFI-QDA exporter (evidence/refi_qda.py) on the small `kb` fixture: schema validity, the ZIP
+"""The REFI-QDA exporter (evidence/refi_qda/) on the small `kb` fixture: schema validity, the ZIP
 layout, the codebook tree, selections that point at exactly the excerpt text, codings, cases,
 notes, links, sets, drafts, determinism."""
 

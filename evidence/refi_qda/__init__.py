@@ -1,0 +1,97 @@
+"""REFI-QDA export: the knowledge base as a QDA-XML 1.0 project (.qdpx) or codebook (.qdc).
+
+NVivo, ATLAS.ti, MAXQDA, QualCoder and the other REFI members import these files. The schemas are
+vendored in evidence/refi_qda_schemas/ (the tests validate every export against them).
+
+Two steps, so the XML is built by pure functions:
+- ``load_export_data(include_drafts)`` reads everything in a fixed number of queries
+  (EXPORT_QUERIES, whatever the data size) into an ``ExportData`` snapshot;
+- ``build_project_xml`` / ``build_qdpx`` / ``build_codebook_xml`` turn a snapshot into bytes without
+  touching the database.
+
+How the knowledge base maps onto QDA-XML
+-----------------------------------------
+Codebook (the same tree in the project and in the .qdc; group codes are not codable):
+
+    Enabling mechanisms
+      <mechanism>                       codable
+        <theme>                         codable
+          <configuration>               one code per exported CMO configuration with this theme
+        <configuration>                 ... with this mechanism and no theme
+    Configurations without a mechanism  (only drafts can lack one; only with include_drafts)
+    Wish dimensions > <dimension> > <pole>
+    Quality domains > <domain>
+    Outcome kinds > <kind> > <outcome>
+    Contexts > <category> > <context>
+    CMO parts > Context / Mechanism / Outcome
+    Speaker roles > <role>
+    Excerpt kinds > Participant quote / Evaluator finding / Figure / Quotation from the literature
+
+A configuration's code sits under its theme (or mechanism), so a tool's "aggregate child codes"
+gives all the evidence for a theme or a mechanism. Its description summarises the configuration
+(statement, teams, contexts, activity, effect, outcomes, Wish shifts, quality domains, pathways,
+status); draft and in-review ones (evaluator exports with include_drafts only) carry "[draft]" /
+"[in review]" in their name. Enablers are coloured green, barriers red.
+
+Project (.qdpx = ZIP of project.qde + sources/<guid>.txt):
+- Users: the curators who created or last changed an exported row.
+- Sources: one TextSource per source, its text in sources/<guid>.txt (UTF-8, no BOM) referenced
+  as internal://<guid>.txt; one PlainTextSelection per evidence excerpt with the excerpt's
+  character offsets (0-based code points, end exclusive: QDA-XML's convention and ours). Each
+  selection is coded with the codes of the exported configurations it is linked to, the CMO parts
+  those links speak to, its speaker role and its excerpt kind.
+- Cases: one per team, with a SelectionRef to each of its excerpts.
+- Notes: each configuration's statement (NoteRef from its code), and evidence-link notes.
+- Links: one per evidence link, from the selection to the configuration's code, named by stance
+  and part ("supports (mechanism)"), since a coding cannot say whether evidence supports or
+  challenges.
+- Sets: the configuration codes per team, per Wish pole they shift toward, per quality domain,
+  enablers/barriers and triggered/disabled (QDA-XML sets hold codes, not selections).
+- Variables: on sources (kind, date, authors, publisher, programme) and cases (short name,
+  organisation, programme). QDA-XML has no variables on selections, hence the excerpt-kind codes.
+
+Every GUID is a uuid5 over the object's natural key (slug, username, choice value), so exporting
+unchanged data twice gives byte-identical files, and a re-import matches objects up.
+
+
+The package, by job: schema.py (namespaces, GUIDs, XML helpers), data.py (the snapshot and its
+queries), codebook.py (codes and sets), project.py (project.qde), archive.py (the .qdpx and .qdc
+files). Everything is importable from ``evidence.refi_qda`` as before.
+"""
+
+from evidence.refi_qda.schema import (  # noqa: F401
+    BARRIER_COLOR,
+    CODEBOOK_NS,
+    ENABLER_COLOR,
+    GUID_NAMESPACE,
+    ORIGIN,
+    PROJECT_NS,
+    VARIABLES,
+    ZIP_TIMESTAMP,
+    configuration_code_guid,
+    guid,
+    selection_guid,
+    source_file_name,
+    source_guid,
+    statement_note_guid,
+)
+from evidence.refi_qda.data import (  # noqa: F401
+    CODEBOOK_QUERIES,
+    EXPORT_QUERIES,
+    ExportData,
+    load_export_data,
+)
+from evidence.refi_qda.codebook import (  # noqa: F401
+    Code,
+    build_codebook_xml,
+    build_codes,
+    build_sets,
+)
+from evidence.refi_qda.project import (  # noqa: F401
+    build_project_xml,
+)
+from evidence.refi_qda.archive import (  # noqa: F401
+    build_qdpx,
+    export_codebook,
+    export_qdpx,
+)
