@@ -119,6 +119,20 @@ def _leaf(tag, attrs=None, text=None):
     return f"<{tag}{_attrs(attrs or {})}>{text}</{tag}>"
 
 
+def _tree(element, level):
+    """An element of any size `level` deep, as pieces no bigger than one of its leaves (the codebook
+    holds a code per configuration: one string of it all would be hundreds of MB at 100k)."""
+    if not len(element):
+        yield _serialised(element, level)
+        return
+    pad = "\n" + INDENT * level
+    yield _open_tag(element)
+    for child in element:
+        yield pad + INDENT
+        yield from _tree(child, level + 1)
+    yield f"{pad}</{element.tag}>"
+
+
 def _streamed(element, level, *more, optional=False):
     """`element` (with the children it already has) followed by the elements of the iterables in
     `more`, `level` deep, as text pieces starting with its own line break and indentation. Left
@@ -176,7 +190,8 @@ def iter_project_xml(data, rows):
     yield _open_tag(root)
 
     def top(element):
-        yield "\n" + INDENT + _serialised(element, 1)
+        yield "\n" + INDENT
+        yield from _tree(element, 1)
 
     # Element order inside Project is fixed by the schema.
     if data.users:
@@ -191,6 +206,7 @@ def iter_project_xml(data, rows):
     for code in build_codes(data, with_notes=True):
         _code_element(codes, ns, code, with_notes=True)
     yield from top(codebook)
+    del codebook, codes  # a code per configuration: not kept while the evidence streams
 
     variables = ET.Element(_q(ns, "Variables"))
     for key, name, kind, description in VARIABLES:
