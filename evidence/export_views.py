@@ -6,9 +6,12 @@ evaluators) may add ?include_drafts=1 to include draft and in-review ones. Anyon
 drafts gets a 403 naming the parameter rather than a silently different file: an analyst who asked
 for drafts should know the file has none. Authentication is the API's (token or session), so an
 analyst's token works here too; so are its rate limits.
+
+The .qdpx streams (StreamingHttpResponse over refi_qda.iter_qdpx): it has no Content-Length, and its
+queries run as the body is sent, so memory stays bounded whatever the size of the knowledge base.
 """
 
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from rest_framework import exceptions, renderers
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import AllowAny
@@ -40,8 +43,9 @@ class ExportView(APIView):
     throttle_classes = API_THROTTLES
     renderer_classes = [renderers.JSONRenderer]
     content_negotiation_class = IgnoreAccept
-    # Subclasses: how to build the file, its name and type.
+    # Subclasses: how to build the file (bytes), or stream it (an iterable of bytes), its name and type.
     build = None
+    stream = None
     filename = None
     draft_filename = None
     content_type = None
@@ -73,11 +77,15 @@ class ExportView(APIView):
         with_drafts = self.include_drafts(request)
         # Evaluators' exports carry the curators' internal notes (cmo_kb/internal_notes.py).
         internal_notes = shows_internal_notes(request)
-        payload = type(self).build(include_drafts=with_drafts, internal_notes=internal_notes)
-        response = HttpResponse(payload, content_type=self.content_type)
+        if self.stream is not None:
+            chunks = type(self).stream(include_drafts=with_drafts, internal_notes=internal_notes)
+            response = StreamingHttpResponse(chunks, content_type=self.content_type)
+        else:
+            payload = type(self).build(include_drafts=with_drafts, internal_notes=internal_notes)
+            response = HttpResponse(payload, content_type=self.content_type)
+            response["Content-Length"] = str(len(payload))
         name = self.draft_filename if with_drafts else self.filename
         response["Content-Disposition"] = f'attachment; filename="{name}"'
-        response["Content-Length"] = str(len(payload))
         # Drafts and internal notes must not sit in shared caches; the public export may be cached briefly.
         response["Cache-Control"] = "private, no-store" if with_drafts or internal_notes else "public, max-age=300"
         return response
@@ -85,11 +93,11 @@ class ExportView(APIView):
 
 class ProjectExportView(ExportView):
     """The whole knowledge base as a REFI-QDA project: codebook, sources with coded excerpts,
-    cases (teams), notes, links and sets. 21 queries anonymously (refi_qda.EXPORT_QUERIES), whatever
-    the data size; a signed-in user adds the token (or session and user) lookup, and asking for drafts
-    the user's groups."""
+    cases (teams), notes, links and sets, streamed. 26 queries anonymously (refi_qda.EXPORT_QUERIES,
+    then refi_qda.STREAM_QUERIES as the body is sent), whatever the data size; a signed-in user adds
+    the token (or session and user) lookup, and asking for drafts the user's groups."""
 
-    build = staticmethod(refi_qda.export_qdpx)
+    stream = staticmethod(refi_qda.iter_qdpx)
     filename = "cmo-kb.qdpx"
     draft_filename = "cmo-kb-with-drafts.qdpx"
     # A .qdpx is a ZIP archive; no media type is registered for it.

@@ -3,11 +3,14 @@
 NVivo, ATLAS.ti, MAXQDA, QualCoder and the other REFI members import these files. The schemas are
 vendored in evidence/refi_qda_schemas/ (the tests validate every export against them).
 
-Two steps, so the XML is built by pure functions:
-- ``load_export_data(include_drafts)`` reads everything in a fixed number of queries
-  (EXPORT_QUERIES, whatever the data size) into an ``ExportData`` snapshot;
-- ``build_project_xml`` / ``build_qdpx`` / ``build_codebook_xml`` turn a snapshot into bytes without
-  touching the database.
+Two steps:
+- ``load_export_data(include_drafts)`` reads everything but the evidence rows in a fixed number of
+  queries (EXPORT_QUERIES, whatever the data size) into an ``ExportData`` snapshot;
+- ``build_codebook_xml`` turns a snapshot into the .qdc without touching the database;
+  ``iter_project_qdpx`` writes the .qdpx as a stream of bytes from the snapshot and ``StreamedRows``
+  (excerpts, evidence links and source texts read through ``.iterator()``, STREAM_QUERIES more
+  queries, whatever the data size), so memory stays bounded at a million excerpts. ``iter_qdpx``
+  does both steps; ``export_qdpx`` joins its chunks (small knowledge bases, tests).
 
 How the knowledge base maps onto QDA-XML
 -----------------------------------------
@@ -78,7 +81,9 @@ from evidence.refi_qda.schema import (  # noqa: F401
 from evidence.refi_qda.data import (  # noqa: F401
     CODEBOOK_QUERIES,
     EXPORT_QUERIES,
+    STREAM_QUERIES,
     ExportData,
+    StreamedRows,
     load_export_data,
 )
 from evidence.refi_qda.codebook import (  # noqa: F401
@@ -88,10 +93,11 @@ from evidence.refi_qda.codebook import (  # noqa: F401
     build_sets,
 )
 from evidence.refi_qda.project import (  # noqa: F401
-    build_project_xml,
+    iter_project_xml,
 )
 from evidence.refi_qda.archive import (  # noqa: F401
-    build_qdpx,
     export_codebook,
     export_qdpx,
+    iter_project_qdpx,
+    iter_qdpx,
 )

@@ -97,7 +97,6 @@ def _lookups(data):
         "speaker_role": by_pk(data.speaker_roles),
         "configuration": by_pk(data.configurations),
         "source": by_pk(data.sources),
-        "excerpt": by_pk(data.excerpts),
         "user": by_pk(data.users),
     }
 

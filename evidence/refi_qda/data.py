@@ -1,5 +1,7 @@
-"""The snapshot an export is built from: ``load_export_data`` reads it in a fixed number of queries
-(EXPORT_QUERIES, whatever the data size).
+"""What an export is built from: ``load_export_data`` reads the snapshot (everything but the evidence
+rows, which grow with the data) in a fixed number of queries (EXPORT_QUERIES, whatever the data size);
+``StreamedRows`` reads the excerpts, evidence links and source texts as streams, a fixed number of
+queries more (STREAM_QUERIES), each through ``.iterator(chunk_size=...)`` so memory stays bounded.
 
 Part of the REFI-QDA export (evidence/refi_qda/__init__.py says how the knowledge base maps
 onto QDA-XML)."""
@@ -36,10 +38,11 @@ class ExportData:
     # configuration id -> [WishShift (with between), ...] / [pathway letter, ...] in order
     wish_shifts: dict = field(default_factory=dict)
     pathways: dict = field(default_factory=dict)
+    # Without their full text (StreamedRows.source_texts reads it, one source at a time).
     sources: list = field(default_factory=list)
-    excerpts: list = field(default_factory=list)
-    links: list = field(default_factory=list)
     users: list = field(default_factory=list)
+    # The exported configurations' pks, as a subquery (StreamedRows filters evidence links by it).
+    exported: object = None
 
 
 # The queries load_export_data makes, whatever the data size (pinned by tests/exports/).
@@ -61,12 +64,20 @@ EXPORT_QUERIES = [
     "configuration quality domains",
     "Wish shifts (with relationship pair)",
     "configuration pathways (with pathway)",
-    "sources (with kind and programme)",
-    "evidence excerpts (with wave)",
-    "evidence links to exported configurations",
+    "sources (with kind and programme, without their text)",
     "users who created or changed an exported row",
 ]
-CODEBOOK_QUERIES = EXPORT_QUERIES[: EXPORT_QUERIES.index("sources (with kind and programme)")]
+# The queries StreamedRows makes while a project is written, whatever the data size.
+STREAM_QUERIES = [
+    "latest change of an excerpt",
+    "latest change of an evidence link to an exported configuration",
+    "excerpts of each team (cases)",
+    "excerpts with their evidence links (selections)",
+    "evidence links with a note (notes)",
+    "evidence links to exported configurations (links)",
+    "source texts",
+]
+CODEBOOK_QUERIES = EXPORT_QUERIES[: EXPORT_QUERIES.index("sources (with kind and programme, without their text)")]
 
 
 def _grouped(rows):
@@ -143,12 +154,9 @@ def load_export_data(include_drafts=False, evidence=True, internal_notes=False):
     )
     if not evidence:
         return data
-    data.sources = list(Source.objects.select_related("kind", "programme").order_by("title", "slug"))
-    data.excerpts = list(
-        EvidenceExcerpt.objects.defer("search_vector").select_related("wave").order_by("source_id", "start", "end")
-    )
+    data.exported = exported
+    data.sources = list(Source.objects.select_related("kind", "programme").defer("full_text").order_by("title", "slug"))
     links = EvidenceLink.objects.filter(configuration_id__in=exported)
-    data.links = list(links.order_by("excerpt_id", "configuration_id", "part"))
     curated = [
         configurations,
         links,
@@ -162,3 +170,115 @@ def load_export_data(include_drafts=False, evidence=True, internal_notes=False):
         who |= Q(pk__in=qs.filter(updated_by__isnull=False).values("updated_by"))
     data.users = list(get_user_model().objects.filter(who).order_by("username"))
     return data
+
+
+# --- Streaming the evidence ----------------------------------------------------------------------
+
+CHUNK = 2000
+TEXT_CHUNK = 16  # source texts are whole reports: a few at a time
+
+
+class Rows:
+    """A peekable iterator over a streamed queryset."""
+
+    _END = object()
+
+    def __init__(self, queryset, name, chunk_size=CHUNK):
+        self.name = name
+        self._rows = queryset.iterator(chunk_size=chunk_size)
+        self._next = self._END
+
+    def peek(self):
+        if self._next is self._END:
+            self._next = next(self._rows, None)
+        return self._next
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        row = self.peek()
+        if row is None:
+            raise StopIteration
+        self._next = self._END
+        return row
+
+    def exhausted(self):
+        """Every row was used: the stream's order matched the snapshot's (a left-over row would be
+        evidence the export silently dropped)."""
+        if self.peek() is not None:
+            raise RuntimeError(f"REFI-QDA export: {self.name} were not all written (order mismatch)")
+
+
+class StreamedRows:
+    """The evidence of an export, read as streams (one query each, see STREAM_QUERIES) in the order
+    the project needs it. The orders follow the snapshot's (teams, sources: order, name/title, slug)
+    so the writer can walk both together."""
+
+    def __init__(self, data):
+        self.data = data
+
+    def _excerpts(self):
+        from evidence.models import EvidenceExcerpt
+
+        return EvidenceExcerpt.objects.all()
+
+    def _links(self):
+        from evidence.models import EvidenceLink
+
+        return EvidenceLink.objects.filter(configuration_id__in=self.data.exported)
+
+    def latest_excerpt_change(self):
+        from django.db.models import Max
+
+        return self._excerpts().aggregate(latest=Max("updated_at"))["latest"]
+
+    def latest_link_change(self):
+        from django.db.models import Max
+
+        return self._links().aggregate(latest=Max("updated_at"))["latest"]
+
+    def excerpts_by_team(self):
+        """(team id, excerpt slug), by team in the snapshot's order, then by place in the sources."""
+        return Rows(
+            self._excerpts().filter(team__isnull=False)
+            .order_by("team__order", "team__name", "team__slug", "source_id", "start", "end", "pk")
+            .values_list("team_id", "slug"),
+            "team excerpts",
+        )
+
+    def selections(self):
+        """One dict per excerpt and evidence link (link_configuration_id and link_part None for an
+        excerpt without links), by source in the snapshot's order, then place. Links to every
+        configuration: the writer keeps those to the snapshot's configurations (FilteredRelation
+        cannot take the exported subquery), so drafts stay out whatever changes meanwhile."""
+        from django.db.models import F
+
+        return Rows(
+            self._excerpts()
+            .order_by("source__title", "source__slug", "start", "end", "pk")
+            .values("pk", "source_id", "slug", "start", "end", "attribution", "section", "kind", "team_id",
+                    "speaker_role_id", "wave__name", "note", "created_by_id", "created_at", "updated_by_id",
+                    "updated_at", link_configuration_id=F("links__configuration_id"), link_part=F("links__part")),
+            "excerpts",
+        )
+
+    def link_notes(self):
+        """(excerpt slug, configuration id, part, note, created_by_id, created_at, updated_by_id,
+        updated_at) of the links with a note."""
+        return self._links().exclude(note="").order_by("excerpt_id", "configuration_id", "part").values_list(
+            "excerpt__slug", "configuration_id", "part", "note", "created_by_id", "created_at", "updated_by_id",
+            "updated_at",
+        ).iterator(chunk_size=CHUNK)
+
+    def links(self):
+        """(excerpt slug, configuration id, part, stance, note) of every exported link."""
+        return self._links().order_by("excerpt_id", "configuration_id", "part").values_list(
+            "excerpt__slug", "configuration_id", "part", "stance", "note"
+        ).iterator(chunk_size=CHUNK)
+
+    def source_texts(self):
+        """(slug, full text) per source, in the snapshot's order."""
+        from evidence.models import Source
+
+        return Source.objects.order_by("title", "slug").values_list("slug", "full_text").iterator(chunk_size=TEXT_CHUNK)

@@ -137,6 +137,8 @@ def test_pages_show_internal_notes_to_evaluators(noted, session_client, evaluato
 
 
 def project_xml(payload):
+    if not isinstance(payload, bytes):  # a response: the .qdpx download streams
+        payload = b"".join(payload.streaming_content)
     with zipfile.ZipFile(io.BytesIO(payload)) as archive:
         return archive.read("project.qde").decode()
 
@@ -145,7 +147,7 @@ def test_exports_leave_internal_notes_out_for_outsiders(noted, outsider):
     response = outsider.get("/api/export/qdpx/")
     assert response.status_code == 200
     assert response["Cache-Control"] == "public, max-age=300"
-    qde = project_xml(response.content)
+    qde = project_xml(response)
     assert CONFIG_NOTE not in qde and EXCERPT_NOTE not in qde
     assert LINK_NOTE in qde  # an evidence link's note is public rationale
     codebook = outsider.get("/api/export/qdc/").content.decode()
@@ -156,7 +158,7 @@ def test_exports_carry_internal_notes_for_evaluators(noted, evaluator_client):
     response = evaluator_client.get("/api/export/qdpx/")
     assert response.status_code == 200
     assert response["Cache-Control"] == "private, no-store"
-    qde = project_xml(response.content)
+    qde = project_xml(response)
     assert f"Curator's notes (internal): {CONFIG_NOTE}" in qde
     assert f"Curator's note (internal): {EXCERPT_NOTE}" in qde
     assert CONFIG_NOTE in evaluator_client.get("/api/export/qdc/").content.decode()

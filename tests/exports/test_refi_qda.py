@@ -365,17 +365,54 @@ def test_empty_database_still_exports_valid_files(db, open_qdpx, project_schema,
 
 @pytest.mark.parametrize("evidence, queries", [(True, refi_qda.EXPORT_QUERIES), (False, refi_qda.CODEBOOK_QUERIES)])
 def test_loading_costs_a_fixed_number_of_queries(kb, grow_kb, django_assert_num_queries, evidence, queries):
-    # One query per line of refi_qda.EXPORT_QUERIES (21), or the first 17 for a codebook; building
-    # the XML costs none.
-    assert len(refi_qda.EXPORT_QUERIES) == 21 and len(refi_qda.CODEBOOK_QUERIES) == 17
+    # One query per line of refi_qda.EXPORT_QUERIES (19), or the first 17 for a codebook; building
+    # the codebook costs none, streaming the project one per line of STREAM_QUERIES (7).
+    assert len(refi_qda.EXPORT_QUERIES) == 19 and len(refi_qda.CODEBOOK_QUERIES) == 17
+    assert len(refi_qda.STREAM_QUERIES) == 7
     for size in (0, 3):
         if size:
             grow_kb(size)
         with django_assert_num_queries(len(queries)):
             data = refi_qda.load_export_data(include_drafts=True, evidence=evidence)
-        with django_assert_num_queries(0):
-            refi_qda.build_qdpx(data) if evidence else refi_qda.build_codebook_xml(data)
+        with django_assert_num_queries(len(refi_qda.STREAM_QUERIES) if evidence else 0):
+            if evidence:
+                b"".join(refi_qda.iter_project_qdpx(data, refi_qda.StreamedRows(data)))
+            else:
+                refi_qda.build_codebook_xml(data)
     assert len(data.configurations) == 6
+
+
+def test_the_project_streams_in_chunks(kb, grow_kb, monkeypatch, open_qdpx, project_schema):
+    # With a small batch the archive comes in several chunks (zlib holds back what it has not
+    # compressed yet) that join to the same bytes, and a zip reader takes it (entries carry their
+    # sizes in data descriptors: the sink cannot seek).
+    from evidence.refi_qda import archive
+
+    grow_kb(3)
+    whole = refi_qda.export_qdpx(include_drafts=True)
+    monkeypatch.setattr(archive, "XML_BATCH", 256)
+    chunks = list(refi_qda.iter_qdpx(include_drafts=True))
+    assert len(chunks) > 3
+    assert b"".join(chunks) == whole
+    infos = zipfile.ZipFile(io.BytesIO(whole)).infolist()
+    assert all(info.flag_bits & 0x08 for info in infos)  # data descriptor
+    qdpx = open_qdpx(whole)
+    project_schema.validate(io.BytesIO(qdpx.qde))
+    assert len(qdpx.selections()) == len(list(qdpx.all("PlainTextSelection"))) > 3
+
+
+def test_drafts_links_stay_out_of_the_published_selections(kb, open_qdpx):
+    # The selections query joins every evidence link; links to drafts must not become codings.
+    from mechanisms.models import CMOConfiguration
+
+    drafts = set(CMOConfiguration.objects.exclude(status="published").values_list("slug", flat=True))
+    assert drafts
+    draft_codes = {refi_qda.configuration_code_guid(slug) for slug in drafts}
+    qdpx = open_qdpx(refi_qda.export_qdpx())
+    refs = {ref.get("targetGUID") for ref in qdpx.all("CodeRef")}
+    assert refs and not refs & draft_codes
+    with_drafts = open_qdpx(refi_qda.export_qdpx(include_drafts=True))
+    assert {ref.get("targetGUID") for ref in with_drafts.all("CodeRef")} & draft_codes
 
 
 def test_evidence_link_note_becomes_a_note_the_link_refers_to(kb, open_qdpx, project_schema):

@@ -46,7 +46,8 @@ def _text(response):
 
 
 def _export(client, url):
-    body = client.get(url).content
+    response = client.get(url)
+    body = b"".join(response.streaming_content) if response.streaming else response.content
     if url.endswith("qdpx/"):
         archive = zipfile.ZipFile(io.BytesIO(body))
         body = b"".join(archive.read(name) for name in sorted(archive.namelist()))

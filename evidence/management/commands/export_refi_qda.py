@@ -35,8 +35,12 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot write {output}: {directory} is not a folder.")
         if not os.path.isdir(directory):
             raise CommandError(f"Cannot write {output}: the folder {directory} does not exist.")
-        build = refi_qda.export_codebook if codebook_only else refi_qda.export_qdpx
-        payload = build(include_drafts=include_drafts, internal_notes=internal_notes)
+        if codebook_only:
+            chunks = [refi_qda.export_codebook(include_drafts=include_drafts, internal_notes=internal_notes)]
+        else:
+            # The download's stream, written as it comes: memory stays bounded whatever the size.
+            chunks = refi_qda.iter_qdpx(include_drafts=include_drafts, internal_notes=internal_notes)
+        size = 0
         # Written beside the target and renamed into place, so a failure never leaves half a file.
         try:
             handle, temporary = tempfile.mkstemp(prefix=".export-", dir=directory)
@@ -44,15 +48,21 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot write {output}: {exc.strerror or exc}.") from exc
         try:
             with os.fdopen(handle, "wb") as stream:
-                stream.write(payload)
+                for chunk in chunks:
+                    stream.write(chunk)
+                    size += len(chunk)
             os.chmod(temporary, 0o644)
             os.replace(temporary, path)
         except OSError as exc:
             if os.path.exists(temporary):
                 os.unlink(temporary)
             raise CommandError(f"Cannot write {output}: {exc.strerror or exc}.") from exc
+        except BaseException:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+            raise
         kind = "codebook" if codebook_only else "project"
         scope = "with drafts" if include_drafts else "published configurations only"
         if internal_notes:
             scope += ", with internal notes"
-        self.stdout.write(f"Wrote REFI-QDA {kind} ({scope}) to {output}: {len(payload):,} bytes.")
+        self.stdout.write(f"Wrote REFI-QDA {kind} ({scope}) to {output}: {size:,} bytes.")
