@@ -80,6 +80,10 @@ def _serialised(element, level):
     return ET.tostring(element, encoding="unicode")
 
 
+# ElementTree's escapes of an attribute value, "&" first.
+_ATTRIBUTE_ESCAPES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"), ("\r", "&#13;"), ("\n", "&#10;"), ("\t", "&#09;"))
+
+
 def _attrs(attrs):
     """ attr="value" pairs, escaped as ElementTree escapes them; empty values left out (as _sub)."""
     out = []
@@ -87,20 +91,9 @@ def _attrs(attrs):
         if value in (None, ""):
             continue
         text = _xml_text(value)
-        if "&" in text:
-            text = text.replace("&", "&amp;")
-        if "<" in text:
-            text = text.replace("<", "&lt;")
-        if ">" in text:
-            text = text.replace(">", "&gt;")
-        if '"' in text:
-            text = text.replace('"', "&quot;")
-        if "\r" in text:
-            text = text.replace("\r", "&#13;")
-        if "\n" in text:
-            text = text.replace("\n", "&#10;")
-        if "\t" in text:
-            text = text.replace("\t", "&#09;")
+        for raw, entity in _ATTRIBUTE_ESCAPES:
+            if raw in text:  # (the test first: most values need no escape, and `in` is cheap)
+                text = text.replace(raw, entity)
         out.append(f' {key}="{text}"')
     return "".join(out)
 
