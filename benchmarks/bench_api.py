@@ -97,7 +97,8 @@ def scale_corpus(times):
             excerpt_map = {old.pk: new.pk for old, new in zip(excerpts, new_excerpts)}
             new_configs = CMOConfiguration.objects.bulk_create([
                 CMOConfiguration(
-                    slug=f"{c.slug}-c{n}", title=c.title, activity=c.activity, mechanism_id=c.mechanism_id,
+                    programme_id=c.programme_id, slug=f"{c.slug}-c{n}", title=c.title, activity=c.activity,
+                    mechanism_id=c.mechanism_id,
                     theme_id=c.theme_id, effect=c.effect, influence=c.influence, statement=c.statement,
                     confidence=c.confidence, status=c.status, relationship_level_id=c.relationship_level_id,
                     search_text=c.search_text,

@@ -9,7 +9,7 @@ are in cmo_kb/filters.py.
 
 
 from django.db import transaction
-from rest_framework import serializers, viewsets
+from rest_framework import exceptions, serializers, viewsets
 from rest_framework.response import Response
 
 from cmo_kb.concurrency import VersionedWritesMixin
@@ -131,6 +131,12 @@ class ValuesRows:
             if isinstance(field, serializers.SerializerMethodField):
                 plan.fields.append((name, "method", getattr(serializer, field.method_name)))
                 continue
+            if len(field.source_attrs) > 1 and isinstance(field, SlugRelatedField) and field.read_only:
+                # A slug reached through foreign keys (an excerpt's programme, through its source).
+                column = "__".join([*field.source_attrs, field.slug_field])
+                plan.columns.append(column)
+                plan.fields.append((name, "column", (column, None)))
+                continue
             if len(field.source_attrs) != 1:
                 return None
             if isinstance(field, serializers.ListSerializer) and isinstance(field.child, serializers.ModelSerializer):
@@ -235,10 +241,37 @@ class KBAPIDefaults(ThrottledViewMixin):
     content_negotiation_class = FormatNegotiation
 
 
-class KBModelViewSet(KBAPIDefaults, RowsListMixin, CSVExportMixin, VersionedWritesMixin, WriteRecordsUserMixin, viewsets.ModelViewSet):
+class ProgrammeScopedMixin:
+    """What a viewset reads is what the user may see of the programmes (projects/membership.py):
+    a private programme's rows are absent from lists and a 404 alone. A programme's own terms have
+    slugs unique within it: a slug two visible programmes share is a 400 asking for ?programme=."""
+
+    def filter_queryset(self, queryset):
+        from projects.membership import scope
+
+        return super().filter_queryset(scope(queryset, self.request.user))
+
+    def get_object(self):
+        from django.core.exceptions import MultipleObjectsReturned
+
+        try:
+            return super().get_object()
+        except MultipleObjectsReturned:
+            slug = self.kwargs[self.lookup_url_kwarg or self.lookup_field]
+            programmes = sorted(self.filter_queryset(self.get_queryset()).filter(**{self.lookup_field: slug})
+                                .values_list("programme__slug", flat=True))
+            raise exceptions.ValidationError({"programme": [
+                f"Several programmes have a {self.get_queryset().model._meta.verbose_name} '{slug}' "
+                f"({', '.join(programmes)}): say which with ?programme=."
+            ]}) from None
+
+
+class KBModelViewSet(KBAPIDefaults, ProgrammeScopedMixin, RowsListMixin, CSVExportMixin, VersionedWritesMixin,
+                     WriteRecordsUserMixin, viewsets.ModelViewSet):
     """Slug lookups, evaluator-only writes, strict filters, numbered pages (cursor pages where a view
     sets pagination_class = KBCursorPagination), ETags and If-Match (cmo_kb/concurrency.py), and
-    /export/: every row of the list as one streamed CSV (cmo_kb/csv_export.py)."""
+    /export/: every row of the list as one streamed CSV (cmo_kb/csv_export.py); rows of the
+    programmes the user may see (ProgrammeScopedMixin)."""
 
     lookup_field = "slug"
 

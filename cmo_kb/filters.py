@@ -320,8 +320,37 @@ class SearchParamFilter(django_filters.Filter):
     parent_param = None
 
 
+class ProgrammeListFilter(SlugListFilter):
+    """``?programme=``: rows of any of the given programmes (those the user may see)."""
+
+    def __init__(self, field_name):
+        from projects.models import Programme
+
+        super().__init__(Programme, field_name=field_name, list_url="/api/programmes/", queryset=_visible_programmes,
+                         help_text=f"Slug of a programme (see /api/programmes/): its rows only. {LIST_NOTE}")
+
+    def apply(self, qs, value):
+        return qs.filter(**{f"{self.field_name}__slug__in": value})
+
+
+def _visible_programmes(request):
+    from projects.membership import visible_programmes
+
+    return visible_programmes(getattr(request, "user", None))
+
+
 class KBFilterSet(django_filters.FilterSet):
-    """Gives each filter its parameter name for error messages, and the request to querysets."""
+    """Gives each filter its parameter name for error messages, and the request to querysets. A
+    programme's rows take ``?programme=`` (projects/membership.py programme_path)."""
+
+    @classmethod
+    def get_filters(cls):
+        filters = super().get_filters()
+        model = cls._meta.model
+        path = getattr(model, "programme_path", None) if model is not None else None
+        if path and "programme" not in filters:
+            filters["programme"] = ProgrammeListFilter(field_name="pk" if path == "pk" else path)
+        return filters
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -340,6 +369,21 @@ COMMON_PARAMS = {"format", "page_size", "cursor", "page", "view"}
 
 class StrictFilterBackend(DjangoFilterBackend):
     """django-filter, plus a 400 for parameters nobody reads (a typo would otherwise give every row)."""
+
+    _bound = {}
+
+    def get_filterset_class(self, view, queryset=None):
+        """A filterset written for any model (VocabularyFilterSet) gets the view's model, so a
+        programme's terms take ?programme= too."""
+        filterset_class = super().get_filterset_class(view, queryset)
+        if (filterset_class is not None and filterset_class._meta.model is None and queryset is not None
+                and issubclass(filterset_class, KBFilterSet) and getattr(queryset.model, "programme_path", None)):
+            key = (filterset_class, queryset.model)
+            if key not in self._bound:
+                meta = type("Meta", (), {"model": queryset.model, "fields": []})
+                self._bound[key] = type(filterset_class.__name__, (filterset_class,), {"Meta": meta})
+            filterset_class = self._bound[key]
+        return filterset_class
 
     def filter_queryset(self, request, queryset, view):
         filterset = self.get_filterset(request, queryset, view)

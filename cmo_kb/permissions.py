@@ -29,8 +29,8 @@ def request_is_evaluator(request):
 
 
 def visible_configurations(request):
-    """Configurations this request may see: published for everyone, all for evaluators."""
+    """Configurations this request may see: published ones of the programmes the user may see, and
+    all of those the user writes in (projects/membership.py visible_curated)."""
     from mechanisms.models import CMOConfiguration
 
-    qs = CMOConfiguration.objects.all()
-    return qs if request_is_evaluator(request) else qs.published()
+    return CMOConfiguration.objects.visible_to(getattr(request, "user", None))

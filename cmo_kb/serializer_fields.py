@@ -81,7 +81,48 @@ class StrictManyRelatedField(serializers.ManyRelatedField):
         return super().to_internal_value(data)
 
 
-class StrictSlugRelatedField(StrictTextMixin, serializers.SlugRelatedField):
+def _request_user(field):
+    request = field.context.get("request") if hasattr(field, "context") else None
+    return getattr(request, "user", None)
+
+
+def programme_scoped(queryset, field):
+    """``queryset`` narrowed to what the requesting user may see and, for a programme's own rows,
+    to the programme the serializer is writing in."""
+    from projects.membership import programme_path, scope
+
+    path = programme_path(queryset.model)
+    if path is None:
+        return queryset
+    queryset = scope(queryset, _request_user(field))
+    programme = getattr(field.root, "_target_programme", None)
+    if programme is not None and path == "programme":
+        queryset = queryset.filter(programme=programme)
+    return queryset
+
+
+class ProgrammeSlugMixin:
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        return programme_scoped(queryset, self) if queryset is not None else queryset
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            programme = getattr(self.root, "_target_programme", None)
+            model = self.get_queryset().model
+            if programme is not None and getattr(model, "programme_path", None) == "programme" and any(
+                getattr(detail, "code", None) == "does_not_exist" for detail in error.detail
+            ):
+                raise serializers.ValidationError(
+                    f"The programme '{programme.slug}' has no {model._meta.verbose_name} '{data}'.",
+                    code="does_not_exist",
+                ) from None
+            raise
+
+
+class StrictSlugRelatedField(ProgrammeSlugMixin, StrictTextMixin, serializers.SlugRelatedField):
     """A slug as a JSON string; none is JSON null. DRF reads "" as null, which the schema (a slug of
     at least one character, or null) does not say; a form still sends "" for none."""
 
@@ -111,3 +152,77 @@ class KBModelSerializer(serializers.ModelSerializer):
         models.URLField: StrictURLField,
         models.EmailField: StrictEmailField,
     }
+
+    def get_fields(self):
+        """Every row a programme owns says its programme (`programme`, a slug). Rows owned through
+        another row (an excerpt through its source) declare theirs: programme_field(source=...)."""
+        fields = super().get_fields()
+        model = self.Meta.model
+        path = getattr(model, "programme_path", None)
+        if path == "programme" and "programme" not in fields:
+            fields["programme"] = programme_field(required=False)
+        return fields
+
+    def to_internal_value(self, data):
+        self._target_programme = resolve_programme(self, data)
+        value = super().to_internal_value(data)
+        if self._target_programme is not None and "programme" in self.fields and not self.fields["programme"].read_only:
+            value["programme"] = self._target_programme
+        return value
+
+
+# --- Programmes: every row says its programme; slugs are looked up within it ----------------------
+# A programme's own terms (projects/membership.py, cmo_kb/vocabulary.py ProgrammeTerm) have slugs
+# unique within the programme only. A serializer of a programme's row resolves the programme first
+# (the body's `programme`, the row's own, or the one programme the writer writes in; for a row owned
+# through another, an excerpt through its source, that row's), and every slug in the body is then
+# looked up within it. What the user may not see is never found.
+
+
+def programme_field(**kwargs):
+    from projects.models import Programme
+
+    kwargs.setdefault("help_text", "The programme this row belongs to (see /api/programmes/).")
+    if not kwargs.get("read_only"):
+        kwargs["queryset"] = Programme.objects.all()
+    return StrictSlugRelatedField(slug_field="slug", **kwargs)
+
+
+def resolve_programme(serializer, data):
+    """The programme a write goes to (see above), or None when it cannot be told; raises a 400 on
+    `programme` when it must be named."""
+    from projects.membership import programme_of, programme_path, writable_programmes
+
+    model = serializer.Meta.model
+    path = programme_path(model)
+    if path is None or path == "pk":
+        return None
+    instance = getattr(serializer, "instance", None)
+    if path == "programme":
+        if isinstance(data, dict) and data.get("programme") not in (None, ""):
+            field = serializer.fields.get("programme")
+            if field is None or field.read_only:
+                return programme_of(instance) if instance is not None else None
+            serializer._target_programme = None
+            try:
+                return field.run_validation(data["programme"])
+            except serializers.ValidationError as error:
+                raise serializers.ValidationError({"programme": error.detail}) from None
+        if instance is not None:
+            return instance.programme
+        user = _request_user(serializer)
+        mine = list(writable_programmes(user)[:2]) if user is not None else []
+        if len(mine) == 1:
+            return mine[0]
+        raise serializers.ValidationError({"programme": [
+            "Say which programme this row belongs to: you write in several." if mine
+            else "This field is required: the slug of a programme you write in (see /api/programmes/)."
+        ]}, code="required")
+    owner = path.split("__")[0]
+    field = serializer.fields.get(owner)
+    if isinstance(data, dict) and data.get(owner) not in (None, "") and field is not None and not field.read_only:
+        try:
+            return programme_of(field.run_validation(data[owner]))
+        except serializers.ValidationError:
+            return None  # the owner field reports it
+    return programme_of(instance) if instance is not None else None

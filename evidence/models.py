@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from cmo_kb.vocabulary import RULE, Curated, NaturalKeyManager, VocabularyTerm
+from cmo_kb.vocabulary import RULE, Curated, NaturalKeyManager, ProgrammeTerm, VocabularyTerm
 from cmo_kb.web_address import WebAddressField
 
 
@@ -21,9 +21,7 @@ class Source(Curated):
 
     slug = models.SlugField(max_length=120, unique=True)
     kind = models.ForeignKey(SourceKind, on_delete=models.PROTECT, related_name="sources")
-    programme = models.ForeignKey(
-        "projects.Programme", null=True, blank=True, on_delete=models.PROTECT, related_name="sources"
-    )
+    programme = models.ForeignKey("projects.Programme", on_delete=models.PROTECT, related_name="sources")
     title = models.CharField(max_length=500)
     authors = models.CharField(max_length=500, blank=True)
     date = models.DateField(null=True, blank=True)
@@ -33,6 +31,8 @@ class Source(Curated):
 
     objects = NaturalKeyManager()
     history = HistoricalRecords(excluded_fields=["full_text"])
+
+    programme_path = "programme"
 
     class Meta:
         ordering = ["title"]
@@ -44,16 +44,20 @@ class Source(Curated):
         return (self.slug,)
 
 
-class EvaluationWave(VocabularyTerm):
+class EvaluationWave(ProgrammeTerm):
     """A round of fieldwork (Appendix 4 names three)."""
 
-    number = models.PositiveSmallIntegerField(unique=True)
+    number = models.PositiveSmallIntegerField()
     period = models.CharField(max_length=120, blank=True)
 
     history = HistoricalRecords()
 
-    class Meta(VocabularyTerm.Meta):
+    class Meta(ProgrammeTerm.Meta):
         ordering = ["number"]
+        constraints = ProgrammeTerm.Meta.constraints + [
+            models.UniqueConstraint(fields=["programme", "number"], name="wave_number_once_in_programme",
+                                    violation_error_message="This programme already has a wave with this number."),
+        ]
 
 
 class MeasurementInstrument(VocabularyTerm):
@@ -67,12 +71,12 @@ class MeasurementInstrument(VocabularyTerm):
         pass
 
 
-class SpeakerRole(VocabularyTerm):
+class SpeakerRole(ProgrammeTerm):
     """Who is speaking in a quote: patient, staff member, team member..."""
 
     history = HistoricalRecords()
 
-    class Meta(VocabularyTerm.Meta):
+    class Meta(ProgrammeTerm.Meta):
         pass
 
 
@@ -104,6 +108,12 @@ class EvidenceExcerpt(Curated):
 
     objects = NaturalKeyManager()
     history = HistoricalRecords(excluded_fields=["search_vector"])
+
+    programme_path = "source__programme"
+
+    @property
+    def programme(self):
+        return self.source.programme
 
     class Meta:
         ordering = ["source", "start"]
@@ -137,6 +147,13 @@ class EvidenceExcerpt(Curated):
 
     def clean(self):
         super().clean()
+        if self.source_id:
+            programme_id = self.source.programme_id
+            for name in ("team", "speaker_role", "wave"):
+                if getattr(self, f"{name}_id") and getattr(self, name).programme_id != programme_id:
+                    raise ValidationError({name: ValidationError(
+                        f"'{getattr(self, name).slug}' belongs to another programme than the source "
+                        f"'{self.source.slug}'.", code=RULE)})
         if self.start is None or self.end is None or not self.source_id:
             return
         if self.start >= self.end:
@@ -196,6 +213,8 @@ class EvidenceLink(Curated):
 
     history = HistoricalRecords()
 
+    programme_path = "configuration__programme"
+
     class Meta:
         ordering = ["configuration", "part", "excerpt__start"]
         constraints = [
@@ -208,3 +227,11 @@ class EvidenceLink(Curated):
 
     def __str__(self):
         return f"{self.excerpt.slug} {self.stance} {self.configuration.slug} ({self.part})"
+
+    def clean(self):
+        if self.excerpt_id and self.configuration_id and (
+            self.excerpt.source.programme_id != self.configuration.programme_id
+        ):
+            raise ValidationError({"excerpt": ValidationError(
+                f"Excerpt '{self.excerpt.slug}' is evidence of another programme than configuration "
+                f"'{self.configuration.slug}'.", code=RULE)})

@@ -156,7 +156,8 @@ class FrameworkConceptAdmin(VocabularyAdmin):
 def _locked_for(request, obj):
     """The publish lock (mechanisms/publish_lock.py) as the admin shows it on a configuration's own
     page: a published one is read-only, with its inlines, for those who may not change it."""
-    return obj is not None and obj.status == ReviewStatus.PUBLISHED and not publish_lock.may_change_published(request.user)
+    return (obj is not None and obj.status == ReviewStatus.PUBLISHED
+            and not publish_lock.may_change_published(request.user, obj.programme_id))
 
 
 COMPACT_TEXT = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 40})}}
@@ -343,7 +344,11 @@ class CMOConfigurationAdmin(CuratedAdmin):
         return not _locked_for(request, obj) and super().has_delete_permission(request, obj)
 
     def has_publish_permission(self, request):
-        return workflow.can_publish(request.user)
+        # Whether the publish action is offered: the user leads some programme; each configuration
+        # acted on is checked against its own programme by the workflow.
+        from projects.membership import publishable_programmes
+
+        return publishable_programmes(request.user).exists()
 
     def save_model(self, request, obj, form, change):
         # Status only moves through the workflow (buttons and actions), never through the form or a

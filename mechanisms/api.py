@@ -42,7 +42,8 @@ from cmo_kb.serializer_fields import (
     StrictCharField,
     StrictSlugRelatedField,
 )
-from cmo_kb.vocabulary import RULE, ReviewStatus, user_is_lead
+from cmo_kb.vocabulary import RULE, ReviewStatus
+from projects.membership import can_publish
 from evidence.models import EvidenceLink
 from evidence.search import search_configurations
 from mechanisms import configuration_export, workflow
@@ -442,11 +443,13 @@ class ConfigurationWriteSerializer(EvaluatorOnlyFieldsMixin, KBModelSerializer):
         current = getattr(self.instance, "status", None)
         # Changing a published configuration is the publish lock's to refuse (mechanisms/publish_lock.py,
         # at save); publishing is the workflow's.
-        if attrs.get("status") == ReviewStatus.PUBLISHED and current != ReviewStatus.PUBLISHED and not user_is_lead(
-            request.user
+        programme = attrs.get("programme", getattr(self.instance, "programme", None))
+        if attrs.get("status") == ReviewStatus.PUBLISHED and current != ReviewStatus.PUBLISHED and not can_publish(
+            request.user, programme
         ):
             raise exceptions.PermissionDenied(
-                "Only lead evaluators can publish a configuration; submit it for review (status=in_review) instead."
+                "Only lead evaluators of the programme can publish a configuration; submit it for review "
+                "(status=in_review) instead."
             )
         return attrs
 

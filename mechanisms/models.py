@@ -3,10 +3,10 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from cmo_kb.vocabulary import RULE, CuratedQuerySet, Curated, NaturalKeyManager, ReviewStatus, VocabularyTerm
+from cmo_kb.vocabulary import RULE, CuratedQuerySet, Curated, NaturalKeyManager, ProgrammeTerm, ReviewStatus, VocabularyTerm
 
 
-class EnablingMechanism(VocabularyTerm):
+class EnablingMechanism(ProgrammeTerm):
     """One of the report's four enabling mechanisms (section 4)."""
 
     short_name = models.CharField(max_length=80, blank=True)
@@ -14,25 +14,35 @@ class EnablingMechanism(VocabularyTerm):
 
     history = HistoricalRecords()
 
-    class Meta(VocabularyTerm.Meta):
+    class Meta(ProgrammeTerm.Meta):
         pass
 
     def get_absolute_url(self):
         return f"/mechanisms/{self.slug}/"
 
 
-class MechanismTheme(VocabularyTerm):
+class MechanismTheme(ProgrammeTerm):
     """A sub-heading of section 4 under a mechanism, e.g. 'Targeting'."""
 
     mechanism = models.ForeignKey(EnablingMechanism, on_delete=models.PROTECT, related_name="themes")
 
     history = HistoricalRecords()
 
-    class Meta(VocabularyTerm.Meta):
+    class Meta(ProgrammeTerm.Meta):
         ordering = ["mechanism__order", "order", "name"]
 
     def __str__(self):
         return f"{self.name} ({self.mechanism.short_name or self.mechanism.name})"
+
+    def save(self, *args, **kwargs):
+        if self.programme_id is None and self.mechanism_id:
+            self.programme_id = self.mechanism.programme_id  # a theme is of its mechanism's programme
+        super().save(*args, **kwargs)
+
+    def clean(self):
+        if self.mechanism_id and self.programme_id and self.mechanism.programme_id != self.programme_id:
+            raise ValidationError({"mechanism": ValidationError(
+                f"Mechanism '{self.mechanism.name}' belongs to another programme.", code=RULE)})
 
 
 class WishDimension(VocabularyTerm):
@@ -77,14 +87,14 @@ class RelationshipPair(VocabularyTerm):
         pass
 
 
-class Context(VocabularyTerm):
+class Context(ProgrammeTerm):
     """A circumstance that decides whether a mechanism fires (people, organisation, culture, policy)."""
 
     category = models.CharField(max_length=80, blank=True, help_text="e.g. patient, professional, organisational, policy")
 
     history = HistoricalRecords()
 
-    class Meta(VocabularyTerm.Meta):
+    class Meta(ProgrammeTerm.Meta):
         pass
 
 
@@ -97,13 +107,13 @@ class OutcomeKind(VocabularyTerm):
         pass
 
 
-class Outcome(VocabularyTerm):
+class Outcome(ProgrammeTerm):
     kind = models.ForeignKey(OutcomeKind, on_delete=models.PROTECT, related_name="outcomes")
     quality_domains = models.ManyToManyField("projects.QualityDomain", related_name="outcomes", blank=True)
 
     history = HistoricalRecords(m2m_fields=[quality_domains])
 
-    class Meta(VocabularyTerm.Meta):
+    class Meta(ProgrammeTerm.Meta):
         pass
 
 
@@ -155,6 +165,59 @@ class FrameworkConcept(VocabularyTerm):
         ordering = ["framework__order", "order", "name"]
 
 
+class ConceptMapping(models.Model):
+    """A crosswalk entry: one of a programme's own terms is a case of a shared framework concept
+    ("CtG's 'changes to professional beliefs' is a case of professional buy-in"), so configurations
+    of different programmes compare on the shared axis. Exactly one term is set."""
+
+    TERMS = ("mechanism", "theme", "context", "outcome")
+
+    programme = models.ForeignKey("projects.Programme", on_delete=models.CASCADE, related_name="concept_mappings")
+    concept = models.ForeignKey(FrameworkConcept, on_delete=models.PROTECT, related_name="mappings")
+    mechanism = models.ForeignKey(EnablingMechanism, null=True, blank=True, on_delete=models.CASCADE, related_name="mappings")
+    theme = models.ForeignKey(MechanismTheme, null=True, blank=True, on_delete=models.CASCADE, related_name="mappings")
+    context = models.ForeignKey(Context, null=True, blank=True, on_delete=models.CASCADE, related_name="mappings")
+    outcome = models.ForeignKey(Outcome, null=True, blank=True, on_delete=models.CASCADE, related_name="mappings")
+    note = models.TextField(blank=True, help_text="Why the term is a case of the concept.")
+
+    history = HistoricalRecords()
+
+    programme_path = "programme"
+
+    class Meta:
+        ordering = ["programme", "concept"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(mechanism__isnull=False, theme__isnull=True, context__isnull=True, outcome__isnull=True)
+                    | models.Q(mechanism__isnull=True, theme__isnull=False, context__isnull=True, outcome__isnull=True)
+                    | models.Q(mechanism__isnull=True, theme__isnull=True, context__isnull=False, outcome__isnull=True)
+                    | models.Q(mechanism__isnull=True, theme__isnull=True, context__isnull=True, outcome__isnull=False)
+                ),
+                name="concept_mapping_one_term",
+                violation_error_message="A mapping maps exactly one term: a mechanism, a theme, a context or an outcome.",
+            ),
+        ] + [
+            models.UniqueConstraint(fields=[term, "concept"], name=f"concept_mapping_{term}_once",
+                                    condition=models.Q(**{f"{term}__isnull": False}))
+            for term in ("mechanism", "theme", "context", "outcome")
+        ]
+
+    @property
+    def term(self):
+        return next((getattr(self, name) for name in self.TERMS if getattr(self, f"{name}_id")), None)
+
+    def __str__(self):
+        return f"{self.term} is a case of {self.concept}"
+
+    def clean(self):
+        term = self.term
+        if term is not None and self.programme_id and term.programme_id != self.programme_id:
+            name = next(name for name in self.TERMS if getattr(self, f"{name}_id"))
+            raise ValidationError({name: ValidationError(
+                f"'{term.slug}' belongs to another programme, not '{self.programme.slug}'.", code=RULE)})
+
+
 class Effect(models.TextChoices):
     TRIGGERED = "triggered", "Triggered"
     DISABLED = "disabled", "Disabled"
@@ -198,6 +261,7 @@ class CMOConfiguration(Curated):
     """'In context C, mechanism M (triggered or disabled) leads to outcome O', with its evidence."""
 
     slug = models.SlugField(max_length=120, unique=True)
+    programme = models.ForeignKey("projects.Programme", on_delete=models.PROTECT, related_name="configurations")
     title = models.CharField(max_length=300)
     teams = models.ManyToManyField(
         "projects.Team", related_name="configurations", blank=True,
@@ -243,9 +307,12 @@ class CMOConfiguration(Curated):
         # and mechanism of every published row: with this index they are index-only scans instead of
         # reading the wide rows (statement, search vector) at 100k configurations.
         indexes = [
-            models.Index(fields=["status", "mechanism", "effect", "influence", "id"], name="configuration_status_counts"),
+            models.Index(fields=["status", "programme", "mechanism", "effect", "influence", "id"],
+                         name="configuration_status_counts"),
         ]
         permissions = [("publish_cmoconfiguration", "Can publish and unpublish CMO configurations")]
+
+    programme_path = "programme"
 
     def __str__(self):
         return self.title
@@ -255,12 +322,29 @@ class CMOConfiguration(Curated):
 
     def clean(self):
         errors = {}
+        if self.programme_id:
+            for name in ("mechanism", "theme"):
+                term = getattr(self, name) if getattr(self, f"{name}_id") else None
+                if term is not None and term.programme_id != self.programme_id:
+                    errors[name] = ValidationError(
+                        f"{term._meta.verbose_name.capitalize()} '{term.slug}' belongs to another programme, "
+                        f"not '{self.programme.slug}'.", code=RULE)
+        if errors:
+            raise ValidationError(errors)
         if self.theme_id and self.mechanism_id and self.theme.mechanism_id != self.mechanism_id:
             errors["theme"] = ValidationError(
                 f"Theme '{self.theme.name}' belongs to another mechanism, not '{self.mechanism.name}'.", code=RULE
             )
         if errors:
             raise ValidationError(errors)
+
+    def save(self, *args, **kwargs):
+        # A configuration named without its programme is of its mechanism's (or theme's) programme.
+        if self.programme_id is None:
+            owner = self.mechanism if self.mechanism_id else self.theme if self.theme_id else None
+            if owner is not None:
+                self.programme_id = owner.programme_id
+        super().save(*args, **kwargs)
 
     def publication_problems(self):
         """What stops this configuration from being published. Costs up to four queries."""
@@ -280,6 +364,8 @@ class CMOConfiguration(Curated):
 class ConfigurationPathway(models.Model):
     """A RAND pathway a configuration follows; order keeps 'A then D'."""
 
+    programme_path = "configuration__programme"
+
     configuration = models.ForeignKey(CMOConfiguration, on_delete=models.CASCADE)
     pathway = models.ForeignKey(Pathway, on_delete=models.PROTECT)
     order = models.PositiveSmallIntegerField(default=1)
@@ -298,6 +384,8 @@ class ConfigurationPathway(models.Model):
 
 class WishShift(models.Model):
     """A shift along a Wish dimension toward one of its poles, between whom."""
+
+    programme_path = "configuration__programme"
 
     configuration = models.ForeignKey(CMOConfiguration, on_delete=models.CASCADE, related_name="wish_shifts")
     dimension = models.ForeignKey(WishDimension, on_delete=models.PROTECT, related_name="shifts")

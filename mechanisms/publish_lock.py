@@ -143,11 +143,20 @@ def current_actor():
     return getattr(request, "user", None)
 
 
-def may_change_published(user):
-    """Lead evaluators and superusers (who hold the publish permission), and the operator."""
+def may_change_published(user, programme=None):
+    """The operator and superusers change anything; a lead evaluator changes what the published
+    configurations of the programmes they lead show (given ``programme``: whether they lead it)."""
     if user is OPERATOR:
         return True
-    return bool(user is not None and user.is_authenticated and user.has_perm(PUBLISH_PERMISSION))
+    if user is None or not user.is_authenticated:
+        return False
+    if user.is_superuser:
+        return True
+    if programme is None:
+        return False
+    from projects.membership import can_publish
+
+    return can_publish(user, programme)
 
 
 # --- Which published configurations a row or a change concerns -----------------------------------
@@ -172,9 +181,14 @@ def published_showing(model, pks):
     condition = Q()
     for lookup in lookups:
         condition |= Q(**{f"{lookup}__in": pks})
-    return list(
-        CMOConfiguration.objects.published().filter(condition).order_by("slug").distinct().values_list("slug", "title")
-    )
+    published = CMOConfiguration.objects.published().filter(condition)
+    actor = current_actor()
+    if actor is not OPERATOR and actor is not None and actor.is_authenticated:
+        # A lead changes what the published configurations of the programmes they lead show.
+        from projects.membership import publishable_programmes
+
+        published = published.exclude(programme__in=publishable_programmes(actor).values("pk"))
+    return list(published.order_by("slug").distinct().values_list("slug", "title"))
 
 
 def configurations_concerned(instance):
@@ -186,7 +200,8 @@ def configurations_concerned(instance):
     found = dict(published_showing(type(instance), [instance.pk]) if instance.pk is not None else [])
     if _label(type(instance)) in CONFIGURATION_CHILDREN and instance.configuration_id:
         found.update(published_showing(CMOConfiguration, [instance.configuration_id]))
-    if isinstance(instance, CMOConfiguration) and instance.status == ReviewStatus.PUBLISHED:
+    if (isinstance(instance, CMOConfiguration) and instance.status == ReviewStatus.PUBLISHED
+            and not may_change_published(current_actor(), instance.programme_id)):
         found.setdefault(instance.slug, instance.title)
     return sorted(found.items())
 

@@ -32,24 +32,31 @@ class WorkflowError(Exception):
         super().__init__(f"Cannot {ACTION_VERBS.get(action, action)} '{configuration}': {'; '.join(self.problems)}.")
 
 
-def can_publish(user):
-    return bool(user and user.is_authenticated and user.has_perm(PUBLISH_PERMISSION))
+def can_publish(user, configuration):
+    """A lead evaluator of the configuration's programme (or a superuser)."""
+    from projects import membership
+
+    return bool(user and user.is_authenticated and membership.can_publish(user, configuration.programme_id))
 
 
-def can_curate(user):
-    return bool(user and user.is_authenticated and user.has_perm(CHANGE_PERMISSION))
+def can_curate(user, configuration):
+    """An evaluator or lead of the configuration's programme who may change configurations."""
+    from projects import membership
+
+    return bool(user and user.is_authenticated and user.has_perm(CHANGE_PERMISSION)
+                and membership.can_write(user, configuration.programme_id))
 
 
 def allowed_actions(configuration, user):
     """The transitions `user` may attempt from the configuration's current status (for buttons)."""
     actions = []
     status = configuration.status
-    if status == ReviewStatus.DRAFT and can_curate(user):
+    if status == ReviewStatus.DRAFT and can_curate(user, configuration):
         actions.append("submit_for_review")
-    if status == ReviewStatus.IN_REVIEW and can_publish(user):
+    if status == ReviewStatus.IN_REVIEW and can_publish(user, configuration):
         actions.append("publish")
-    if (status == ReviewStatus.IN_REVIEW and can_curate(user)) or (
-        status == ReviewStatus.PUBLISHED and can_publish(user)
+    if (status == ReviewStatus.IN_REVIEW and can_curate(user, configuration)) or (
+        status == ReviewStatus.PUBLISHED and can_publish(user, configuration)
     ):
         actions.append("return_to_draft")
     return actions
@@ -67,10 +74,12 @@ def _transition(configuration, user, action, allowed_from, target, reason, extra
         # Lock the row and work on the stored state, not on whatever the caller's instance holds.
         current = type(configuration).objects.select_for_update().get(pk=configuration.pk)
         problems = []
-        if not can_curate(user):
-            problems.append("you do not have permission to change CMO configurations")
-        elif lead_only and not can_publish(user):
-            problems.append(f"only lead evaluators can {ACTION_VERBS[action]}")
+        if not can_curate(user, current):
+            problems.append(f"you do not write in the programme '{current.programme.slug}'"
+                            if user and user.is_authenticated and user.has_perm(CHANGE_PERMISSION)
+                            else "you do not have permission to change CMO configurations")
+        elif lead_only and not can_publish(user, current):
+            problems.append(f"only lead evaluators of '{current.programme.slug}' can {ACTION_VERBS[action]}")
         elif current.status not in allowed_from:
             problems.append(
                 f"it is {STATE[current.status]}; only configurations that are "
@@ -112,8 +121,8 @@ def publish(configuration, user):
 
 def return_to_draft(configuration, user):
     def checks(current):
-        if current.status == ReviewStatus.PUBLISHED and not can_publish(user):
-            return ["only lead evaluators can unpublish"]
+        if current.status == ReviewStatus.PUBLISHED and not can_publish(user, current):
+            return [f"only lead evaluators of '{current.programme.slug}' can unpublish"]
         return []
 
     return _transition(

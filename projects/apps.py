@@ -20,3 +20,6 @@ class ProjectsConfig(AppConfig):
         # (mechanisms, evidence) only have their permissions once their own signal has run (this matters
         # after a flush, e.g. between transactional tests).
         post_migrate.connect(_sync_roles, dispatch_uid="projects.sync_roles")
+        from projects import membership
+
+        membership.connect()

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from simple_history.models import HistoricalRecords
 
@@ -16,9 +17,19 @@ class Programme(Curated):
     end_year = models.PositiveIntegerField(null=True, blank=True)
     summary = models.TextField(blank=True, help_text="The programme in brief.")
     headline_messages = models.JSONField(default=list, blank=True, help_text="The evaluation's headline messages, in order.")
+    is_public = models.BooleanField(
+        default=False,
+        help_text="Public: anyone reads its published configurations. Private: only its members see it, or that it exists.",
+    )
+    frameworks = models.ManyToManyField(
+        "mechanisms.Framework", related_name="programmes", blank=True,
+        help_text="The shared frameworks from the literature this evaluation uses.",
+    )
 
     objects = NaturalKeyManager()
-    history = HistoricalRecords()
+    history = HistoricalRecords(m2m_fields=[frameworks])
+
+    programme_path = "pk"
 
     class Meta:
         ordering = ["name"]
@@ -37,6 +48,43 @@ class Programme(Curated):
 
     def natural_key(self):
         return (self.slug,)
+
+    def get_absolute_url(self):
+        return f"/programmes/{self.slug}/"
+
+
+class Role(models.TextChoices):
+    """A member's role in one programme."""
+
+    LEAD = "lead", "Lead evaluator"
+    EVALUATOR = "evaluator", "Evaluator"
+    ANALYST = "analyst", "Analyst"
+
+
+class ProgrammeMembership(models.Model):
+    """A user's role in a programme: leads publish there, evaluators write there, analysts read it
+    (a private programme is visible to its members only). Superusers are members everywhere."""
+
+    programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="programme_memberships")
+    role = models.CharField(max_length=12, choices=Role, default=Role.EVALUATOR)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    programme_path = "programme"
+
+    class Meta:
+        ordering = ["programme", "user__username"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["programme", "user"], name="programme_member_once",
+                violation_error_message="This user is already a member of this programme.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user} – {self.get_role_display()} in {self.programme}"
 
 
 class QualityDomain(VocabularyTerm):
@@ -85,6 +133,8 @@ class Team(Curated):
     objects = NaturalKeyManager()
     history = HistoricalRecords()
 
+    programme_path = "programme"
+
     class Meta:
         ordering = ["order", "name"]
         constraints = [
@@ -109,6 +159,8 @@ class Basis(models.TextChoices):
 
 
 class TeamQualityDomain(models.Model):
+    programme_path = "team__programme"
+
     team = models.ForeignKey(Team, on_delete=models.CASCADE)
     quality_domain = models.ForeignKey(QualityDomain, on_delete=models.PROTECT)
     basis = models.CharField(max_length=10, choices=Basis, default=Basis.STATED)
@@ -128,6 +180,8 @@ class TeamQualityDomain(models.Model):
 
 
 class TeamRelationshipLevel(models.Model):
+    programme_path = "team__programme"
+
     team = models.ForeignKey(Team, on_delete=models.CASCADE)
     relationship_level = models.ForeignKey(RelationshipLevel, on_delete=models.PROTECT)
     basis = models.CharField(max_length=10, choices=Basis, default=Basis.STATED)
@@ -163,6 +217,8 @@ class KeyFigure(models.Model):
 
     objects = NaturalKeyManager()
     history = HistoricalRecords()
+
+    programme_path = "team__programme"
 
     class Meta:
         ordering = ["team", "order", "slug"]

@@ -15,13 +15,39 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 
-def _make_user(django_user_model, username, group=None, is_staff=False, is_superuser=False):
+ROLE_OF_GROUP = {EVALUATOR_GROUP: "evaluator", LEAD_EVALUATOR_GROUP: "lead", ANALYST_GROUP: "analyst"}
+
+
+def home_programme():
+    """The programme the suite's knowledge base lives in: `ctg`, public, as the corpus has it."""
+    from projects.models import Programme
+
+    programme, _ = Programme.objects.get_or_create(
+        slug="ctg", defaults={"name": "Closing the Gap", "funder": "The Health Foundation", "is_public": True}
+    )
+    return programme
+
+
+def join(user, programme, role):
+    """Make `user` a member of `programme` with `role` (lead, evaluator or analyst)."""
+    from projects.models import ProgrammeMembership
+
+    ProgrammeMembership.objects.update_or_create(programme=programme, user=user, defaults={"role": role})
+    if hasattr(user, "_kb_roles"):
+        del user._kb_roles
+    return user
+
+
+def _make_user(django_user_model, username, group=None, is_staff=False, is_superuser=False, programme=None):
+    """A user of a role (an auth group), a member of `programme` (default: the home programme) in
+    that role."""
     user = django_user_model.objects.create_user(username=username, password="pw-" + username)
     user.is_staff = is_staff
     user.is_superuser = is_superuser
     user.save()
     if group:
         user.groups.add(Group.objects.get(name=group))
+        join(user, programme or home_programme(), ROLE_OF_GROUP[group])
     return user
 
 
@@ -134,20 +160,21 @@ def kb(db):
     from projects.models import Programme, QualityDomain, RelationshipLevel, Team
 
     ns = type("KB", (), {})()
-    ns.programme = Programme.objects.create(slug="ctg", name="Closing the Gap", funder="The Health Foundation")
+    ns.programme = home_programme()
+    mine = {"programme": ns.programme}
     ns.shc = Team.objects.create(programme=ns.programme, slug="shc", name="Shared Haemodialysis Care", short_name="SHC", order=1)
     ns.pathway_team = Team.objects.create(programme=ns.programme, slug="pathway", name="Pathway", short_name="Pathway", order=2)
     ns.safety = QualityDomain.objects.create(slug="safety", name="Safety", order=1)
     ns.person = QualityDomain.objects.create(slug="person-centredness", name="Person-centredness", order=2)
     ns.micro = RelationshipLevel.objects.create(slug="micro", name="Micro", order=1)
-    ns.patient_beliefs = EnablingMechanism.objects.create(
+    ns.patient_beliefs = EnablingMechanism.objects.create(**mine, 
         slug="patient-beliefs", name="Changes to patient beliefs, attitudes and behaviours", short_name="Patient", order=1
     )
-    ns.professional_beliefs = EnablingMechanism.objects.create(
+    ns.professional_beliefs = EnablingMechanism.objects.create(**mine, 
         slug="professional-beliefs", name="Changes to health professional beliefs, attitudes and behaviours",
         short_name="Professional", order=2,
     )
-    ns.targeting = MechanismTheme.objects.create(mechanism=ns.patient_beliefs, slug="targeting", name="Targeting", order=1)
+    ns.targeting = MechanismTheme.objects.create(**mine, mechanism=ns.patient_beliefs, slug="targeting", name="Targeting", order=1)
     ns.power = WishDimension.objects.create(slug="power", name="Power", order=1)
     ns.valence = WishDimension.objects.create(slug="valence", name="Valence", order=2)
     ns.dependence = WishPole.objects.create(dimension=ns.power, slug="dependence", name="Dependence", position=-1)
@@ -155,15 +182,15 @@ def kb(db):
     ns.hostile = WishPole.objects.create(dimension=ns.valence, slug="hostile", name="Competitive/hostile", position=-1)
     ns.friendly = WishPole.objects.create(dimension=ns.valence, slug="friendly", name="Cooperative/friendly", position=1)
     ns.clinician_patient = RelationshipPair.objects.create(slug="clinician-patient", name="Clinician–patient")
-    ns.resigned = Context.objects.create(slug="resigned-dependence", name="Patients resigned to dependence on nurses")
-    ns.four_hour = Context.objects.create(slug="four-hour-target", name="A&E four-hour waiting target")
+    ns.resigned = Context.objects.create(**mine, slug="resigned-dependence", name="Patients resigned to dependence on nurses")
+    ns.four_hour = Context.objects.create(**mine, slug="four-hour-target", name="A&E four-hour waiting target")
     ns.relationship_kind = OutcomeKind.objects.create(slug="relationship-change", name="Relationship change")
-    ns.self_care = Outcome.objects.create(slug="self-care", name="Patients take on self-care", kind=ns.relationship_kind)
-    ns.refusal = Outcome.objects.create(slug="self-care-refused", name="Some patients refuse self-care", kind=ns.relationship_kind)
+    ns.self_care = Outcome.objects.create(**mine, slug="self-care", name="Patients take on self-care", kind=ns.relationship_kind)
+    ns.refusal = Outcome.objects.create(**mine, slug="self-care-refused", name="Some patients refuse self-care", kind=ns.relationship_kind)
     ns.pathway_a = Pathway.objects.create(slug="a", letter="A", name="Intervention to quality")
     ns.report = SourceKind.objects.create(slug="evaluation-report", name="Evaluation report")
-    ns.patient_role = SpeakerRole.objects.create(slug="patient", name="Patient")
-    ns.staff_role = SpeakerRole.objects.create(slug="staff-member", name="Staff member")
+    ns.patient_role = SpeakerRole.objects.create(**mine, slug="patient", name="Patient")
+    ns.staff_role = SpeakerRole.objects.create(**mine, slug="staff-member", name="Staff member")
     ns.source = Source.objects.create(
         slug="small-report", kind=ns.report, programme=ns.programme, title="A small report",
         date=date(2014, 6, 1), full_text=SMALL_SOURCE_TEXT,
@@ -189,7 +216,7 @@ def kb(db):
     )
 
     def configuration(slug, teams, mechanism, status, **fields):
-        c = CMOConfiguration.objects.create(slug=slug, title=slug.replace("-", " ").capitalize(), mechanism=mechanism,
+        c = CMOConfiguration.objects.create(programme=ns.programme, slug=slug, title=slug.replace("-", " ").capitalize(), mechanism=mechanism,
                                             status=status, statement=f"In C, M leads to O ({slug}).", **fields)
         c.teams.set(teams)
         return c

@@ -87,8 +87,35 @@ class Loader:
     def _ids(self, section_name):
         if section_name not in self.ids:
             model = SECTION_BY_NAME[section_name].model
-            self.ids[section_name] = dict(model.objects.values_list("slug", "pk"))
+            self.ids[section_name] = dict(self._rows(model).values_list("slug", "pk"))
         return self.ids[section_name]
+
+    # The corpus is one programme's (the fixture's programme, `ctg`): the terms a programme owns are
+    # looked up and written within it, so another programme's `leadership` context is not this one's.
+
+    def _home_programme_id(self):
+        if getattr(self, "_home_id", None) is None:
+            slugs = list(self.fx.entries["programmes"])
+            if len(slugs) == 1:
+                self._home_id = self._ids("programmes").get(slugs[0])
+            else:
+                from projects.models import Programme
+
+                self._home_id = Programme.objects.filter(slug="ctg").values_list("pk", flat=True).first()
+        return self._home_id
+
+    @staticmethod
+    def _owned(model):
+        return getattr(model, "programme_path", None) == "programme"
+
+    def _rows(self, model):
+        rows = model.objects.all()
+        return rows.filter(programme_id=self._home_programme_id()) if self._owned(model) else rows
+
+    def _place(self, instance):
+        """A row the programme owns, with no programme named in the fixture, goes to the home programme."""
+        if self._owned(type(instance)) and instance.programme_id is None:
+            instance.programme_id = self._home_programme_id()
 
     def _id(self, section_name, slug):
         return None if slug is None else self._ids(section_name)[slug]
@@ -198,7 +225,7 @@ class Loader:
             paths[section.parent[1]] = f"{section.parent[1]}__slug"
         columns = ["slug", *paths.values()] + (["full_text"] if name == "sources" else [])
         rows = {}
-        for row in model.objects.values(*columns):
+        for row in self._rows(model).values(*columns):
             value = {}
             for key, path in paths.items():
                 value[key] = self._db_value(section, key, row[path])
@@ -214,7 +241,10 @@ class Loader:
                 src, dst = getattr(model, f.name).field.m2m_field_name(), getattr(model, f.name).field.m2m_reverse_field_name()
                 for slug in rows:
                     rows[slug][f.name] = []
-                for a, b in through.objects.values_list(f"{src}__slug", f"{dst}__slug"):
+                links = through.objects.values_list(f"{src}__slug", f"{dst}__slug")
+                if self._owned(model):
+                    links = links.filter(**{f"{src}__programme_id": self._home_programme_id()})
+                for a, b in links:
                     rows[a][f.name].append(b)
                 for slug in rows:
                     rows[slug][f.name].sort()
@@ -324,8 +354,9 @@ class Loader:
 
     def _write_row(self, section, entry, created):
         model = section.model
-        instance = model(slug=entry.slug) if created else model.objects.get(slug=entry.slug)
+        instance = model(slug=entry.slug) if created else self._rows(model).get(slug=entry.slug)
         self._assign(section, instance, entry.value)
+        self._place(instance)
         if section.name == "sources":
             instance.full_text = self.fx.source_texts[entry.slug]
         if section.name == "excerpts":
@@ -407,6 +438,7 @@ class Loader:
         value = entry.value
         instance = CMOConfiguration(slug=entry.slug) if created else CMOConfiguration.objects.get(slug=entry.slug)
         self._assign(section, instance, value)
+        self._place(instance)
         self._mark(instance)
         self._save_with_m2m(
             instance, created,

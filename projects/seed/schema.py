@@ -57,7 +57,7 @@ class SeedError(Exception):
 class F:
     """A field of a fixture entry.
 
-    kind: str | int | date | decimal | strlist | ref | refs (a set) | orefs (ordered) | choice |
+    kind: str | int | bool | date | decimal | strlist | ref | refs (a set) | orefs (ordered) | choice |
     records (a list of mappings with their own fields, `sub`).
     """
 
@@ -134,6 +134,7 @@ SECTIONS = [
             F("end_year", "int"),
             F("summary"),
             F("headline_messages", "strlist"),
+            F("is_public", "bool", default=False),
         ],
     ),
     Section(

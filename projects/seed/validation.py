@@ -88,6 +88,11 @@ class Fixtures(FixtureReader):
                 problem(f"must be text, not {type(raw).__name__}.")
                 return None
             return raw
+        if kind == "bool":
+            if not isinstance(raw, bool):
+                problem(f"must be true or false, not {raw!r}.")
+                return None
+            return raw
         if kind == "int":
             if isinstance(raw, bool) or not isinstance(raw, int):
                 problem(f"must be a whole number, not {raw!r}.")

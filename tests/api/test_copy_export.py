@@ -43,7 +43,7 @@ def tricky(kb, grow):
     )
     published.teams.set([kb.shc, kb.pathway_team])
     published.contexts.set([kb.four_hour, kb.resigned])
-    draft = CMOConfiguration.objects.create(slug="tricky-draft", title="Draft, unseen", statement="S", status="draft")
+    draft = CMOConfiguration.objects.create(programme=kb.programme, slug="tricky-draft", title="Draft, unseen", statement="S", status="draft")
     EvidenceLink.objects.create(excerpt=excerpt, configuration=published, part="context",
                                 note='He wrote "yes"\nand\ttab \\ \x01 ✓')
     EvidenceLink.objects.create(excerpt=excerpt, configuration=draft, part="outcome")

@@ -57,7 +57,7 @@ def filled(rows):
 def noted(kb):
     from evidence.models import EvaluationWave
 
-    EvaluationWave.objects.create(slug="wave-1", name="Wave 1", number=1)
+    EvaluationWave.objects.create(programme=kb.programme, slug="wave-1", name="Wave 1", number=1)
     kb.shc_fear.notes = CONFIG_NOTE
     kb.shc_fear.save()
     kb.q_jobs.note = EXCERPT_NOTE

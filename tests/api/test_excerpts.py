@@ -16,8 +16,8 @@ def slugs(response):
 
 @pytest.fixture
 def waves(kb):
-    first = EvaluationWave.objects.create(slug="wave-1", name="Wave 1", number=1)
-    EvaluationWave.objects.create(slug="wave-2", name="Wave 2", number=2)
+    first = EvaluationWave.objects.create(programme=kb.programme, slug="wave-1", name="Wave 1", number=1)
+    EvaluationWave.objects.create(programme=kb.programme, slug="wave-2", name="Wave 2", number=2)
     kb.q_control.wave = first
     kb.q_control.save()
     return kb

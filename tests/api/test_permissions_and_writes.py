@@ -371,7 +371,7 @@ def test_text_fields_take_json_strings_only(kb, evaluator_client, body, field):
     store its text), and nothing is written."""
     from mechanisms.models import Context
 
-    Context.objects.create(slug="c-strict", name="Strict")
+    Context.objects.create(programme=kb.programme, slug="c-strict", name="Strict")
     before = Context.objects.values().get(slug="c-strict")
     response = evaluator_client.patch("/api/contexts/c-strict/", body, format="json")
     assert response.status_code == 400
@@ -382,7 +382,7 @@ def test_text_fields_take_json_strings_only(kb, evaluator_client, body, field):
 def test_a_slug_reference_takes_a_json_string_only(kb, evaluator_client):
     from mechanisms.models import EnablingMechanism, MechanismTheme
 
-    EnablingMechanism.objects.create(slug="0", name="Zero")
+    EnablingMechanism.objects.create(programme=kb.programme, slug="0", name="Zero")
     response = evaluator_client.patch("/api/themes/targeting/", {"mechanism": 0}, format="json")
     assert response.status_code == 400 and list(response.json()) == ["mechanism"]
     assert MechanismTheme.objects.get(slug="targeting").mechanism.slug != "0"

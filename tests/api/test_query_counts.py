@@ -62,8 +62,8 @@ CASES = [
 
 @pytest.fixture
 def kb_with_waves(kb):
-    EvaluationWave.objects.create(slug="wave-1", name="Wave 1", number=1)
-    EvaluationWave.objects.create(slug="wave-2", name="Wave 2", number=2)
+    EvaluationWave.objects.create(programme=kb.programme, slug="wave-1", name="Wave 1", number=1)
+    EvaluationWave.objects.create(programme=kb.programme, slug="wave-2", name="Wave 2", number=2)
     return kb
 
 

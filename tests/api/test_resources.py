@@ -206,8 +206,8 @@ def test_the_list_rows_are_the_serializers_representation(kb, anon_client, prefi
     from cmo_kb.renderers import CSVRenderer
     from evidence.models import EvaluationWave
 
-    EvaluationWave.objects.create(slug="wave-2", name="Wave 2", number=2, period="2013")
-    EvaluationWave.objects.create(slug="wave-1", name="Wave 1", number=1)
+    EvaluationWave.objects.create(programme=kb.programme, slug="wave-2", name="Wave 2", number=2, period="2013")
+    EvaluationWave.objects.create(programme=kb.programme, slug="wave-1", name="Wave 1", number=1)
     response = anon_client.get(f"/api/{prefix}/?page_size=500&{query}")
     assert response.status_code == 200
     view = viewset()

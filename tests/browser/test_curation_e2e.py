@@ -47,7 +47,7 @@ def test_code_excerpt_build_configuration_review_and_publish(live_server, page, 
     from evidence.models import EvidenceExcerpt, Source
     from mechanisms.models import CMOConfiguration
 
-    source = Source.objects.create(
+    source = Source.objects.create(programme=kb.programme, 
         slug="cafe-notes", kind=kb.report, programme=kb.programme, title="Café notes", date=date(2014, 6, 1),
         full_text=CODED_TEXT,
     )
@@ -161,7 +161,7 @@ def test_mouse_selection_after_an_emoji_gives_code_point_offsets(live_server, pa
     """Double-click a word with the mouse (no scripted Range): the offsets count 🙂 and 𝒳 once each."""
     from evidence.models import Source
 
-    source = Source.objects.create(slug="cafe-notes", kind=kb.report, title="Café notes", full_text=CODED_TEXT)
+    source = Source.objects.create(programme=kb.programme, slug="cafe-notes", kind=kb.report, title="Café notes", full_text=CODED_TEXT)
     word = "nurses"
     expected_start = CODED_TEXT.index(word)
     log_in(page, live_server, "eva")

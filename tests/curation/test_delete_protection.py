@@ -59,7 +59,7 @@ def test_excerpt_linked_to_a_configuration_is_not_deleted(kb, leo_client):
 
 
 def test_unused_rows_are_deleted(kb, leo_client, lead):
-    unused = Context.objects.create(slug="unused", name="Unused context")
+    unused = Context.objects.create(programme=kb.programme, slug="unused", name="Unused context")
     response = leo_client.post(reverse("admin:mechanisms_context_delete", args=[unused.pk]), {"post": "yes"})
     assert response.status_code == 302
     assert not Context.objects.filter(pk=unused.pk).exists()

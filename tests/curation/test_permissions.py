@@ -132,7 +132,7 @@ def test_evaluator_cannot_run_the_publish_action_by_posting_it(kb, evaluator, ev
 
 
 def test_bulk_submit_and_publish_report_failures(kb, eva_client, leo_client):
-    bare = CMOConfiguration.objects.create(slug="bare", title="Bare", statement="In C, M leads to O.")
+    bare = CMOConfiguration.objects.create(programme=kb.programme, slug="bare", title="Bare", statement="In C, M leads to O.")
     response = eva_client.post(
         CONFIG_CHANGELIST,
         {"action": "submit_for_review_action", "_selected_action": [bare.pk, kb.pathway_targets.pk, kb.shc_control.pk]},

@@ -18,7 +18,7 @@ def grow(kb, n):
         c.teams.set([kb.shc, team])
         c.contexts.set([kb.resigned])
         c.outcomes.set([kb.self_care])
-        source = Source.objects.create(slug=f"source-{i}", kind=kb.report, title=f"Source {i}",
+        source = Source.objects.create(programme=kb.programme, slug=f"source-{i}", kind=kb.report, title=f"Source {i}",
                                        full_text=SMALL_SOURCE_TEXT)
         e = EvidenceExcerpt.objects.create(slug=f"x-{i}", source=source, text=SMALL_SOURCE_TEXT[0:12], start=0,
                                            end=12, team=team, speaker_role=kb.patient_role)

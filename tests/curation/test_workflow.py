@@ -50,7 +50,7 @@ def test_publishing_skips_no_step(kb, lead):
 
 
 def test_publish_refused_lists_everything_missing_and_changes_nothing(kb, evaluator, lead):
-    bare = CMOConfiguration.objects.create(slug="bare", title="Bare", statement="In C, M leads to O.")
+    bare = CMOConfiguration.objects.create(programme=kb.programme, slug="bare", title="Bare", statement="In C, M leads to O.")
     workflow.submit_for_review(bare, evaluator)
     history_before = bare.history.count()
     with pytest.raises(WorkflowError) as refused:
@@ -116,7 +116,7 @@ def test_allowed_actions_per_role_and_status(kb, evaluator, lead, analyst):
 
 
 def test_apply_to_many_reports_each_failure_and_keeps_the_successes(kb, evaluator, lead):
-    bare = CMOConfiguration.objects.create(slug="bare", title="Bare", statement="In C, M leads to O.")
+    bare = CMOConfiguration.objects.create(programme=kb.programme, slug="bare", title="Bare", statement="In C, M leads to O.")
     workflow.apply_to_many("submit_for_review", [bare, kb.pathway_targets], evaluator)
     result = workflow.apply_to_many("publish", [bare, kb.pathway_targets, kb.shc_control], lead)
     assert [c.slug for c in result.done] == ["pathway-targets"]

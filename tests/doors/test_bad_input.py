@@ -96,7 +96,7 @@ def test_nul_in_a_json_body_is_a_400_naming_the_field_and_writes_nothing(kb, eva
 def test_nul_in_a_patch_form_body_is_a_400_and_writes_nothing(kb, evaluator_client):
     from mechanisms.models import Context
 
-    context = Context.objects.create(slug="c-form", name="Before")
+    context = Context.objects.create(programme=kb.programme, slug="c-form", name="Before")
     response = evaluator_client.patch(
         "/api/contexts/c-form/", "name=a%00b", content_type="application/x-www-form-urlencoded"
     )

@@ -154,7 +154,7 @@ def test_positions_count_code_points_after_astral_characters(kb, open_qdpx):
     from evidence.models import EvidenceExcerpt, Source
 
     text = "Émoji 😀 and 𝔸 first (UTF-16 would count 2 each), then: « ça marche » — done.\n"
-    source = Source.objects.create(slug="astral", kind=kb.report, title="Astral", full_text=text)
+    source = Source.objects.create(programme=kb.programme, slug="astral", kind=kb.report, title="Astral", full_text=text)
     quote = "« ça marche »"
     excerpt = EvidenceExcerpt.objects.create(slug="astral-quote", source=source, text=quote,
                                              start=text.index(quote), end=text.index(quote) + len(quote))
@@ -284,7 +284,7 @@ def test_export_with_drafts_marks_them_and_codes_their_evidence(kb, open_qdpx):
 def test_in_review_configuration_without_a_mechanism_gets_its_own_group(kb, open_qdpx, project_schema):
     from mechanisms.models import CMOConfiguration
 
-    CMOConfiguration.objects.create(slug="idea", title="An idea", status="in_review", statement="Maybe.")
+    CMOConfiguration.objects.create(programme=kb.programme, slug="idea", title="An idea", status="in_review", statement="Maybe.")
     qdpx = open_qdpx(refi_qda.export_qdpx(include_drafts=True))
     project_schema.validate(io.BytesIO(qdpx.qde))
     assert children_names(by_name(qdpx.root, "Configurations without a mechanism")) == ["An idea [in review]"]

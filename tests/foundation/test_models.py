@@ -13,12 +13,12 @@ pytestmark = pytest.mark.django_db
 
 def test_duplicate_slug_is_refused_by_the_database(kb):
     with pytest.raises(IntegrityError), transaction.atomic():
-        EnablingMechanism.objects.create(slug="patient-beliefs", name="Another")
+        EnablingMechanism.objects.create(programme=kb.programme, slug="patient-beliefs", name="Another")
     assert EnablingMechanism.objects.filter(slug="patient-beliefs").count() == 1
 
 
 def test_duplicate_slug_is_refused_by_validation_with_the_field_named(kb):
-    mechanism = EnablingMechanism(slug="patient-beliefs", name="Another")
+    mechanism = EnablingMechanism(programme=kb.programme, slug="patient-beliefs", name="Another")
     with pytest.raises(ValidationError) as err:
         mechanism.full_clean()
     assert "slug" in err.value.message_dict
@@ -27,7 +27,8 @@ def test_duplicate_slug_is_refused_by_validation_with_the_field_named(kb):
 
 def test_vocabulary_rows_have_natural_keys(kb):
     assert EnablingMechanism.objects.get_by_natural_key("patient-beliefs") == kb.patient_beliefs
-    assert kb.patient_beliefs.natural_key() == ("patient-beliefs",)
+    assert kb.patient_beliefs.natural_key() == ("ctg", "patient-beliefs")
+    assert EnablingMechanism.objects.get_by_natural_key("ctg", "patient-beliefs") == kb.patient_beliefs
     assert Team.objects.get_by_natural_key("shc").natural_key() == ("shc",)
 
 
@@ -118,7 +119,7 @@ def test_configuration_theme_must_belong_to_its_mechanism(kb):
 
 
 def test_publication_problems_name_what_is_missing(kb):
-    empty = CMOConfiguration.objects.create(slug="empty", title="Empty", statement="In C, M leads to O.")
+    empty = CMOConfiguration.objects.create(programme=kb.programme, slug="empty", title="Empty", statement="In C, M leads to O.")
     assert empty.publication_problems() == [
         "it has no mechanism", "it has no context", "it has no outcome", "it has no evidence link",
     ]

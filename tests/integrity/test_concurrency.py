@@ -23,7 +23,7 @@ TEXT_FIELDS = ("notes", "note", "description", "summary", "title", "name")
 def wave(db):
     from evidence.models import EvaluationWave
 
-    return EvaluationWave.objects.create(slug="wave-1", name="Wave 1", number=1, period="2011–2012")
+    return EvaluationWave.objects.create(programme=kb.programme, slug="wave-1", name="Wave 1", number=1, period="2011–2012")
 
 
 def _registry():
@@ -96,7 +96,7 @@ def test_every_resource_refuses_a_stale_if_match_with_412_naming_the_change_and_
 def test_put_and_delete_honour_if_match_and_star_and_no_header_proceed(kb, evaluator_client):
     from mechanisms.models import Context
 
-    Context.objects.create(slug="spare", name="Spare context")
+    Context.objects.create(programme=kb.programme, slug="spare", name="Spare context")
     url = "/api/contexts/spare/"
     old_tag = evaluator_client.get(url)["ETag"]
     put = {"slug": "spare", "name": "Spare context, renamed", "description": "", "order": 0}
@@ -235,9 +235,12 @@ SQLITE_RACE_SETUP = """
 from django.contrib.auth.models import Group, User
 from rest_framework.authtoken.models import Token
 from mechanisms.models import CMOConfiguration
+from projects.models import Programme, ProgrammeMembership
 user = User.objects.create_user("racer", password="race-pw", is_staff=True)
 user.groups.add(Group.objects.get(name="Evaluator"))
-CMOConfiguration.objects.create(slug="race", title="Race", statement="In C, M leads to O.")
+ctg = Programme.objects.create(slug="ctg", name="Closing the Gap", is_public=True)
+ProgrammeMembership.objects.create(programme=ctg, user=user, role="evaluator")
+CMOConfiguration.objects.create(programme=ctg, slug="race", title="Race", statement="In C, M leads to O.")
 print(Token.objects.create(user=user).key)
 """
 

@@ -28,7 +28,7 @@ def test_api_delete_of_a_used_row_is_a_409_naming_its_users(kb, lead_client, res
 
 
 def test_api_delete_of_an_unused_row_goes_through(kb, lead_client):
-    Context.objects.create(slug="unused", name="Unused")
+    Context.objects.create(programme=kb.programme, slug="unused", name="Unused")
     assert lead_client.delete("/api/contexts/unused/").status_code == 204
     assert not Context.objects.filter(slug="unused").exists()
 

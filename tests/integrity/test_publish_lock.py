@@ -55,7 +55,7 @@ def test_api_source_text_is_fixed_once_excerpts_point_into_it_for_leads_too(kb, 
         ]}
     assert Source.objects.get(slug="small-report").full_text == SMALL_SOURCE_TEXT
     # Without excerpts, a lead may still correct the text.
-    bare = Source.objects.create(slug="bare", kind=kb.report, title="Bare", full_text="Draft text.")
+    bare = Source.objects.create(programme=kb.programme, slug="bare", kind=kb.report, title="Bare", full_text="Draft text.")
     assert lead_client.patch("/api/sources/bare/", {"full_text": "Final text."}, format="json").status_code == 200
     bare.refresh_from_db()
     assert bare.full_text == "Final text."
@@ -63,7 +63,7 @@ def test_api_source_text_is_fixed_once_excerpts_point_into_it_for_leads_too(kb, 
 
 def test_api_sending_the_unchanged_text_back_keeps_every_offset(kb, evaluator_client):
     text = "\n\n  Title  \n\nI was heard at last.  \n\n"
-    source = Source.objects.create(slug="spaced", kind=kb.report, title="Spaced", full_text=text)
+    source = Source.objects.create(programme=kb.programme, slug="spaced", kind=kb.report, title="Spaced", full_text=text)
     start = text.index("I was")
     quote = EvidenceExcerpt.objects.create(slug="heard", source=source, text="I was heard at last.  \n",
                                            start=start, end=start + 23)

@@ -426,6 +426,7 @@ def _corpus_values():
     from cmo_kb.vocabulary import ANALYST_GROUP, EVALUATOR_GROUP, LEAD_EVALUATOR_GROUP, ReviewStatus
     from evidence.models import EvidenceExcerpt, EvidenceLink
     from mechanisms.models import CMOConfiguration
+    from projects.models import Programme, ProgrammeMembership
 
     User = get_user_model()
     users = {}
@@ -434,6 +435,9 @@ def _corpus_values():
         user = User.objects.create_user(f"matrix-{role}", password=None, is_staff=staff, is_superuser=role == "superuser")
         if group:
             user.groups.add(Group.objects.get(name=group))
+            ProgrammeMembership.objects.create(programme=Programme.objects.get(slug="ctg"), user=user,
+                                               role={ANALYST_GROUP: "analyst", EVALUATOR_GROUP: "evaluator",
+                                                     LEAD_EVALUATOR_GROUP: "lead"}[group])
         users[role] = user
 
     # One sign-in lockout record of each kind, so the axes admin pages have a row to show.

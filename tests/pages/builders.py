@@ -20,8 +20,8 @@ def grow(kb, n=3):
             status=ReviewStatus.PUBLISHED, statement=f"In C{i}, M leads to O{i}.",
         )
         c.teams.set([kb.shc, kb.pathway_team] if i % 3 == 0 else [kb.shc])
-        c.contexts.set([Context.objects.create(slug=f"grown-context-{i}", name=f"Grown context {i}"), kb.resigned])
-        c.outcomes.set([Outcome.objects.create(slug=f"grown-outcome-{i}", name=f"Grown outcome {i}", kind=kb.relationship_kind)])
+        c.contexts.set([Context.objects.create(programme=kb.programme, slug=f"grown-context-{i}", name=f"Grown context {i}"), kb.resigned])
+        c.outcomes.set([Outcome.objects.create(programme=kb.programme, slug=f"grown-outcome-{i}", name=f"Grown outcome {i}", kind=kb.relationship_kind)])
         c.quality_domains.set([kb.safety, kb.person])
         WishShift.objects.create(configuration=c, dimension=kb.power, toward=kb.agency, between=kb.clinician_patient)
         WishShift.objects.create(configuration=c, dimension=kb.valence, toward=kb.friendly, between=kb.clinician_patient)

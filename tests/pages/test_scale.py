@@ -27,7 +27,7 @@ def grow_big(kb, n):
     start = CMOConfiguration.objects.count()
     configurations = CMOConfiguration.objects.bulk_create([
         CMOConfiguration(
-            slug=f"bulk-{i:05d}", title=f"Bulk configuration {i}", statement=f"In C{i}, M leads to O{i}.",
+            programme=kb.programme, slug=f"bulk-{i:05d}", title=f"Bulk configuration {i}", statement=f"In C{i}, M leads to O{i}.",
             mechanism=kb.patient_beliefs if i % 2 else kb.professional_beliefs, theme=kb.targeting if i % 2 else None,
             effect="disabled" if i % 3 else "triggered", influence="barrier" if i % 3 else "enabler",
             status=ReviewStatus.PUBLISHED,

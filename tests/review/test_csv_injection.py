@@ -48,7 +48,7 @@ def test_data_cells_stay_verbatim(kb, anon_client):
 
     bullet = "- patients felt =more= in control"
     # (a source of its own: a source's text is fixed once excerpts point into it)
-    source = Source.objects.create(slug="bullets", kind=kb.report, title="Bullets", full_text=bullet + "\n")
+    source = Source.objects.create(programme=kb.programme, slug="bullets", kind=kb.report, title="Bullets", full_text=bullet + "\n")
     EvidenceExcerpt.objects.create(slug="bullet", source=source, text=bullet, start=0, end=len(bullet))
     data = {row["slug"]: row for row in rows(anon_client.get("/api/excerpts/", {"format": "csv"}))}
     assert data["bullet"]["text"] == bullet

@@ -19,7 +19,7 @@ from mechanisms.models import (
     Pathway,
     WishDimension,
 )
-from projects.models import KeyFigure, QualityDomain, RelationshipLevel, SeedRecord, Team, TeamQualityDomain
+from projects.models import KeyFigure, Programme, QualityDomain, RelationshipLevel, SeedRecord, Team, TeamQualityDomain
 
 pytestmark = pytest.mark.django_db
 
@@ -315,7 +315,7 @@ configurations:
 def test_a_failure_while_writing_rolls_everything_back(ctg, fixtures_copy):
     # Passes validation (fixtures are consistent among themselves) but collides with a curator's row
     # in the database after the new source kind has already been written.
-    EvaluationWave.objects.create(slug="curators-wave", number=9, name="A curator's wave")
+    EvaluationWave.objects.create(programme=Programme.objects.get(slug="ctg"), slug="curators-wave", number=9, name="A curator's wave")
     message = broken(fixtures_copy, """
 source_kinds:
   - slug: test-kind
