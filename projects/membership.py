@@ -226,7 +226,10 @@ def _creator_leads(sender, instance, created, raw=False, **kwargs):
     """The creator of a programme becomes its lead (superusers and the operator need no membership)."""
     actor = _actor()
     if created and not raw and actor is not None:
-        ProgrammeMembership.objects.get_or_create(programme=instance, user=actor, defaults={"role": Role.LEAD})
+        from mechanisms.publish_lock import OPERATOR, acting_as
+
+        with acting_as(OPERATOR):  # the creator is not its lead until this row exists
+            ProgrammeMembership.objects.get_or_create(programme=instance, user=actor, defaults={"role": Role.LEAD})
         forget_roles(actor)
 
 

@@ -89,7 +89,7 @@ def test_evaluator_posting_publish_is_refused_with_a_message(kb, eva_client):
     eva_client.post(workflow_url(kb.pathway_targets, "submit_for_review"), follow=True)
     response = eva_client.post(workflow_url(kb.pathway_targets, "publish"), follow=True)
     assert [str(m) for m in response.context["messages"]] == [
-        "“Pathway targets” was not published: only lead evaluators can publish."
+        "“Pathway targets” was not published: only lead evaluators of 'ctg' can publish."
     ]
     assert status_of(kb.pathway_targets) == ReviewStatus.IN_REVIEW
 

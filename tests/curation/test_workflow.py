@@ -35,7 +35,7 @@ def test_evaluator_cannot_publish(kb, evaluator):
     workflow.submit_for_review(kb.pathway_targets, evaluator)
     with pytest.raises(WorkflowError) as refused:
         workflow.publish(kb.pathway_targets, evaluator)
-    assert refused.value.problems == ["only lead evaluators can publish"]
+    assert refused.value.problems == ["only lead evaluators of 'ctg' can publish"]
     assert status_of(kb.pathway_targets) == ReviewStatus.IN_REVIEW
 
 
@@ -77,7 +77,7 @@ def test_return_to_draft_from_review_by_evaluator_and_unpublish_by_lead_only(kb,
 
     with pytest.raises(WorkflowError) as refused:
         workflow.return_to_draft(kb.shc_control, evaluator)
-    assert refused.value.problems == ["only lead evaluators can unpublish"]
+    assert refused.value.problems == ["only lead evaluators of 'ctg' can unpublish"]
     assert status_of(kb.shc_control) == ReviewStatus.PUBLISHED
 
     workflow.unpublish(kb.shc_control, lead)

@@ -20,7 +20,7 @@ TEXT_FIELDS = ("notes", "note", "description", "summary", "title", "name")
 
 
 @pytest.fixture
-def wave(db):
+def wave(kb):
     from evidence.models import EvaluationWave
 
     return EvaluationWave.objects.create(programme=kb.programme, slug="wave-1", name="Wave 1", number=1, period="2011–2012")
