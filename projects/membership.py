@@ -11,7 +11,9 @@ shared frameworks, global. ``scope`` narrows any queryset to the programmes a us
 subquery, so it costs no query of its own and the rows read are those the user may see.
 """
 
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
+from django.db.models.signals import m2m_changed, post_save, pre_delete, pre_save
 
 from projects.models import Programme, ProgrammeMembership, Role
 
@@ -128,9 +130,6 @@ def programme_of(instance):
 # a change to a programme's knowledge is made by an evaluator or lead of that programme; a change to
 # the programme itself or its members by its lead; anyone who writes anywhere may create a programme
 # (and becomes its lead). Outside a request the operator acts, with every right.
-
-from django.core.exceptions import PermissionDenied, ValidationError  # noqa: E402
-from django.db.models.signals import m2m_changed, post_save, pre_delete, pre_save  # noqa: E402
 
 
 class ProgrammeWriteRefused(PermissionDenied):
