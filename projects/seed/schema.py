@@ -121,6 +121,9 @@ TOP_LEVEL_SECTIONS = (
 
 SECTIONS = [
     Section("source_kinds", SourceKind, _vocab()),
+    # Shared frameworks first: a programme says which it uses.
+    Section("frameworks", Framework, _vocab(F("concepts", "nested"))),
+    Section("concepts", FrameworkConcept, _vocab(F("note")), parent=("frameworks", "framework", "concepts")),
     Section(
         "programmes",
         Programme,
@@ -135,6 +138,7 @@ SECTIONS = [
             F("summary"),
             F("headline_messages", "strlist"),
             F("is_public", "bool", default=False),
+            F("frameworks", "refs", target="frameworks"),
         ],
     ),
     Section(
@@ -168,8 +172,6 @@ SECTIONS = [
          F("position", "choice", required=True, choices=(-1, 1))],
         parent=("wish_dimensions", "dimension", "poles"),
     ),
-    Section("frameworks", Framework, _vocab(F("concepts", "nested"))),
-    Section("concepts", FrameworkConcept, _vocab(F("note")), parent=("frameworks", "framework", "concepts")),
     Section(
         "waves",
         EvaluationWave,
