@@ -110,7 +110,8 @@ def user_is_evaluator(user):
         return False
     if user.is_superuser:
         return True
-    return type(user)._default_manager.filter(pk=user.pk).filter(
+    # user._meta, not type(user): request.user is a SimpleLazyObject, which has no manager.
+    return user._meta.model._default_manager.filter(pk=user.pk).filter(
         models.Q(groups__name__in=[EVALUATOR_GROUP, LEAD_EVALUATOR_GROUP])
         | models.Q(programme_memberships__role__in=["lead", "evaluator"])
     ).exists()
