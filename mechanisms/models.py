@@ -18,7 +18,8 @@ class EnablingMechanism(ProgrammeTerm):
         pass
 
     def get_absolute_url(self):
-        return f"/mechanisms/{self.slug}/"
+        """Costs a query unless the programme is loaded (select_related, or set by the page)."""
+        return f"/programmes/{self.programme.slug}/mechanisms/{self.slug}/"
 
 
 class MechanismTheme(ProgrammeTerm):
@@ -319,6 +320,10 @@ class CMOConfiguration(Curated):
 
     def natural_key(self):
         return (self.slug,)
+
+    def get_absolute_url(self):
+        """Costs a query unless the programme is loaded (select_related, or set by the page)."""
+        return f"/programmes/{self.programme.slug}/configurations/{self.slug}/"
 
     def clean(self):
         errors = {}
