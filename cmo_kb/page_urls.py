@@ -4,7 +4,8 @@
 address, /programmes/<programme>/ (its teams, mechanisms, matrix, configurations and search); the
 shared frameworks' pages (Wish dimensions, quality domains) and the excerpts are global.
 
-Every page only reads: anything but GET or HEAD is a 405 (not a page rendered for a POST).
+Every page only reads: anything but GET or HEAD is a 405 (not a page rendered for a POST). The one
+form, /programmes/new/, takes a POST.
 
 The addresses from before programmes (/teams/..., /mechanisms/..., /matrix/, /configurations/...,
 /search/) were Closing the Gap's: they redirect (301, query string kept) to its /programmes/ctg/
@@ -38,6 +39,8 @@ PROGRAMME = "programmes/<slug:programme>/"
 
 urlpatterns = [
     path("", home_views.programme_list, name="home"),
+    # Before the programme's address, or "new" would be read as a programme's slug.
+    django_path("programmes/new/", team_views.programme_new, name="programme-new"),
     path(PROGRAMME, home_views.programme_home, name="programme-home"),
     path(PROGRAMME + "teams/", team_views.team_list, name="team-list"),
     path(PROGRAMME + "teams/<slug:slug>/", team_views.team_detail, name="team-detail"),

@@ -131,3 +131,42 @@ def team_detail(request, programme, slug):
         },
     )
 
+
+def programme_new(request):
+    """Start a programme (GET: the form; POST: create it). Evaluators only: a visitor who is not
+    signed in is sent to sign in, a signed-in one who is no evaluator gets a 403 saying why. A form
+    with errors comes back as a 400, each error under its field and named in a summary above.
+    The creator becomes the programme's lead (projects/membership.py); the request's user is the
+    one acting (mechanisms.publish_lock.ActingUserMiddleware)."""
+    from django.contrib.auth.views import redirect_to_login
+    from django.db import IntegrityError
+    from django.http import HttpResponseNotAllowed
+    from django.shortcuts import redirect
+
+    from cmo_kb.vocabulary import user_is_evaluator
+
+    from .forms import ProgrammeForm
+
+    if request.method not in ("GET", "HEAD", "POST"):
+        return HttpResponseNotAllowed(["GET", "HEAD", "POST"])
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    if not user_is_evaluator(request.user):
+        return render(request, "pages/forbidden.html", {
+            "title": "Only evaluators can start a programme",
+            "message": "Starting a programme needs an evaluator or lead evaluator. Ask one to start it and add you as a member.",
+        }, status=403)
+    form = ProgrammeForm(request.POST if request.method == "POST" else None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            programme = form.save()
+        except IntegrityError:
+            pass  # the form names the field (save added the error)
+        else:
+            return redirect(programme.get_absolute_url())
+    return render(
+        request,
+        "projects/programme_form.html",
+        {"form": form, "nav_section": "programmes", "breadcrumbs": [("New programme", None)]},
+        status=400 if form.errors else 200,
+    )

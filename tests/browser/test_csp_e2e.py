@@ -70,7 +70,7 @@ def test_public_pages_and_admin_render_under_the_csp(live_server, page, kb, eval
     page.click("input[type=submit]")
     page.wait_for_selector("#user-tools")
     assert watch.violations() == []
-    for path in ["/admin/", "/admin/mechanisms/cmoconfiguration/",
+    for path in ["/programmes/new/", "/admin/", "/admin/mechanisms/cmoconfiguration/",
                  f"/admin/mechanisms/cmoconfiguration/{site.shc_fear.pk}/change/",
                  f"/admin/mechanisms/cmoconfiguration/{site.shc_fear.pk}/history/",
                  f"/admin/evidence/source/{site.source.pk}/code/"]:

@@ -369,6 +369,10 @@ MOVED_PAGE = {"GET": per_role(MOVED, MOVED, MOVED, MOVED, MOVED), "POST": per_ro
 # The public pages show published knowledge only, to evaluators too (they see drafts in the admin).
 PAGE_ROWS = [
     Row("", "/", PAGE),
+    # Starting a programme: evaluators only (analysts are told why); an empty form is a 400 naming
+    # the fields it needs.
+    Row("programmes/new/", "/programmes/new/", {"GET": per_role(LOGIN, 403, 200, 200, 200),
+                                                "POST": per_role(LOGIN, 403, 400, 400, 400)}),
     Row("programmes/<slug:programme>/", "/programmes/{programme}/", PAGE),
     Row("programmes/<slug:programme>/", "/programmes/no-such-programme/", {"GET": GONE}),
     Row("programmes/<slug:programme>/teams/", "/programmes/{programme}/teams/", PAGE),

@@ -82,6 +82,15 @@ def test_programme_list_shows_superusers_every_programme(client, admin_user, kb,
     assert list(cards(html(client.get("/")))) == ["Closing the Gap", "Mums' Power"]
 
 
+def test_programme_list_offers_a_new_programme_to_evaluators_only(client, kb, evaluator, analyst):
+    new = '<a class="button" href="/programmes/new/">New programme</a>'
+    assert new not in html(client.get("/"))
+    client.force_login(analyst)
+    assert new not in html(client.get("/"))
+    client.force_login(evaluator)
+    assert new in html(client.get("/"))
+
+
 def test_programme_list_query_count_does_not_grow(client, kb, mums, evaluator, django_assert_num_queries):
     from projects.models import Programme, Team
 
