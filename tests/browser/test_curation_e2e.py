@@ -47,7 +47,7 @@ def test_code_excerpt_build_configuration_review_and_publish(live_server, page, 
     from evidence.models import EvidenceExcerpt, Source
     from mechanisms.models import CMOConfiguration
 
-    source = Source.objects.create(programme=kb.programme, 
+    source = Source.objects.create(
         slug="cafe-notes", kind=kb.report, programme=kb.programme, title="Café notes", date=date(2014, 6, 1),
         full_text=CODED_TEXT,
     )
