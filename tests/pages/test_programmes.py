@@ -341,3 +341,5 @@ def test_addresses_of_rows_are_their_programmes(kb, mums):
     assert mums.mechanism.get_absolute_url() == "/programmes/mums/mechanisms/patient-beliefs/"
     assert kb.shc_control.get_absolute_url() == "/programmes/ctg/configurations/shc-control/"
     assert mums.published.get_absolute_url() == "/programmes/mums/configurations/mums-voice/"
+    # A draft has no public page, so the admin shows it no "View on site".
+    assert not hasattr(mums.draft, "get_absolute_url")
