@@ -12,7 +12,7 @@ from cmo_kb.page_pagination import CappedPaginator
 from cmo_kb.vocabulary import ReviewStatus
 
 from mechanisms.views import apply_api_filters, error_list, filter_control, programme_crumb
-from projects.pages import in_programme, programme_or_404, share_programme, visible_programme_ids
+from projects.pages import programme_or_404, share_programme, visible_programme_ids
 
 from projects.models import Team
 
