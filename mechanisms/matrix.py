@@ -53,8 +53,9 @@ IDS_LIMIT = 100
 class Axis:
     """One dimension a matrix can be drawn along.
 
-    terms() -> [(key, slug, label)] in display order, key being what the SQL yields for the term (its
-    primary key, or the choice value); one query, or none for choices.
+    terms(programme=None) -> [(key, slug, label)] in display order, key being what the SQL yields for
+    the term (its primary key, or the choice value); one query, or none for choices. With a
+    programme, a programme's own vocabulary (teams, mechanisms, themes) is that programme's only.
     A single-valued axis is a ``column`` of the configuration row (mechanism_id). A many-valued axis
     lives in a link table ``link`` (model) whose ``link_configuration`` and ``link_key`` columns pair a
     configuration with a key; ``repeats`` when one configuration can pair with one key twice (a Wish
@@ -72,8 +73,11 @@ class Axis:
 
 
 def _slug_terms(model, label=lambda term: term.name):
-    def terms():
-        return [(term.pk, term.slug, label(term)) for term in model.objects.order_by(*model._meta.ordering)]
+    def terms(programme=None):
+        rows = model.objects.order_by(*model._meta.ordering)
+        if programme is not None and getattr(model, "programme_path", None) == "programme":
+            rows = rows.filter(programme=programme)
+        return [(term.pk, term.slug, label(term)) for term in rows]
 
     return terms
 
@@ -106,7 +110,7 @@ AXES = {
         link=ConfigurationPathway, link_configuration="configuration_id", link_key="pathway_id",
     ),
     "effect": Axis(
-        "effect", "Effect", lambda: [(value, value, label) for value, label in Effect.choices],
+        "effect", "Effect", lambda programme=None: [(value, value, label) for value, label in Effect.choices],
         column="effect",
     ),
 }
@@ -233,13 +237,15 @@ def _cell_ids(configurations, row_axis, col_axis, limit):
     return members
 
 
-def build_matrix(configurations, rows, cols, ids_limit=0):
+def build_matrix(configurations, rows, cols, ids_limit=0, programme=None):
     """Count the configurations in ``configurations`` at each crossing of axis ``rows`` and ``cols``.
 
     With ``ids_limit`` each cell also lists the ids and slugs of its first ``ids_limit``
     configurations (by slug) and says whether that is all of them (``ids_complete``).
     Raises ValueError naming the bad argument ("rows: unknown axis 'x'; choose one of ...").
     rows == cols is allowed (a diagonal). See the module docstring for the shape and the query cost.
+    With ``programme``, the rows and columns of a programme's own vocabulary are its terms only
+    (another programme's terms would be empty rows, and may share its slugs).
     """
     row_axis = _axis(rows, "rows")
     col_axis = _axis(cols, "cols")
@@ -259,8 +265,8 @@ def build_matrix(configurations, rows, cols, ids_limit=0):
             total = count
     members = _cell_ids(configurations, row_axis, col_axis, ids_limit) if ids_limit and cells else {}
 
-    row_terms = row_axis.terms()  # one query per vocabulary axis
-    col_terms = row_terms if col_axis is row_axis else col_axis.terms()
+    row_terms = row_axis.terms(programme)  # one query per vocabulary axis
+    col_terms = row_terms if col_axis is row_axis else col_axis.terms(programme)
     grid = []
     for row_key, row_slug, _ in row_terms:
         line = []

@@ -18,7 +18,8 @@ class EnablingMechanism(ProgrammeTerm):
         pass
 
     def get_absolute_url(self):
-        return f"/mechanisms/{self.slug}/"
+        """Costs a query unless the programme is loaded (select_related, or set by the page)."""
+        return f"/programmes/{self.programme.slug}/mechanisms/{self.slug}/"
 
 
 class MechanismTheme(ProgrammeTerm):
@@ -319,6 +320,15 @@ class CMOConfiguration(Curated):
 
     def natural_key(self):
         return (self.slug,)
+
+    @property
+    def get_absolute_url(self):
+        """The public page of a published configuration. A draft or one in review has none (no such
+        attribute), so the admin offers it no "View on site" that would lead to a 404. Calling it
+        costs a query unless the programme is loaded (select_related, or set by the page)."""
+        if self.status != ReviewStatus.PUBLISHED:
+            raise AttributeError("Only a published configuration has a public page.")
+        return lambda: f"/programmes/{self.programme.slug}/configurations/{self.slug}/"
 
     def clean(self):
         errors = {}

@@ -1,5 +1,10 @@
 """Public pages about mechanisms, Wish's relationship dimensions, quality domains, configurations
-and the cross-team matrix. Only published configurations ever reach these pages."""
+and the cross-team matrix. Only published configurations ever reach these pages.
+
+A programme's pages (its mechanisms, configurations, matrix) read that programme's rows only: its
+vocabulary's slugs are unique only within it. The shared frameworks' pages (Wish dimensions,
+quality domains) count and show what the visitor may see: configurations of the programmes visible
+to them (projects/membership.py), never a private programme's for a visitor who is no member."""
 
 from collections import OrderedDict
 from urllib.parse import urlencode
@@ -9,12 +14,15 @@ from django.db.models.functions import Coalesce, RowNumber
 from django.core.paginator import Paginator
 from django.http import Http404, QueryDict
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 
 from rest_framework.exceptions import ValidationError as DRFValidationError
 
+from cmo_kb.filters import _accepts
 from cmo_kb.vocabulary import ReviewStatus
 from evidence.models import EvidenceExcerpt, EvidenceLink
 from projects.models import QualityDomain, Team, TeamQualityDomain
+from projects.pages import in_programme, programme_or_404, share_programme, visible_programme_ids
 
 from .api import ConfigurationFilterSet
 from .matrix import AXES, build_matrix
@@ -73,7 +81,8 @@ def evidence_count():
 def configuration_cards(queryset=None, evidence=True):
     """Published configurations with everything a configuration card shows.
 
-    Costs 1 query for the configurations plus 7 prefetches, however many rows: teams, contexts,
+    Costs 1 query for the configurations (with their programme) plus 7 prefetches, however many
+    rows: teams (with their programme, for their addresses), contexts,
     outcomes (with kind), Wish shifts (with dimension, pole and pair), evidence links (at most
     CARD_EVIDENCE_LINKS a configuration, quotes first, with excerpt and speaker role), quality
     domains, pathways. `.evidence_count` is every excerpt it cites. evidence=False leaves the
@@ -81,7 +90,7 @@ def configuration_cards(queryset=None, evidence=True):
     """
     qs = CMOConfiguration.objects.published() if queryset is None else queryset
     prefetches = [
-        "teams",
+        Prefetch("teams", queryset=Team.objects.select_related("programme")),
         "contexts",
         Prefetch("outcomes", queryset=Outcome.objects.select_related("kind")),
         Prefetch("wish_shifts", queryset=WishShift.objects.select_related("dimension", "toward", "between")),
@@ -96,7 +105,7 @@ def configuration_cards(queryset=None, evidence=True):
             )[:CARD_EVIDENCE_LINKS],
             to_attr="card_links",  # a sliced prefetch must go to a list (Django's managers refuse a sliced filter)
         ))
-    return qs.select_related("mechanism", "theme", "relationship_level").annotate(
+    return qs.select_related("programme", "mechanism", "theme", "relationship_level").annotate(
         evidence_count=evidence_count()
     ).prefetch_related(*prefetches)
 
@@ -127,8 +136,12 @@ def group_links(links):
 def attach_evidence(configurations, evidence=True):
     """Give each configuration `.evidence` (see group_links) from its prefetched links, split into
     what the card shows and what is behind "more"; `.evidence_elsewhere` counts the excerpts only
-    its own page lists. Uses prefetched rows only (evidence=False: cards made without evidence)."""
+    its own page lists. Uses prefetched rows only (evidence=False: cards made without evidence).
+    A card's mechanism is of its configuration's programme, so it gets that (loaded) programme for
+    its address."""
     for configuration in configurations:
+        if configuration.mechanism_id:
+            configuration.mechanism.programme = configuration.programme
         evidence = group_links(configuration.card_links) if evidence else []
         configuration.evidence = evidence
         configuration.evidence_shown = evidence[:EVIDENCE_SHOWN]
@@ -273,25 +286,36 @@ def _effect_counts(configurations):
 # --- mechanisms ------------------------------------------------------------------------------
 
 
-def mechanism_list(request):
-    """3 queries: mechanisms with published counts, their themes."""
+def programme_crumb(programme):
+    """The breadcrumb of a programme's home, first on each of its pages."""
+    return (programme.short_name or programme.name, programme.get_absolute_url())
+
+
+def mechanism_list(request, programme):
+    """3 queries: the programme, its mechanisms with published counts, their themes."""
+    programme = programme_or_404(request, programme)
     published = Q(configurations__status=PUBLISHED)
-    mechanisms = EnablingMechanism.objects.annotate(
+    mechanisms = share_programme(programme, list(EnablingMechanism.objects.filter(programme=programme).annotate(
         published_count=Count("configurations", filter=published, distinct=True),
         triggered_count=Count("configurations", filter=published & Q(configurations__effect=Effect.TRIGGERED), distinct=True),
         disabled_count=Count("configurations", filter=published & Q(configurations__effect=Effect.DISABLED), distinct=True),
-    ).prefetch_related("themes")
+    ).prefetch_related("themes")))
     return render(
         request,
         "mechanisms/mechanism_list.html",
-        {"mechanisms": mechanisms, "nav_section": "mechanisms", "breadcrumbs": [("Mechanisms", None)]},
+        {"programme": programme, "mechanisms": mechanisms, "nav_section": "mechanisms",
+         "breadcrumbs": [programme_crumb(programme), ("Mechanisms", None)]},
     )
 
 
-def mechanism_detail(request, slug):
-    """1 (mechanism) + 1 (themes) + 1 (counts by theme and effect) + 1 (teams) + 8 (the first
-    CARDS_SHOWN configuration cards) = 12 queries, whatever the number of configurations."""
-    mechanism = get_object_or_404(EnablingMechanism, slug=slug)
+def mechanism_detail(request, programme, slug):
+    """1 (mechanism, with its programme) + 1 (themes) + 1 (counts by theme and effect) + 1 (teams)
+    + 8 (the first CARDS_SHOWN configuration cards) = 12 queries, whatever the number of
+    configurations. The slug is looked up in the programme (another may have the same)."""
+    mechanism = in_programme(EnablingMechanism.objects.all(), request, programme).filter(slug=slug).first()
+    if mechanism is None:
+        raise Http404("No mechanism of this programme has this address.")
+    programme = mechanism.programme
     themes = list(mechanism.themes.all())
     published = CMOConfiguration.objects.published().filter(mechanism=mechanism)
     counts = {"triggered": 0, "disabled": 0, "total": 0}
@@ -323,9 +347,11 @@ def mechanism_detail(request, slug):
             "team_count": team_count,
             "counts": counts,
             "hidden": counts["total"] - len(configurations),
-            "more_url": f"/configurations/?mechanism={mechanism.slug}",
+            "programme": programme,
+            "more_url": reverse("pages:configuration-list", args=[programme.slug]) + f"?mechanism={mechanism.slug}",
             "nav_section": "mechanisms",
-            "breadcrumbs": [("Mechanisms", "/mechanisms/"), (mechanism.short_name or mechanism.name, None)],
+            "breadcrumbs": [programme_crumb(programme), ("Mechanisms", reverse("pages:mechanism-list", args=[programme.slug])),
+                            (mechanism.short_name or mechanism.name, None)],
         },
     )
 
@@ -333,11 +359,27 @@ def mechanism_detail(request, slug):
 # --- Wish dimensions -------------------------------------------------------------------------
 
 
+def visible_published(request):
+    """Published configurations of the programmes the visitor may see (no query of its own)."""
+    return CMOConfiguration.objects.published().filter(programme__in=visible_programme_ids(request))
+
+
+def per_programme_links(counts, params):
+    """Links to each programme's configuration list with ``params`` (a dict) for a page across
+    programmes: ``counts`` maps (programme slug, programme name) to how many it has there."""
+    query = urlencode(params)
+    return [
+        {"label": name, "count": n, "url": reverse("pages:configuration-list", args=[slug]) + "?" + query}
+        for (slug, name), n in sorted(counts.items(), key=lambda item: item[0][1])
+    ]
+
+
 def wish_list(request):
-    """3 queries: dimensions with poles, published shift counts per pole."""
+    """3 queries: dimensions with poles, shift counts per pole of the published configurations the
+    visitor may see."""
     dimensions = dimensions_with_poles()
     counts = dict(
-        WishShift.objects.filter(configuration__status=PUBLISHED)
+        WishShift.objects.filter(configuration__in=visible_published(request).order_by().values("pk"))
         .values("toward")
         .annotate(n=Count("configuration", distinct=True))
         .values_list("toward", "n")
@@ -368,12 +410,15 @@ WISH_SHIFTS_SHOWN = 50
 
 
 def wish_detail(request, slug):
-    """1 (dimension) + 1 (poles) + 1 (shifts per team and side, an aggregate) + 1 (those teams)
-    + 1 (the first WISH_SHIFTS_SHOWN shifts with configuration, pole, pair) + 1 (their teams)
-    = 6 queries, whatever the number of shifts."""
+    """1 (dimension) + 1 (poles) + 1 (shifts per programme, team and side, an aggregate) + 1
+    (those teams) + 1 (the first WISH_SHIFTS_SHOWN shifts with configuration, pole, pair) + 1
+    (their teams) = 6 queries, whatever the number of shifts. Shifts of the published
+    configurations the visitor may see, of every programme."""
     dimension = get_object_or_404(WishDimension, slug=slug)
     poles = {p.position: p for p in dimension.poles.all()}
-    published_shifts = WishShift.objects.filter(dimension=dimension, configuration__status=PUBLISHED)
+    published_shifts = WishShift.objects.filter(
+        dimension=dimension, configuration__in=visible_published(request).order_by().values("pk")
+    )
     Teams = CMOConfiguration.teams.through
     of_configuration = Teams.objects.filter(cmoconfiguration=OuterRef("configuration")).order_by()
     # A shift counts for its team, or under "Across teams" when its configuration has several (or none).
@@ -383,14 +428,17 @@ def wish_detail(request, slug):
             team_total=Subquery(of_configuration.values("cmoconfiguration").annotate(n=Count("pk")).values("n")),
             only_team=Case(When(team_total=1, then=Subquery(of_configuration.values("team")[:1])), default=None),
         )
-        .values("only_team", "toward__position")
+        .values("configuration__programme__slug", "configuration__programme__name", "only_team", "toward__position")
         .annotate(n=Count("pk"))
-        .values_list("only_team", "toward__position", "n")
+        .values_list("configuration__programme__slug", "configuration__programme__name", "only_team",
+                     "toward__position", "n")
     )
     per_team_counts = list(per_team_counts)
-    teams = Team.objects.in_bulk({team_id for team_id, _, _ in per_team_counts if team_id})
-    per_team = {}
-    for team_id, position, n in per_team_counts:
+    teams = Team.objects.select_related("programme").in_bulk(
+        {team_id for _, _, team_id, _, _ in per_team_counts if team_id})
+    per_team, per_programme = {}, {}
+    for programme_slug, programme_name, team_id, position, n in per_team_counts:
+        per_programme[(programme_slug, programme_name)] = per_programme.get((programme_slug, programme_name), 0) + n
         team = teams.get(team_id)
         row = per_team.setdefault(team_id, {
             "label": str(team) if team else "Across teams",
@@ -403,10 +451,14 @@ def wish_detail(request, slug):
     rows = diverging_rows(sorted(per_team.values(), key=lambda r: r["order"]))
     total = sum(r["left"] + r["right"] for r in rows)
     shifts = list(
-        published_shifts.select_related("configuration", "configuration__mechanism", "toward", "between")
-        .prefetch_related("configuration__teams")
+        published_shifts.select_related(
+            "configuration", "configuration__programme", "configuration__mechanism", "toward", "between")
+        .prefetch_related(Prefetch("configuration__teams", queryset=Team.objects.select_related("programme")))
         .order_by("configuration__slug", "between__order")[:WISH_SHIFTS_SHOWN]
     )
+    for shift in shifts:
+        if shift.configuration.mechanism_id:
+            shift.configuration.mechanism.programme = shift.configuration.programme
     return render(
         request,
         "mechanisms/wish_detail.html",
@@ -417,10 +469,10 @@ def wish_detail(request, slug):
             "shifts": shifts,
             "shift_total": total,
             "hidden": total - len(shifts),
-            "more_url": f"/configurations/?wish_dimension={dimension.slug}",
+            "more_links": per_programme_links(per_programme, {"wish_dimension": dimension.slug}),
             "rows": rows,
             "nav_section": "wish",
-            "breadcrumbs": [("Relationship dimensions", "/wish/"), (dimension.name, None)],
+            "breadcrumbs": [("Relationship dimensions", reverse("pages:wish-list")), (dimension.name, None)],
         },
     )
 
@@ -429,10 +481,13 @@ def wish_detail(request, slug):
 
 
 def quality_domain_list(request):
-    """1 query: domains with the number of teams and published configurations touching them."""
+    """1 query: domains with the number of teams and published configurations touching them, of
+    the programmes the visitor may see."""
+    visible = visible_programme_ids(request)
     domains = QualityDomain.objects.annotate(
-        team_count=Count("teamqualitydomain", distinct=True),
-        published_count=Count("configurations", filter=Q(configurations__status=PUBLISHED), distinct=True),
+        team_count=Count("teamqualitydomain", filter=Q(teamqualitydomain__team__programme__in=visible), distinct=True),
+        published_count=Count("configurations", filter=Q(
+            configurations__status=PUBLISHED, configurations__programme__in=visible), distinct=True),
     )
     return render(
         request,
@@ -443,23 +498,26 @@ def quality_domain_list(request):
 
 def quality_domain_detail(request, slug):
     """1 (domain) + 1 (teams with basis and evidence) + 1 (outcomes with kind) + 1 (counts by
-    mechanism and effect) + 8 (the first CARDS_SHOWN cards) = 12 queries, whatever the size."""
+    programme, mechanism and effect) + 8 (the first CARDS_SHOWN cards) = 12 queries, whatever the
+    size. Teams, outcomes and configurations of the programmes the visitor may see."""
     domain = get_object_or_404(QualityDomain, slug=slug)
+    visible = visible_programme_ids(request)
     team_links = list(
-        TeamQualityDomain.objects.filter(quality_domain=domain).select_related("team", "evidence").order_by(
-            "team__order", "team__name"
-        )
+        TeamQualityDomain.objects.filter(quality_domain=domain, team__programme__in=visible)
+        .select_related("team", "team__programme", "evidence").order_by("team__order", "team__name")
     )
-    outcomes = list(Outcome.objects.filter(quality_domains=domain).select_related("kind"))
-    published = CMOConfiguration.objects.published().filter(quality_domains=domain)
+    outcomes = list(Outcome.objects.filter(quality_domains=domain, programme__in=visible).select_related("kind"))
+    published = visible_published(request).filter(quality_domains=domain)
     counts = {"triggered": 0, "disabled": 0, "total": 0}
-    per_mechanism = {}
-    for mechanism_id, effect, n in published.order_by().values("mechanism", "effect").annotate(n=Count("pk")).values_list(
-        "mechanism", "effect", "n"
+    per_mechanism, per_programme = {}, {}
+    for programme_slug, programme_name, mechanism_id, effect, n in (
+        published.order_by().values("programme__slug", "programme__name", "mechanism", "effect").annotate(n=Count("pk"))
+        .values_list("programme__slug", "programme__name", "mechanism", "effect", "n")
     ):
         counts[effect] += n
         counts["total"] += n
         per_mechanism[mechanism_id] = per_mechanism.get(mechanism_id, 0) + n
+        per_programme[(programme_slug, programme_name)] = per_programme.get((programme_slug, programme_name), 0) + n
     configurations = attach_evidence(list(
         configuration_cards(published).order_by(F("mechanism__order").asc(nulls_last=True), THEME_ORDER, "slug")[:CARDS_SHOWN]
     ))
@@ -472,6 +530,7 @@ def quality_domain_detail(request, slug):
         request,
         "mechanisms/quality_domain_detail.html",
         {
+            "several_programmes": len(per_programme) > 1,
             "domain": domain,
             "team_links": team_links,
             "outcomes": outcomes,
@@ -479,9 +538,9 @@ def quality_domain_detail(request, slug):
             "configurations": configurations,
             "counts": counts,
             "hidden": counts["total"] - len(configurations),
-            "more_url": f"/configurations/?quality_domain={domain.slug}",
+            "more_links": per_programme_links(per_programme, {"quality_domain": domain.slug}),
             "nav_section": "quality",
-            "breadcrumbs": [("Quality", "/quality-domains/"), (domain.name, None)],
+            "breadcrumbs": [("Quality", reverse("pages:quality-domain-list")), (domain.name, None)],
         },
     )
 
@@ -489,13 +548,15 @@ def quality_domain_detail(request, slug):
 # --- configurations --------------------------------------------------------------------------
 
 
-def configuration_detail(request, slug):
-    """1 (configuration) + 6 (its parts) + 2 (a page of the excerpts it cites: count, page) + 1
-    (their links) + 1 (how many others share the mechanism) + 1 (the first RELATED_SHOWN of them)
-    + 1 (their teams) = 13 queries. Evidence pages by EVIDENCE_PAGE_SIZE (?evidence=2)."""
-    configuration = configuration_cards(evidence=False).filter(slug=slug).first()
+def configuration_detail(request, programme, slug):
+    """1 (configuration, with its programme, which the visitor must be able to see) + 6 (its parts)
+    + 2 (a page of the excerpts it cites: count, page) + 1 (their links) + 1 (how many others share
+    the mechanism) + 1 (the first RELATED_SHOWN of them) + 1 (their teams) = 13 queries. Evidence
+    pages by EVIDENCE_PAGE_SIZE (?evidence=2)."""
+    configuration = in_programme(configuration_cards(evidence=False), request, programme).filter(slug=slug).first()
     if configuration is None:
-        raise Http404("No published configuration has this address.")
+        raise Http404("No published configuration of this programme has this address.")
+    programme = configuration.programme
     attach_evidence([configuration], evidence=False)
     cited = EvidenceExcerpt.objects.filter(
         pk__in=EvidenceLink.objects.filter(configuration=configuration).values("excerpt_id")
@@ -511,22 +572,26 @@ def configuration_detail(request, slug):
     if configuration.mechanism_id:
         others = CMOConfiguration.objects.published().filter(mechanism_id=configuration.mechanism_id).exclude(pk=configuration.pk)
         related_total = others.count()
-        related = list(others.select_related("theme").prefetch_related("teams").order_by("slug")[:RELATED_SHOWN])
+        related = share_programme(programme, list(
+            others.select_related("theme").prefetch_related("teams").order_by("slug")[:RELATED_SHOWN]))
     teams = list(configuration.teams.all())
-    crumbs = [("Configurations", "/configurations/"), (configuration.title, None)]
+    list_url = reverse("pages:configuration-list", args=[programme.slug])
+    crumbs = [programme_crumb(programme), ("Configurations", list_url), (configuration.title, None)]
     if len(teams) == 1:
-        crumbs = [("Teams", "/teams/"), (str(teams[0]), teams[0].get_absolute_url()), (configuration.title, None)]
+        crumbs = [programme_crumb(programme), ("Teams", reverse("pages:team-list", args=[programme.slug])),
+                  (str(teams[0]), teams[0].get_absolute_url()), (configuration.title, None)]
     return render(
         request,
         "mechanisms/configuration_detail.html",
         {
+            "programme": programme,
             "configuration": configuration,
             "teams": teams,
             "evidence_page": evidence_page,
             "related": related,
             "related_total": related_total,
             "related_hidden": related_total - len(related),
-            "related_url": f"/configurations/?mechanism={configuration.mechanism.slug}" if configuration.mechanism_id else "",
+            "related_url": f"{list_url}?mechanism={configuration.mechanism.slug}" if configuration.mechanism_id else "",
             "nav_section": "configurations",
             "breadcrumbs": crumbs,
         },
@@ -542,10 +607,12 @@ def _heat_level(count, top):
     return 0 if not count else max(1, min(5, -(-5 * count // max(top, 1))))
 
 
-def matrix(request):
-    """Team × mechanism by default; rows and columns switch to any axis of mechanisms/matrix.py.
+def matrix(request, programme):
+    """A programme's team × mechanism by default; rows and columns switch to any axis of
+    mechanisms/matrix.py.
 
-    Queries: at most 5 for the matrix (build_matrix), whatever the data size."""
+    Queries: the programme, and at most 5 for the matrix (build_matrix), whatever the data size."""
+    programme = programme_or_404(request, programme)
     errors = []
     choice = {}
     for param, default in MATRIX_DEFAULTS.items():
@@ -558,10 +625,11 @@ def matrix(request):
     if influence not in dict(INFLUENCE_CHOICES):
         errors.append(f"Show: “{influence}” is not one of barriers, enablers.")
         influence = ""
-    configurations = CMOConfiguration.objects.published()
+    configurations = CMOConfiguration.objects.published().filter(programme=programme)
     if influence:
         configurations = configurations.filter(influence=influence)
-    data = build_matrix(configurations, choice["rows"], choice["cols"])
+    data = build_matrix(configurations, choice["rows"], choice["cols"], programme=programme)
+    list_url = reverse("pages:configuration-list", args=[programme.slug])
     top = max([cell["count"] for row in data["cells"] for cell in row] + [0])
     extra = {"influence": influence} if influence else {}
     rows = []
@@ -570,13 +638,14 @@ def matrix(request):
             cell["col_label"] = col["label"]
             cell["level"] = _heat_level(cell["count"], top)
             params = {choice["rows"]: cell["row"], choice["cols"]: cell["col"], **extra}
-            cell["url"] = "/configurations/?" + urlencode(params)
-        rows.append({"header": header, "cells": cells, "url": _axis_url(choice["rows"], header["key"])})
-    cols = [dict(col, url=_axis_url(choice["cols"], col["key"])) for col in data["cols"]]
+            cell["url"] = f"{list_url}?" + urlencode(params)
+        rows.append({"header": header, "cells": cells, "url": _axis_url(programme, choice["rows"], header["key"])})
+    cols = [dict(col, url=_axis_url(programme, choice["cols"], col["key"])) for col in data["cols"]]
     return render(
         request,
         "mechanisms/matrix.html",
         {
+            "programme": programme,
             "matrix": data,
             "rows": rows,
             "cols": cols,
@@ -587,34 +656,65 @@ def matrix(request):
             "errors": errors,
             "levels": range(6),
             "nav_section": "matrix",
-            "breadcrumbs": [("Matrix", None)],
+            "breadcrumbs": [programme_crumb(programme), ("Matrix", None)],
         },
         status=400 if errors else 200,
     )
 
 
-def _axis_url(axis, key):
-    """The page about one term of an axis, where there is one."""
-    return {
-        "team": "/teams/{}/",
-        "mechanism": "/mechanisms/{}/",
-        "wish_dimension": "/wish/{}/",
-        "quality_domain": "/quality-domains/{}/",
-    }.get(axis, "").format(key) or None
+def _axis_url(programme, axis, key):
+    """The page about one term of an axis, where there is one (a team's and a mechanism's in the
+    programme, the shared frameworks' across programmes)."""
+    if axis in ("team", "mechanism"):
+        return reverse(f"pages:{axis}-detail", args=[programme.slug, key])
+    shared = {"wish_dimension": "pages:wish-detail", "quality_domain": "pages:quality-domain-detail"}
+    return reverse(shared[axis], args=[key]) if axis in shared else None
 
 
 # --- filters shared with the API (mechanisms/api.py, evidence/api.py) -------------------------
 
 
-def apply_api_filters(filterset_class, params, queryset, names):
+def _split(params, name):
+    return [v.strip() for raw in params.getlist(name) for v in raw.split(",") if v.strip()]
+
+
+def own_vocabulary_errors(params, controls):
+    """Check the values of the controls over a programme's own vocabulary (its teams, mechanisms,
+    themes, speaker roles, waves) against that programme's terms, before the API's FilterSet sees
+    them: it knows every programme's slugs, so it would take another programme's (and list them,
+    a private programme's too, when refusing). Returns (errors, canonical values) in the API's
+    wording; a wave named by its number becomes the slug of this programme's wave."""
+    errors, canonical = {}, {}
+    for control in controls:
+        accepts = control.get("accepts")
+        values = _split(params, control["param"]) if accepts is not None else []
+        if not values:
+            continue
+        missing = [v for v in values if v not in accepts]
+        if missing:
+            errors[control["param"]] = [
+                f"Unknown {control['noun']} {', '.join(repr(m) for m in missing)}. "
+                f"Accepted: {_accepts(sorted(set(accepts)))}."
+            ]
+        else:
+            canonical[control["param"]] = [accepts[v] for v in values]
+    return errors, canonical
+
+
+def apply_api_filters(filterset_class, params, queryset, names, controls=()):
     """Filter `queryset` with the API's FilterSet, reading only the parameters in `names`.
 
     The FilterSet gets no request, so anything it resolves through "visible to this client" is
     published-only, as every public page must be. Returns (queryset, errors) where errors maps a
-    parameter to its messages (the API's own wording, which names what is accepted)."""
+    parameter to its messages (the API's own wording, which names what is accepted). `controls`
+    (filter_control dicts) over a programme's own vocabulary are checked against it first
+    (own_vocabulary_errors): `queryset` is that programme's rows."""
+    own_errors, canonical = own_vocabulary_errors(params, controls)
+    if own_errors:
+        return queryset.none(), own_errors
     data = QueryDict(mutable=True)
     for name in names:
-        values = [v for v in params.getlist(name) if v.strip()]
+        values = canonical.get(name) or [v for v in params.getlist(name) if v.strip()]
         if values:
             data.setlist(name, values)
     if not data:
@@ -629,30 +729,41 @@ def apply_api_filters(filterset_class, params, queryset, names):
         return queryset.none(), {k: [str(m) for m in (v if isinstance(v, list) else [v])] for k, v in detail.items()}
 
 
-def filter_control(param, label, options, params, hint=""):
-    """A labelled <select> for the filter form: options are (value, label) pairs."""
+def filter_control(param, label, options, params, hint="", noun=None, aliases=None):
+    """A labelled <select> for the filter form: options are (value, label) pairs.
+
+    `noun` marks a programme's own vocabulary: only its options are accepted (see
+    own_vocabulary_errors), and `aliases` other values that name one ({"1": "wave-1"})."""
     selected = [v for raw in params.getlist(param) for v in raw.split(",") if v.strip()]
     labels = dict(options)
-    return {
+    control = {
         "param": param,
         "label": label,
         "options": options,
         "selected": selected[0] if selected else "",
-        "active": [(value, labels.get(value, value)) for value in selected],
+        "active": [(value, labels.get(value, labels.get((aliases or {}).get(value), value))) for value in selected],
         "hint": hint,
     }
+    if noun:
+        control["noun"] = noun
+        control["accepts"] = {value: value for value, _ in options} | dict(aliases or {})
+    return control
 
 
-def configuration_filter_controls(params):
-    """The configuration filters people browse by. 7 queries (one per vocabulary)."""
+def configuration_filter_controls(params, programme):
+    """The configuration filters people browse by, the programme's own teams, mechanisms and
+    themes among them. 7 queries (one per vocabulary)."""
     return [
-        filter_control("team", "Team", list(Team.objects.values_list("slug", "name")), params),
-        filter_control("mechanism", "Mechanism", list(EnablingMechanism.objects.values_list("slug", "name")), params),
+        filter_control("team", "Team", list(Team.objects.filter(programme=programme).values_list("slug", "name")),
+                       params, noun="team"),
+        filter_control("mechanism", "Mechanism",
+                       list(EnablingMechanism.objects.filter(programme=programme).values_list("slug", "name")),
+                       params, noun="mechanism"),
         filter_control(
             "theme", "Theme",
-            [(slug, f"{name} ({mech or mech_name})") for slug, name, mech, mech_name in MechanismTheme.objects.values_list(
-                "slug", "name", "mechanism__short_name", "mechanism__name")],
-            params,
+            [(slug, f"{name} ({mech or mech_name})") for slug, name, mech, mech_name in MechanismTheme.objects.filter(
+                programme=programme).values_list("slug", "name", "mechanism__short_name", "mechanism__name")],
+            params, noun="theme",
         ),
         filter_control("effect", "Triggered or disabled", list(Effect.choices), params),
         filter_control("influence", "Barrier or enabler", list(Influence.choices), params),
@@ -673,14 +784,20 @@ def error_list(errors, controls):
 PAGE_SIZE = 20
 
 
-def configuration_list(request):
-    """Published configurations, filtered as the API filters them (the matrix cells link here).
+def configuration_list(request, programme):
+    """A programme's published configurations, filtered as the API filters them (the matrix cells
+    link here).
 
-    Queries: 7 (filter vocabularies) + 1 per active filter (its slugs checked) + count + the page's
-    ids + their cards + 7 prefetches. 400 with the API's message when a filter value is unknown."""
-    controls = configuration_filter_controls(request.GET)
+    Queries: the programme + 7 (filter vocabularies) + 1 per active filter (its slugs checked) +
+    count + the page's ids + their cards + 7 prefetches. 400 with the API's message when a filter
+    value is unknown (for the programme's own vocabulary: not one of its terms)."""
+    programme = programme_or_404(request, programme)
+    controls = configuration_filter_controls(request.GET, programme)
     names = [c["param"] for c in controls]
-    queryset, errors = apply_api_filters(ConfigurationFilterSet, request.GET, CMOConfiguration.objects.published(), names)
+    queryset, errors = apply_api_filters(
+        ConfigurationFilterSet, request.GET, CMOConfiguration.objects.published().filter(programme=programme), names,
+        controls,
+    )
     # Pages through ids (narrow rows to sort and skip), then loads the page's cards by id.
     ordering = ("mechanism__order", "slug")
     paginator = Paginator(queryset.order_by(*ordering).values_list("pk", flat=True), PAGE_SIZE)
@@ -696,6 +813,7 @@ def configuration_list(request):
         request,
         "mechanisms/configuration_list.html",
         {
+            "programme": programme,
             "controls": controls,
             "errors": error_list(errors, controls),
             "page": page,
@@ -703,7 +821,7 @@ def configuration_list(request):
             "active": active,
             "query": query.urlencode(),
             "nav_section": "configurations",
-            "breadcrumbs": [("Configurations", None)],
+            "breadcrumbs": [programme_crumb(programme), ("Configurations", None)],
         },
         status=400 if errors else 200,
     )

@@ -148,7 +148,8 @@ class Team(Curated):
         return (self.slug,)
 
     def get_absolute_url(self):
-        return f"/teams/{self.slug}/"
+        """Costs a query unless the programme is loaded (select_related, or set by the page)."""
+        return f"/programmes/{self.programme.slug}/teams/{self.slug}/"
 
 
 class Basis(models.TextChoices):

@@ -1,7 +1,10 @@
-"""Public pages about the funded teams: the list and each team's improvement story."""
+"""Public pages about a programme's funded teams: the list and each team's improvement story; and
+the form that starts a programme."""
 
 from django.db.models import Count, F, Q
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404
+from django.shortcuts import render
+from django.urls import reverse
 
 from cmo_kb.vocabulary import ReviewStatus
 from mechanisms.models import CMOConfiguration, Effect
@@ -20,6 +23,7 @@ from mechanisms.views import (
 )
 
 from .models import Team, TeamQualityDomain, TeamRelationshipLevel
+from .pages import in_programme, programme_or_404, share_programme
 
 PUBLISHED = ReviewStatus.PUBLISHED
 
@@ -33,7 +37,7 @@ def published_counts(queryset):
     counts = {
         team_id: (total, triggered, disabled)
         for team_id, total, triggered, disabled in CMOConfiguration.teams.through.objects.filter(
-            cmoconfiguration__status=PUBLISHED
+            cmoconfiguration__status=PUBLISHED, team__in=queryset.order_by().values("pk")
         )
         .order_by()
         .values("team")
@@ -49,24 +53,30 @@ def published_counts(queryset):
     return teams
 
 
-def team_list(request):
-    """2 queries: the teams, their published configuration counts."""
-    teams = published_counts(Team.objects.all())
+def team_list(request, programme):
+    """3 queries: the programme, its teams, their published configuration counts."""
+    programme = programme_or_404(request, programme)
+    teams = share_programme(programme, published_counts(Team.objects.filter(programme=programme)))
     return render(
-        request, "projects/team_list.html", {"teams": teams, "nav_section": "teams", "breadcrumbs": [("Teams", None)]}
+        request, "projects/team_list.html",
+        {"programme": programme, "teams": teams, "nav_section": "teams",
+         "breadcrumbs": [(programme.short_name or programme.name, programme.get_absolute_url()), ("Teams", None)]},
     )
 
 
-def team_detail(request, slug):
+def team_detail(request, programme, slug):
     """The improvement story. 19 queries whatever the team's size:
-    team (with programme), key figures (with evidence), quality domains, relationship levels,
+    team (with its programme, which the visitor must be able to see), key figures (with evidence), quality domains, relationship levels,
     the summary (1 aggregate), the excerpts cited, configurations per mechanism (1 aggregate), the
     ids of the first CARDS_PER_GROUP configurations of each mechanism, their cards + 7 prefetches, Wish dimensions + poles,
     the Wish profile (1 aggregate).
 
     The first screen tells the story from aggregates; each mechanism shows its first few
     configurations and links to all of them in the configuration list (which pages)."""
-    team = get_object_or_404(Team.objects.select_related("programme"), slug=slug)
+    team = in_programme(Team.objects.all(), request, programme).filter(slug=slug).first()
+    if team is None:
+        raise Http404("No team of this programme has this address.")
+    programme = team.programme
     key_figures = list(team.key_figures.select_related("evidence"))
     quality_domains = list(
         TeamQualityDomain.objects.filter(team=team).select_related("quality_domain", "evidence").order_by(
@@ -87,9 +97,10 @@ def team_detail(request, slug):
         .order_by(THEME_ORDER, "slug")
     ))
     groups = []
+    list_url = reverse("pages:configuration-list", args=[programme.slug])
     for mechanism, items in group_by_mechanism(configurations):
         count = per_mechanism.get(mechanism.pk if mechanism else None, len(items))
-        more_url = f"/configurations/?team={team.slug}" + (f"&mechanism={mechanism.slug}" if mechanism else "")
+        more_url = f"{list_url}?team={team.slug}" + (f"&mechanism={mechanism.slug}" if mechanism else "")
         groups.append({"mechanism": mechanism, "configurations": items, "count": count,
                        "hidden": count - len(items), "more_url": more_url})
     dimensions = dimensions_with_poles()
@@ -100,6 +111,7 @@ def team_detail(request, slug):
         request,
         "projects/team_detail.html",
         {
+            "programme": programme,
             "team": team,
             "key_figures": key_figures,
             "quality_domains": quality_domains,
@@ -111,6 +123,50 @@ def team_detail(request, slug):
             "profile_has_shifts": any(r["left"] or r["right"] for r in profile),
             "summary": summary,
             "nav_section": "teams",
-            "breadcrumbs": [("Teams", "/teams/"), (team.short_name or team.name, None)],
+            "breadcrumbs": [
+                (programme.short_name or programme.name, programme.get_absolute_url()),
+                ("Teams", reverse("pages:team-list", args=[programme.slug])),
+                (team.short_name or team.name, None),
+            ],
         },
+    )
+
+
+def programme_new(request):
+    """Start a programme (GET: the form; POST: create it). Evaluators only: a visitor who is not
+    signed in is sent to sign in, a signed-in one who is no evaluator gets a 403 saying why. A form
+    with errors comes back as a 400, each error under its field and named in a summary above.
+    The creator becomes the programme's lead (projects/membership.py); the request's user is the
+    one acting (mechanisms.publish_lock.ActingUserMiddleware)."""
+    from django.contrib.auth.views import redirect_to_login
+    from django.db import IntegrityError
+    from django.http import HttpResponseNotAllowed
+    from django.shortcuts import redirect
+
+    from cmo_kb.vocabulary import user_is_evaluator
+
+    from .forms import ProgrammeForm
+
+    if request.method not in ("GET", "HEAD", "POST"):
+        return HttpResponseNotAllowed(["GET", "HEAD", "POST"])
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    if not user_is_evaluator(request.user):
+        return render(request, "pages/forbidden.html", {
+            "title": "Only evaluators can start a programme",
+            "message": "Starting a programme needs an evaluator or lead evaluator. Ask one to start it and add you as a member.",
+        }, status=403)
+    form = ProgrammeForm(request.POST if request.method == "POST" else None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            programme = form.save()
+        except IntegrityError:
+            pass  # the form names the field (save added the error)
+        else:
+            return redirect(programme.get_absolute_url())
+    return render(
+        request,
+        "projects/programme_form.html",
+        {"form": form, "nav_section": "programmes", "breadcrumbs": [("New programme", None)]},
+        status=400 if form.errors else 200,
     )

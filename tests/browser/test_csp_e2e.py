@@ -58,7 +58,7 @@ def shot(page, artifacts_dir, name, full_page=True):
 def test_public_pages_and_admin_render_under_the_csp(live_server, page, kb, evaluator, artifacts_dir):
     site = fill_story(kb)
     watch = Watch(page, live_server.url)
-    for path in ["/", "/teams/shc/", "/matrix/", "/configurations/shc-fear/", "/search/?q=nurses",
+    for path in ["/", "/programmes/ctg/", "/programmes/ctg/teams/shc/", "/programmes/ctg/matrix/", "/programmes/ctg/configurations/shc-fear/", "/programmes/ctg/search/?q=nurses",
                  f"/excerpts/{site.q_jobs.pk}/"]:
         watch.goto(live_server.url + path)
         assert watch.violations() == [], path
@@ -70,7 +70,7 @@ def test_public_pages_and_admin_render_under_the_csp(live_server, page, kb, eval
     page.click("input[type=submit]")
     page.wait_for_selector("#user-tools")
     assert watch.violations() == []
-    for path in ["/admin/", "/admin/mechanisms/cmoconfiguration/",
+    for path in ["/programmes/new/", "/admin/", "/admin/mechanisms/cmoconfiguration/",
                  f"/admin/mechanisms/cmoconfiguration/{site.shc_fear.pk}/change/",
                  f"/admin/mechanisms/cmoconfiguration/{site.shc_fear.pk}/history/",
                  f"/admin/evidence/source/{site.source.pk}/code/"]:

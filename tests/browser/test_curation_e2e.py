@@ -47,7 +47,7 @@ def test_code_excerpt_build_configuration_review_and_publish(live_server, page, 
     from evidence.models import EvidenceExcerpt, Source
     from mechanisms.models import CMOConfiguration
 
-    source = Source.objects.create(programme=kb.programme, 
+    source = Source.objects.create(
         slug="cafe-notes", kind=kb.report, programme=kb.programme, title="Café notes", date=date(2014, 6, 1),
         full_text=CODED_TEXT,
     )
@@ -145,7 +145,7 @@ def test_code_excerpt_build_configuration_review_and_publish(live_server, page, 
     # --- anyone finds it on the team page and in the API
     public = browser.new_context()
     public_page = public.new_page()
-    response = public_page.goto(f"{live_server.url}/teams/{kb.shc.slug}/")
+    response = public_page.goto(f"{live_server.url}/programmes/ctg/teams/{kb.shc.slug}/")
     assert response.status == 200
     assert "Planning dialysis together" in public_page.content()
     public_page.screenshot(path=os.path.join(artifacts_dir, "curation-7-team-page.png"), full_page=True)

@@ -6,9 +6,9 @@ pytestmark = pytest.mark.django_db
 
 
 def test_unknown_page_is_a_styled_404_naming_the_path(client):
-    response = client.get("/teams/no-such-team/")
+    response = client.get("/programmes/ctg/teams/no-such-team/")
     assert response.status_code == 404
     body = response.content.decode()
     assert "<h1>Page not found</h1>" in body
-    assert "/teams/no-such-team/" in body
+    assert "/programmes/ctg/teams/no-such-team/" in body
     assert 'class="skip-link"' in body  # the base layout

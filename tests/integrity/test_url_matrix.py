@@ -365,31 +365,51 @@ API_ROWS = [
 # Pages only read: a POST is not allowed, whoever sends it.
 PAGE = {"GET": EVERYONE_200, "POST": per_role(405, 405, 405, 405, 405)}
 GONE = per_role(404, 404, 404, 404, 404)
+MOVED_PAGE = {"GET": per_role(MOVED, MOVED, MOVED, MOVED, MOVED), "POST": per_role(405, 405, 405, 405, 405)}
 # The public pages show published knowledge only, to evaluators too (they see drafts in the admin).
 PAGE_ROWS = [
     Row("", "/", PAGE),
-    Row("teams/", "/teams/", PAGE),
-    Row("teams/<slug:slug>/", "/teams/{team}/", PAGE),
-    Row("teams/<slug:slug>/", "/teams/no-such-team/", {"GET": GONE}),
-    Row("mechanisms/", "/mechanisms/", PAGE),
-    Row("mechanisms/<slug:slug>/", "/mechanisms/{mechanism}/", PAGE),
-    Row("mechanisms/<slug:slug>/", "/mechanisms/no-such-mechanism/", {"GET": GONE}),
+    # Starting a programme: evaluators only (analysts are told why); an empty form is a 400 naming
+    # the fields it needs.
+    Row("programmes/new/", "/programmes/new/", {"GET": per_role(LOGIN, 403, 200, 200, 200),
+                                                "POST": per_role(LOGIN, 403, 400, 400, 400)}),
+    Row("programmes/<slug:programme>/", "/programmes/{programme}/", PAGE),
+    Row("programmes/<slug:programme>/", "/programmes/no-such-programme/", {"GET": GONE}),
+    Row("programmes/<slug:programme>/teams/", "/programmes/{programme}/teams/", PAGE),
+    Row("programmes/<slug:programme>/teams/<slug:slug>/", "/programmes/{programme}/teams/{team}/", PAGE),
+    Row("programmes/<slug:programme>/teams/<slug:slug>/", "/programmes/{programme}/teams/no-such-team/", {"GET": GONE}),
+    Row("programmes/<slug:programme>/mechanisms/", "/programmes/{programme}/mechanisms/", PAGE),
+    Row("programmes/<slug:programme>/mechanisms/<slug:slug>/", "/programmes/{programme}/mechanisms/{mechanism}/", PAGE),
+    Row("programmes/<slug:programme>/mechanisms/<slug:slug>/", "/programmes/{programme}/mechanisms/no-such-mechanism/",
+        {"GET": GONE}),
+    Row("programmes/<slug:programme>/matrix/", "/programmes/{programme}/matrix/", PAGE),
+    Row("programmes/<slug:programme>/matrix/", "/programmes/{programme}/matrix/?rows=team&cols=wish_dimension", PAGE),
+    Row("programmes/<slug:programme>/configurations/", "/programmes/{programme}/configurations/", PAGE),
+    Row("programmes/<slug:programme>/configurations/<slug:slug>/", "/programmes/{programme}/configurations/{configuration}/",
+        PAGE),
+    Row("programmes/<slug:programme>/configurations/<slug:slug>/", "/programmes/{programme}/configurations/{draft}/",
+        {"GET": GONE}),
+    Row("programmes/<slug:programme>/configurations/<slug:slug>/", "/programmes/{programme}/configurations/{in-review}/",
+        {"GET": GONE}),
+    Row("programmes/<slug:programme>/search/", "/programmes/{programme}/search/", PAGE),
+    Row("programmes/<slug:programme>/search/", "/programmes/{programme}/search/?q=control", PAGE),
     Row("wish/", "/wish/", PAGE),
     Row("wish/<slug:slug>/", "/wish/{wish-dimension}/", PAGE),
     Row("wish/<slug:slug>/", "/wish/no-such-dimension/", {"GET": GONE}),
     Row("quality-domains/", "/quality-domains/", PAGE),
     Row("quality-domains/<slug:slug>/", "/quality-domains/{quality-domain}/", PAGE),
     Row("quality-domains/<slug:slug>/", "/quality-domains/no-such-domain/", {"GET": GONE}),
-    Row("matrix/", "/matrix/", PAGE),
-    Row("matrix/", "/matrix/?rows=team&cols=wish_dimension", PAGE),
-    Row("configurations/", "/configurations/", PAGE),
-    Row("configurations/<slug:slug>/", "/configurations/{configuration}/", PAGE),
-    Row("configurations/<slug:slug>/", "/configurations/{draft}/", {"GET": GONE}),
-    Row("configurations/<slug:slug>/", "/configurations/{in-review}/", {"GET": GONE}),
-    Row("search/", "/search/", PAGE),
-    Row("search/", "/search/?q=control", PAGE),
     Row("excerpts/<int:pk>/", "/excerpts/{pk:evidence.evidenceexcerpt}/", PAGE),
     Row("excerpts/<int:pk>/", "/excerpts/999999/", {"GET": GONE}),
+    # The addresses from before programmes: Closing the Gap's, moved under /programmes/ctg/.
+    Row("teams/", "/teams/", MOVED_PAGE),
+    Row("teams/<slug:slug>/", "/teams/{team}/", MOVED_PAGE),
+    Row("mechanisms/", "/mechanisms/", MOVED_PAGE),
+    Row("mechanisms/<slug:slug>/", "/mechanisms/{mechanism}/", MOVED_PAGE),
+    Row("matrix/", "/matrix/?rows=team&cols=wish_dimension", MOVED_PAGE),
+    Row("configurations/", "/configurations/", MOVED_PAGE),
+    Row("configurations/<slug:slug>/", "/configurations/{configuration}/", MOVED_PAGE),
+    Row("search/", "/search/?q=control", MOVED_PAGE),
 ]
 
 MATRIX = ADMIN_ROWS + API_ROWS + PAGE_ROWS

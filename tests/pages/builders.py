@@ -73,3 +73,67 @@ def fill_story(kb):
     kb.programme.summary = "Seven projects were funded to change relationships."
     kb.programme.save()
     return kb
+
+
+MUMS_SOURCE_TEXT = (
+    "Findings.\n"
+    "A mother said: 'Nobody listened to us before the group started.' (Peer Mums, mother)\n"
+    "Midwives found the group changed how appointments went.\n"
+)
+
+
+def second_programme(kb, slug="mums", is_public=False):
+    """A second programme beside `kb`'s ctg: private by default, with slugs that clash with ctg's
+    (its own `patient-beliefs` mechanism with a `targeting` theme, `resigned-dependence` context,
+    `self-care` outcome, `patient` speaker role), one team (peer-mums), a source with a quote
+    (q-mums), a published configuration (mums-voice: triggered enabler, Safety, Power toward
+    agency) and a draft (mums-draft). Returns a namespace of the rows."""
+    from datetime import date
+
+    from evidence.models import EvaluationWave, EvidenceExcerpt, EvidenceLink, Source, SpeakerRole
+    from mechanisms.models import CMOConfiguration, Context, EnablingMechanism, MechanismTheme, Outcome, WishShift
+    from projects.models import Programme, Team
+
+    ns = type("Second", (), {})()
+    ns.programme = Programme.objects.create(
+        slug=slug, name="Mums' Power", short_name="Mums", funder="The Maternity Trust", evaluator="Peer Research Ltd",
+        start_year=2019, end_year=2022, is_public=is_public,
+    )
+    mine = {"programme": ns.programme}
+    ns.team = Team.objects.create(**mine, slug=f"{slug}-peer-mums", name="Peer Mums Network", short_name="Peer Mums", order=1)
+    ns.mechanism = EnablingMechanism.objects.create(
+        **mine, slug="patient-beliefs", name="Mothers' beliefs about their own voice", short_name="Mothers", order=1,
+    )
+    ns.theme = MechanismTheme.objects.create(**mine, mechanism=ns.mechanism, slug="targeting", name="Peer targeting", order=1)
+    ns.context = Context.objects.create(**mine, slug="resigned-dependence", name="Mothers resigned to what services offer")
+    ns.outcome = Outcome.objects.create(**mine, slug="self-care", name="Mothers speak up at appointments",
+                                        kind=kb.relationship_kind)
+    ns.role = SpeakerRole.objects.create(**mine, slug="patient", name="Mother")
+    ns.wave = EvaluationWave.objects.create(**mine, slug="wave-1", name="First wave", number=1)
+    ns.source = Source.objects.create(slug=f"{slug}-report", kind=kb.report, programme=ns.programme,
+                                      title="The Mums' Power report", date=date(2022, 3, 1), full_text=MUMS_SOURCE_TEXT)
+    needle = "Nobody listened to us before the group started."
+    start = MUMS_SOURCE_TEXT.index(needle)
+    ns.quote = EvidenceExcerpt.objects.create(
+        slug=f"{slug}-q-listened", source=ns.source, text=needle, start=start, end=start + len(needle), team=ns.team,
+        speaker_role=ns.role, wave=ns.wave, attribution="(Peer Mums, mother)", section="Findings",
+    )
+
+    def configuration(config_slug, status, **fields):
+        c = CMOConfiguration.objects.create(
+            **mine, slug=config_slug, title=config_slug.replace("-", " ").capitalize(), mechanism=ns.mechanism,
+            status=status, statement=f"In C, M leads to O ({config_slug}).", **fields,
+        )
+        c.teams.set([ns.team])
+        c.contexts.set([ns.context])
+        c.outcomes.set([ns.outcome])
+        return c
+
+    ns.published = configuration(f"{slug}-voice", ReviewStatus.PUBLISHED, theme=ns.theme, effect="triggered",
+                                 influence="enabler")
+    ns.published.quality_domains.set([kb.safety])
+    WishShift.objects.create(configuration=ns.published, dimension=kb.power, toward=kb.agency, between=kb.clinician_patient)
+    EvidenceLink.objects.create(excerpt=ns.quote, configuration=ns.published, stance="supports", part="mechanism")
+    ns.draft = configuration(f"{slug}-draft", ReviewStatus.DRAFT, effect="disabled", influence="barrier")
+    ns.draft.quality_domains.set([kb.safety])
+    return ns

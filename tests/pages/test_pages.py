@@ -20,15 +20,15 @@ def text(response):
 
 
 def test_home_shows_programme_teams_mechanisms_messages_and_search(client, story_kb):
-    page = html(client.get("/"))
-    words = text(client.get("/"))
+    page = html(client.get("/programmes/ctg/"))
+    words = text(client.get("/programmes/ctg/"))
     assert "<h1 id=\"hero-title\">Closing the Gap</h1>" in page
     assert "Seven projects were funded to change relationships." in words
-    assert '<a href="/teams/shc/">Shared Haemodialysis Care</a>' in page
-    assert '<a href="/teams/pathway/">Pathway</a>' in page
-    assert '<a href="/mechanisms/patient-beliefs/">Changes to patient beliefs, attitudes and behaviours</a>' in page
+    assert '<a href="/programmes/ctg/teams/shc/">Shared Haemodialysis Care</a>' in page
+    assert '<a href="/programmes/ctg/teams/pathway/">Pathway</a>' in page
+    assert '<a href="/programmes/ctg/mechanisms/patient-beliefs/">Changes to patient beliefs, attitudes and behaviours</a>' in page
     assert "Activities are not mechanisms." in words
-    assert '<form class="search-box" role="search" action="/search/" method="get">' in page
+    assert '<form class="search-box" role="search" action="/programmes/ctg/search/" method="get">' in page
     assert '<label for="home-q">' in page
     # 2 published configurations (the draft is not counted), one of them disabled; 2 participant quotes.
     assert "2 published configurations, 1 of them disabled mechanisms" in words
@@ -48,26 +48,26 @@ def test_home_query_count_does_not_grow(client, story_kb, grow_kb, django_assert
     for size in (0, 4):
         grow_kb(size) if size else None
         with django_assert_num_queries(8):
-            assert client.get("/").status_code == 200
+            assert client.get("/programmes/ctg/").status_code == 200
 
 
 # --- teams ------------------------------------------------------------------------------------
 
 
 def test_team_list(client, kb, grow_kb, django_assert_num_queries):
-    words = text(client.get("/teams/"))
+    words = text(client.get("/programmes/ctg/teams/"))
     assert "Shared Haemodialysis Care 2 configurations · 1 triggered 1 disabled" in words
     assert "Pathway 0 configurations · 0 triggered 0 disabled" in words  # its only configuration is a draft
     # 2 queries: teams; their published counts (one GROUP BY of team links).
-    with django_assert_num_queries(2):
-        client.get("/teams/")
+    with django_assert_num_queries(3):
+        client.get("/programmes/ctg/teams/")
     grow_kb(4)
-    with django_assert_num_queries(2):
-        client.get("/teams/")
+    with django_assert_num_queries(3):
+        client.get("/programmes/ctg/teams/")
 
 
 def test_team_story_shows_figure_4_story_and_key_figures(client, story_kb):
-    words = text(client.get("/teams/shc/"))
+    words = text(client.get("/programmes/ctg/teams/shc/"))
     for field in ("Objective Provide the opportunity for patients", "Target Patients having inpatient haemodialysis care",
                   "Scope Yorkshire and Humber renal network covering six renal centres",
                   "Delivery Educational materials for patients and support from nurses",
@@ -75,14 +75,14 @@ def test_team_story_shows_figure_4_story_and_key_figures(client, story_kb):
                   "What were they trying to do? Empower patients", "What did they achieve? Patients became more knowledgeable",
                   "Also called: SHC, Sharing Haemodialysis Care", "26 dialysis units Where the report says so"):
         assert field in words, field
-    page = html(client.get("/teams/shc/"))
+    page = html(client.get("/programmes/ctg/teams/shc/"))
     assert f'href="/excerpts/{story_kb.q_control.pk}/">Where the report says so' in page
 
 
 def test_team_story_groups_configurations_by_mechanism_with_effect_influence_and_evidence(client, story_kb):
-    page = html(client.get("/teams/shc/"))
-    words = text(client.get("/teams/shc/"))
-    group = page.index('<a href="/mechanisms/patient-beliefs/">Changes to patient beliefs, attitudes and behaviours</a> <span class="count">2</span>')
+    page = html(client.get("/programmes/ctg/teams/shc/"))
+    words = text(client.get("/programmes/ctg/teams/shc/"))
+    group = page.index('<a href="/programmes/ctg/mechanisms/patient-beliefs/">Changes to patient beliefs, attitudes and behaviours</a> <span class="count">2</span>')
     control, fear = page.index('id="cmo-shc-control"'), page.index('id="cmo-shc-fear"')
     assert group < control and group < fear
     assert "Shc control ▲ Triggered + Enabler" in words
@@ -99,8 +99,8 @@ def test_team_story_groups_configurations_by_mechanism_with_effect_influence_and
 
 
 def test_team_story_wish_profile_chart_and_table(client, story_kb):
-    page = html(client.get("/teams/shc/"))
-    words = text(client.get("/teams/shc/"))
+    page = html(client.get("/programmes/ctg/teams/shc/"))
+    words = text(client.get("/programmes/ctg/teams/shc/"))
     # The chart is an image with a name, and the table says the same in words.
     assert '<svg class="chart__svg"' in page and 'role="img"' in page
     assert "Power Dependence: 1 Agency: 1 Clinician–patient" in words
@@ -109,20 +109,20 @@ def test_team_story_wish_profile_chart_and_table(client, story_kb):
 
 
 def test_team_story_quality_domains_stated_and_inferred(client, story_kb):
-    words = text(client.get("/teams/shc/"))
+    words = text(client.get("/programmes/ctg/teams/shc/"))
     assert "Safety inferred by the curators" in words
     assert "Person-centredness stated in the report evidence for Person-centredness" in words
 
 
 def test_team_story_hides_drafts(client, story_kb):
-    page = html(client.get("/teams/pathway/"))
+    page = html(client.get("/programmes/ctg/teams/pathway/"))
     assert "Pathway targets" not in page and "pathway-targets" not in page
     assert "No published configurations for this team yet." in page
     assert "No relationship shifts are recorded" in page
 
 
 def test_unknown_team_is_404(client, kb):
-    assert client.get("/teams/nobody/").status_code == 404
+    assert client.get("/programmes/ctg/teams/nobody/").status_code == 404
 
 
 def test_team_story_query_count_does_not_grow(client, story_kb, grow_kb, django_assert_num_queries):
@@ -132,10 +132,10 @@ def test_team_story_query_count_does_not_grow(client, story_kb, grow_kb, django_
     # outcomes (+kind), Wish shifts (+dimension, pole, pair), evidence links (+excerpt, role, team),
     # quality domains, pathways; Wish dimensions and their poles; the Wish profile (an aggregate).
     with django_assert_num_queries(19):
-        small = client.get("/teams/shc/")
+        small = client.get("/programmes/ctg/teams/shc/")
     grow_kb(4)
     with django_assert_num_queries(19):
-        big = client.get("/teams/shc/")
+        big = client.get("/programmes/ctg/teams/shc/")
     assert text(small).count("Evidence") < text(big).count("Evidence")
 
 
@@ -143,14 +143,14 @@ def test_team_story_query_count_does_not_grow(client, story_kb, grow_kb, django_
 
 
 def test_mechanism_list(client, kb):
-    words = text(client.get("/mechanisms/"))
+    words = text(client.get("/programmes/ctg/mechanisms/"))
     assert "Changes to patient beliefs, attitudes and behaviours Themes: Targeting 2 configurations · 1 triggered 1 disabled" in words
     assert "Changes to health professional beliefs, attitudes and behaviours 0 configurations" in words
 
 
 def test_mechanism_page_shows_themes_and_configurations_across_teams(client, kb):
-    page = html(client.get("/mechanisms/patient-beliefs/"))
-    words = text(client.get("/mechanisms/patient-beliefs/"))
+    page = html(client.get("/programmes/ctg/mechanisms/patient-beliefs/"))
+    words = text(client.get("/programmes/ctg/mechanisms/patient-beliefs/"))
     assert "<h1>Changes to patient beliefs, attitudes and behaviours</h1>" in page
     assert "Targeting 1 triggered 0 disabled" in words
     # The comparison table: team, context, theme, effect, outcome.
@@ -158,34 +158,34 @@ def test_mechanism_page_shows_themes_and_configurations_across_teams(client, kb)
     assert ("SHC Patients resigned to dependence on nurses Targeting ▲ Triggered + Enabler Patients take on self-care "
             "Shc control" in words)
     assert "Patients resigned to dependence on nurses — ▽ Disabled − Barrier Some patients refuse self-care Shc fear" in words
-    assert '<th scope="rowgroup" rowspan="2"><a href="/teams/shc/">SHC</a></th>' in page
+    assert '<th scope="rowgroup" rowspan="2"><a href="/programmes/ctg/teams/shc/">SHC</a></th>' in page
 
 
 def test_mechanism_page_puts_teams_side_by_side_and_cross_team_apart(client, kb, grow_kb):
     grow_kb(3)  # grown-3 (index 3) belongs to SHC and Pathway
-    page = html(client.get("/mechanisms/patient-beliefs/"))
+    page = html(client.get("/programmes/ctg/mechanisms/patient-beliefs/"))
     columns = re.findall(r'<h3 id="col-\d+" class="column__title">(.*?)</h3>', page)
-    assert columns == ['<a href="/teams/shc/">SHC</a>', "Across teams"]
+    assert columns == ['<a href="/programmes/ctg/teams/shc/">SHC</a>', "Across teams"]
 
 
 def test_mechanism_page_hides_drafts(client, kb):
-    page = html(client.get("/mechanisms/professional-beliefs/"))
+    page = html(client.get("/programmes/ctg/mechanisms/professional-beliefs/"))
     assert "No published configurations of this mechanism yet." in page
     assert "Pathway targets" not in page
 
 
 def test_unknown_mechanism_is_404(client, kb):
-    assert client.get("/mechanisms/telepathy/").status_code == 404
+    assert client.get("/programmes/ctg/mechanisms/telepathy/").status_code == 404
 
 
 @pytest.mark.parametrize(
     "url, queries",
     [
-        # mechanisms with published counts; their themes.
-        ("/mechanisms/", 2),
+        # the programme; its mechanisms with published counts; their themes.
+        ("/programmes/ctg/mechanisms/", 3),
         # mechanism; themes; counts by theme and effect (an aggregate); teams (a count); the first
         # configurations + 7 prefetches.
-        ("/mechanisms/patient-beliefs/", 12),
+        ("/programmes/ctg/mechanisms/patient-beliefs/", 12),
     ],
 )
 def test_mechanism_pages_query_count_does_not_grow(client, kb, grow_kb, django_assert_num_queries, url, queries):
@@ -290,8 +290,8 @@ def test_quality_domain_pages_query_count_does_not_grow(client, kb, grow_kb, dja
 
 
 def test_configuration_page_shows_c_m_o_wish_and_evidence(client, kb):
-    page = html(client.get("/configurations/shc-control/"))
-    words = text(client.get("/configurations/shc-control/"))
+    page = html(client.get("/programmes/ctg/configurations/shc-control/"))
+    words = text(client.get("/programmes/ctg/configurations/shc-control/"))
     assert "<h1>Shc control</h1>" in page
     assert "In C, M leads to O (shc-control)." in words
     assert "Context Patients resigned to dependence on nurses" in words
@@ -301,22 +301,22 @@ def test_configuration_page_shows_c_m_o_wish_and_evidence(client, kb):
     assert "Quality domains Person-centredness" in words
     assert f'href="/excerpts/{kb.q_control.pk}/"' in page
     # The same mechanism elsewhere: shc-fear, never the draft.
-    assert '<a href="/configurations/shc-fear/">Shc fear</a>' in page
+    assert '<a href="/programmes/ctg/configurations/shc-fear/">Shc fear</a>' in page
 
 
 def test_configuration_page_for_a_draft_or_unknown_slug_is_404(client, kb):
-    assert client.get("/configurations/pathway-targets/").status_code == 404
-    assert client.get("/configurations/nothing-here/").status_code == 404
+    assert client.get("/programmes/ctg/configurations/pathway-targets/").status_code == 404
+    assert client.get("/programmes/ctg/configurations/nothing-here/").status_code == 404
 
 
 def test_configuration_page_query_count_does_not_grow(client, kb, grow_kb, django_assert_num_queries):
     # configuration + 6 prefetches (not its evidence); a page of the excerpts it cites (count,
     # page); their links; how many share the mechanism; the first of them; their teams.
     with django_assert_num_queries(13):
-        client.get("/configurations/shc-control/")
+        client.get("/programmes/ctg/configurations/shc-control/")
     grow_kb(4)
     with django_assert_num_queries(13):
-        client.get("/configurations/shc-control/")
+        client.get("/programmes/ctg/configurations/shc-control/")
 
 
 # --- excerpt in context -----------------------------------------------------------------------
@@ -333,7 +333,7 @@ def test_excerpt_page_shows_the_quote_in_its_source_with_links(client, kb):
     assert "Section 1 Introduction" in words
     assert "Speaker Staff member" in words
     assert "Team Shared Haemodialysis Care" in words
-    assert '<a href="/configurations/shc-fear/">Shc fear</a>' in page
+    assert '<a href="/programmes/ctg/configurations/shc-fear/">Shc fear</a>' in page
     assert "Supports the mechanism" in words
 
 
@@ -369,25 +369,25 @@ def _cell(page, row_label):
 
 
 def test_matrix_team_by_mechanism(client, kb):
-    page = html(client.get("/matrix/"))
+    page = html(client.get("/programmes/ctg/matrix/"))
     shc = _cell(page, "SHC")
     assert len(shc) == 2  # patient beliefs, professional beliefs
     level, cell = shc[0]
     assert level == "heat-5"
-    assert 'href="/configurations/?team=shc&amp;mechanism=patient-beliefs"' in cell
+    assert 'href="/programmes/ctg/configurations/?team=shc&amp;mechanism=patient-beliefs"' in cell
     assert '<span class="cell__total">2</span>' in cell
     assert "1<span class=\"visually-hidden\"> triggered</span>" in cell
     assert "1<span class=\"visually-hidden\"> disabled</span>" in cell
     # Pathway × professional beliefs holds only a draft: an empty cell.
     assert [lvl for lvl, _ in _cell(page, "Pathway")] == ["heat-0", "heat-0"]
-    assert "Team (rows) × Enabling mechanism (columns): 2 published configurations" in text(client.get("/matrix/"))
+    assert "Team (rows) × Enabling mechanism (columns): 2 published configurations" in text(client.get("/programmes/ctg/matrix/"))
     assert '<label for="matrix-rows">Rows</label>' in page and '<label for="matrix-cols">Columns</label>' in page
 
 
 def test_matrix_switches_to_wish_dimension_and_quality_domain(client, kb):
-    page = html(client.get("/matrix/?rows=team&cols=wish_dimension"))
-    assert 'href="/configurations/?team=shc&amp;wish_dimension=power"' in page
-    page = html(client.get("/matrix/?rows=quality_domain&cols=mechanism"))
+    page = html(client.get("/programmes/ctg/matrix/?rows=team&cols=wish_dimension"))
+    assert 'href="/programmes/ctg/configurations/?team=shc&amp;wish_dimension=power"' in page
+    page = html(client.get("/programmes/ctg/matrix/?rows=quality_domain&cols=mechanism"))
     safety = _cell(page, "Safety")
     assert safety[0][0] != "heat-0" and '<span class="cell__total">1</span>' in safety[0][1]
     person = _cell(page, "Person-centredness")
@@ -395,16 +395,16 @@ def test_matrix_switches_to_wish_dimension_and_quality_domain(client, kb):
 
 
 def test_matrix_filters_barriers(client, kb):
-    page = html(client.get("/matrix/?influence=barrier"))
-    assert 'href="/configurations/?team=shc&amp;mechanism=patient-beliefs&amp;influence=barrier"' in page
+    page = html(client.get("/programmes/ctg/matrix/?influence=barrier"))
+    assert 'href="/programmes/ctg/configurations/?team=shc&amp;mechanism=patient-beliefs&amp;influence=barrier"' in page
     assert '<span class="cell__total">1</span>' in _cell(page, "SHC")[0][1]
 
 
 def test_matrix_bad_axis_is_a_400_naming_the_control(client, kb):
-    response = client.get("/matrix/?rows=colour&cols=mechanism")
+    response = client.get("/programmes/ctg/matrix/?rows=colour&cols=mechanism")
     assert response.status_code == 400
     assert "Rows: “colour” is not an axis; choose one of Team, Enabling mechanism" in response.content.decode()
-    response = client.get("/matrix/?influence=maybe")
+    response = client.get("/programmes/ctg/matrix/?influence=maybe")
     assert response.status_code == 400
     assert "Show: “maybe” is not one of barriers, enablers." in response.content.decode()
 
@@ -412,25 +412,26 @@ def test_matrix_bad_axis_is_a_400_naming_the_control(client, kb):
 @pytest.mark.parametrize(
     "params, queries",
     [
-        # the counts (one aggregate over the configurations and team links); team terms; mechanism terms.
-        ("", 3),
-        # the counts (configurations, team links, Wish shifts); team terms; dimension terms.
-        ("?rows=team&cols=wish_dimension", 3),
+        # the programme; the counts (one aggregate over the configurations and team links); team
+        # terms; mechanism terms.
+        ("", 4),
+        # the programme; the counts (configurations, team links, Wish shifts); team terms; dimension terms.
+        ("?rows=team&cols=wish_dimension", 4),
     ],
 )
 def test_matrix_query_count_does_not_grow(client, kb, grow_kb, django_assert_num_queries, params, queries):
     with django_assert_num_queries(queries):
-        client.get("/matrix/" + params)
+        client.get("/programmes/ctg/matrix/" + params)
     grow_kb(4)
     with django_assert_num_queries(queries):
-        client.get("/matrix/" + params)
+        client.get("/programmes/ctg/matrix/" + params)
 
 
 def test_team_story_names_the_other_teams_of_a_cross_team_configuration(client, kb, grow_kb):
     grow_kb(4)  # grown-3 belongs to SHC and Pathway
-    page = html(client.get("/teams/pathway/"))
+    page = html(client.get("/programmes/ctg/teams/pathway/"))
     card = page[page.index('id="cmo-grown-3"'):]
     card = card[: card.index("</article>")]
-    assert '<a class="chip" href="/teams/shc/">SHC</a>' in card
-    assert '<a class="chip" href="/teams/pathway/">Pathway</a>' in card
-    assert 'href="/configurations/?team=pathway">Filter this team’s configurations</a>' in page
+    assert '<a class="chip" href="/programmes/ctg/teams/shc/">SHC</a>' in card
+    assert '<a class="chip" href="/programmes/ctg/teams/pathway/">Pathway</a>' in card
+    assert 'href="/programmes/ctg/configurations/?team=pathway">Filter this team’s configurations</a>' in page

@@ -60,10 +60,10 @@ def grow_big(kb, n):
 
 
 PAGES = [
-    "/", "/teams/", "/teams/shc/", "/mechanisms/", "/mechanisms/patient-beliefs/", "/wish/", "/wish/power/",
-    "/quality-domains/", "/quality-domains/safety/", "/matrix/", "/matrix/?rows=team&cols=wish_dimension",
-    "/configurations/", "/configurations/?team=shc&page=3", "/configurations/shc-control/",
-    "/configurations/shc-control/?evidence=3", "/search/?team=shc", "/search/?team=shc&epage=5&cpage=7",
+    "/", "/programmes/ctg/teams/", "/programmes/ctg/teams/shc/", "/programmes/ctg/mechanisms/", "/programmes/ctg/mechanisms/patient-beliefs/", "/wish/", "/wish/power/",
+    "/quality-domains/", "/quality-domains/safety/", "/programmes/ctg/matrix/", "/programmes/ctg/matrix/?rows=team&cols=wish_dimension",
+    "/programmes/ctg/configurations/", "/programmes/ctg/configurations/?team=shc&page=3", "/programmes/ctg/configurations/shc-control/",
+    "/programmes/ctg/configurations/shc-control/?evidence=3", "/programmes/ctg/search/?team=shc", "/programmes/ctg/search/?team=shc&epage=5&cpage=7",
 ]
 
 
@@ -101,12 +101,12 @@ def test_every_page_costs_the_same_at_three_times_the_data(client, kb):
 
 def test_team_story_links_to_every_configuration_of_each_mechanism(client, kb):
     grow_big(kb, 600)
-    page = client.get("/teams/shc/").content.decode()
+    page = client.get("/programmes/ctg/teams/shc/").content.decode()
     assert len(page) < MAX_HTML
     # The first screen still tells the story: the totals come from the database, not the cards.
     assert "<strong>602</strong> configurations" in page
     # patient-beliefs: shc-control, shc-fear and the 300 odd-numbered bulk ones.
-    link = "/configurations/?team=shc&amp;mechanism=patient-beliefs"
+    link = "/programmes/ctg/configurations/?team=shc&amp;mechanism=patient-beliefs"
     assert f'<a href="{link}">All 302 configurations' in page
     assert page.count('class="cmo cmo--') == 2 * 5  # five cards for each of the two mechanisms
     listed = client.get(link.replace("&amp;", "&")).content.decode()
@@ -117,12 +117,12 @@ def test_team_story_links_to_every_configuration_of_each_mechanism(client, kb):
 
 def test_configuration_page_pages_through_thousands_of_evidence(client, kb):
     grow_big(kb, 600)
-    first = client.get("/configurations/shc-control/").content.decode()
+    first = client.get("/programmes/ctg/configurations/shc-control/").content.decode()
     # 601 excerpts: q-control and the 600 bulk quotes; 50 a page.
     assert 'Evidence <span class="count">601</span>' in first
     assert "Page 1 of 13" in first and 'href="?evidence=2"' in first
     assert len(first) < MAX_HTML
-    second = client.get("/configurations/shc-control/?evidence=2").content.decode()
+    second = client.get("/programmes/ctg/configurations/shc-control/?evidence=2").content.decode()
     quotes = lambda html: set(re.findall(r"Patient \d+ said", html))  # noqa: E731
     assert len(quotes(first)) == 49 and len(quotes(second)) == 50  # q-control comes first on page 1
     assert not quotes(first) & quotes(second)
@@ -133,7 +133,7 @@ def test_configuration_page_pages_through_thousands_of_evidence(client, kb):
 
 def test_search_counts_at_most_a_thousand(client, kb):
     grow_big(kb, 1100)
-    page = client.get("/search/?team=shc").content.decode()
+    page = client.get("/programmes/ctg/search/?team=shc").content.decode()
     assert 'Quotes and excerpts <span class="count">more than 1,000</span>' in page
     assert "Page 1 of 100" in page
-    assert client.get("/search/?team=shc&epage=100").status_code == 200
+    assert client.get("/programmes/ctg/search/?team=shc&epage=100").status_code == 200

@@ -18,14 +18,14 @@ import pytest
 from cmo_kb.vocabulary import ReviewStatus
 
 PAGES = [
-    "/", "/teams/", "/teams/pathway/", "/teams/shc/", "/mechanisms/", "/mechanisms/patient-beliefs/",
-    "/mechanisms/professional-beliefs/", "/wish/", "/wish/power/", "/wish/valence/", "/quality-domains/",
-    "/quality-domains/safety/", "/quality-domains/person-centredness/", "/matrix/",
-    "/matrix/?rows=team&cols=wish_dimension", "/matrix/?rows=quality_domain&cols=pathway", "/matrix/?rows=theme&cols=effect",
-    "/configurations/", "/configurations/shc-control/", "/configurations/shc-fear/", "/configurations/?team=pathway",
-    "/configurations/?quality_domain=safety", "/configurations/?wish_dimension=valence",
-    "/search/?q=target", "/search/?q=control", "/search/?q=waiting", "/search/?mechanism=patient-beliefs",
-    "/search/?team=pathway", "/search/?quality_domain=safety", "/search/?wish_dimension=valence",
+    "/", "/programmes/ctg/", "/programmes/ctg/teams/", "/programmes/ctg/teams/pathway/", "/programmes/ctg/teams/shc/", "/programmes/ctg/mechanisms/", "/programmes/ctg/mechanisms/patient-beliefs/",
+    "/programmes/ctg/mechanisms/professional-beliefs/", "/wish/", "/wish/power/", "/wish/valence/", "/quality-domains/",
+    "/quality-domains/safety/", "/quality-domains/person-centredness/", "/programmes/ctg/matrix/",
+    "/programmes/ctg/matrix/?rows=team&cols=wish_dimension", "/programmes/ctg/matrix/?rows=quality_domain&cols=pathway", "/programmes/ctg/matrix/?rows=theme&cols=effect",
+    "/programmes/ctg/configurations/", "/programmes/ctg/configurations/shc-control/", "/programmes/ctg/configurations/shc-fear/", "/programmes/ctg/configurations/?team=pathway",
+    "/programmes/ctg/configurations/?quality_domain=safety", "/programmes/ctg/configurations/?wish_dimension=valence",
+    "/programmes/ctg/search/?q=target", "/programmes/ctg/search/?q=control", "/programmes/ctg/search/?q=waiting", "/programmes/ctg/search/?mechanism=patient-beliefs",
+    "/programmes/ctg/search/?team=pathway", "/programmes/ctg/search/?quality_domain=safety", "/programmes/ctg/search/?wish_dimension=valence",
 ]
 API = [
     "/api/configurations/", "/api/configurations/?format=csv", "/api/configurations/?view=full&format=csv",
