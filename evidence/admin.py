@@ -12,6 +12,7 @@ from django.utils.html import format_html
 from mechanisms.admin import COMPACT_TEXT, ConfigurationChildAdminMixin
 from mechanisms.publish_lock import check_source_text
 from projects.admin import CuratedAdmin, VocabularyAdmin
+from projects.programme_admin import ProgrammeInlineMixin, admin_visible
 
 from .admin_views import ExcerptAutocompleteJsonView, coding_view, excerpt_label
 from .models import (
@@ -133,13 +134,15 @@ def _source_form_keeping_text(base, source):
 
 
 class SourceListFilter(admin.SimpleListFilter):
-    """Filter by source without loading every source's full text (the default filter loads whole rows)."""
+    """Filter by source without loading every source's full text (the default filter loads whole
+    rows), offering the sources of the programmes the user sees."""
 
     title = "source"
     parameter_name = "source__id__exact"
 
     def lookups(self, request, model_admin):
-        return [(str(pk), title) for pk, title in Source.objects.order_by("title").values_list("pk", "title")]
+        sources = admin_visible(Source.objects.all(), request.user)
+        return [(str(pk), title) for pk, title in sources.order_by("title").values_list("pk", "title")]
 
     def queryset(self, request, queryset):
         if self.value():
@@ -147,7 +150,7 @@ class SourceListFilter(admin.SimpleListFilter):
         return queryset
 
 
-class EvidenceLinkFromExcerptInline(admin.TabularInline):
+class EvidenceLinkFromExcerptInline(ProgrammeInlineMixin, admin.TabularInline):
     model = EvidenceLink
     extra = 1
     fields = ("configuration", "part", "stance", "note")

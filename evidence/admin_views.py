@@ -114,8 +114,13 @@ def render_coded_text(text, excerpts):
 
 
 def coding_view(model_admin, request, object_id):
-    """The coding page of one source. Queries: session/user, the source, its excerpts (with team, role)."""
-    source = get_object_or_404(Source, pk=object_id)
+    """The coding page of one source. Queries: session/user, the source (with its programme), the
+    user's memberships, its excerpts (with team, role). A source of a programme the user does not
+    see does not exist here; excerpts are added only by those who write in its programme."""
+    from projects.membership import can_write
+    from projects.programme_admin import admin_visible
+
+    source = get_object_or_404(admin_visible(Source.objects.select_related("programme"), request.user), pk=object_id)
     if not model_admin.has_view_permission(request, source):
         raise PermissionDenied
     excerpts = list(
@@ -124,7 +129,7 @@ def coding_view(model_admin, request, object_id):
         .order_by("start", "end")
     )
     excerpt_admin = model_admin.admin_site.get_model_admin(EvidenceExcerpt)
-    can_add = excerpt_admin.has_add_permission(request)
+    can_add = excerpt_admin.has_add_permission(request) and can_write(request.user, source.programme)
     opts = Source._meta
     context = {
         **model_admin.admin_site.each_context(request),

@@ -12,12 +12,15 @@ from django.utils.html import format_html, format_html_join
 from cmo_kb.vocabulary import ReviewStatus
 from evidence.admin_views import ExcerptAutocompleteMixin
 from evidence.models import EvidenceLink
+from projects import membership
 from projects.admin import CuratedAdmin, VocabularyAdmin, stamp_user
 from projects.models import Team
+from projects.programme_admin import ProgrammeInlineMixin, leads_anywhere
 
 from . import publish_lock, workflow
 from .models import (
     CMOConfiguration,
+    ConceptMapping,
     ConfigurationPathway,
     Context,
     EnablingMechanism,
@@ -35,7 +38,7 @@ from .models import (
 )
 
 
-class MechanismThemeInline(admin.TabularInline):
+class MechanismThemeInline(ProgrammeInlineMixin, admin.TabularInline):
     model = MechanismTheme
     extra = 0
     fields = ("name", "slug", "order", "description")
@@ -203,7 +206,7 @@ class EvidenceLinkFormSet(forms.BaseInlineFormSet):
                 )
 
 
-class EvidenceLinkInline(LockedWhenPublishedInlineMixin, ExcerptAutocompleteMixin, admin.TabularInline):
+class EvidenceLinkInline(LockedWhenPublishedInlineMixin, ProgrammeInlineMixin, ExcerptAutocompleteMixin, admin.TabularInline):
     model = EvidenceLink
     formset = EvidenceLinkFormSet
     extra = 1
@@ -215,7 +218,7 @@ class EvidenceLinkInline(LockedWhenPublishedInlineMixin, ExcerptAutocompleteMixi
         return super().get_queryset(request).select_related("excerpt__team", "excerpt__speaker_role")
 
 
-class WishShiftInline(LockedWhenPublishedInlineMixin, admin.TabularInline):
+class WishShiftInline(LockedWhenPublishedInlineMixin, ProgrammeInlineMixin, admin.TabularInline):
     model = WishShift
     extra = 0
     fields = ("dimension", "toward", "between", "note")
@@ -225,7 +228,7 @@ class WishShiftInline(LockedWhenPublishedInlineMixin, admin.TabularInline):
         return super().get_queryset(request).select_related("dimension", "toward__dimension", "between")
 
 
-class ConfigurationPathwayInline(LockedWhenPublishedInlineMixin, admin.TabularInline):
+class ConfigurationPathwayInline(LockedWhenPublishedInlineMixin, ProgrammeInlineMixin, admin.TabularInline):
     model = ConfigurationPathway
     extra = 0
     fields = ("order", "pathway")
@@ -239,6 +242,18 @@ class CMOConfigurationForm(forms.ModelForm):
         model = CMOConfiguration
         fields = "__all__"
 
+    # Where a configuration named without its programme belongs, as the model has it: the programme
+    # of its mechanism, theme, teams, contexts or outcomes.
+    PROGRAMME_FROM = ("mechanism", "theme", "teams", "contexts", "outcomes")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "programme" in self.fields:
+            self.fields["programme"].required = False
+            self.fields["programme"].help_text = (
+                "Left empty, the programme of the mechanism (or theme, teams, contexts, outcomes) chosen."
+            )
+
     def _post_clean(self):
         super()._post_clean()
         if self.instance.pk is not None:
@@ -249,6 +264,10 @@ class CMOConfigurationForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        if "programme" in self.fields and not cleaned.get("programme") and "programme" not in self._errors:
+            cleaned["programme"] = self._programme_from_choices(cleaned)
+            if cleaned["programme"] is None:
+                self.add_error("programme", "Choose the programme the configuration belongs to.")
         if self.instance.pk and self.instance.status == ReviewStatus.PUBLISHED:
             # A published configuration keeps what publishing required; to take it apart, unpublish first.
             for name, label in (("mechanism", "a mechanism"), ("contexts", "at least one context"),
@@ -256,6 +275,14 @@ class CMOConfigurationForm(forms.ModelForm):
                 if name in cleaned and not cleaned[name]:
                     self.add_error(name, f"A published configuration needs {label}. Return it to draft first.")
         return cleaned
+
+    def _programme_from_choices(self, cleaned):
+        for name in self.PROGRAMME_FROM:
+            value = cleaned.get(name)
+            chosen = list(value) if hasattr(value, "__iter__") else [value] if value else []
+            if chosen:
+                return chosen[0].programme
+        return None
 
 
 class StatusFilter(admin.SimpleListFilter):
@@ -283,11 +310,12 @@ class CMOConfigurationAdmin(CuratedAdmin):
                    "quality_domains")
     list_select_related = ("mechanism", "updated_by")
     search_fields = ("title", "slug", "statement", "activity", "notes")
-    autocomplete_fields = ("teams", "contexts", "mechanism", "theme", "outcomes", "relationship_level", "quality_domains")
+    autocomplete_fields = ("programme", "teams", "contexts", "mechanism", "theme", "outcomes", "relationship_level",
+                           "quality_domains")
     prepopulated_fields = {"slug": ("title",)}
     readonly_fields = ("status", "publication_check", "created_by", "created_at", "updated_by", "updated_at")
     fieldsets = (
-        (None, {"fields": ("title", "slug", "teams", "statement")}),
+        (None, {"fields": ("programme", "title", "slug", "teams", "statement")}),
         ("Context", {"classes": ("cmo-part", "cmo-context"), "fields": ("contexts",)}),
         ("Mechanism", {"classes": ("cmo-part", "cmo-mechanism"),
                        "fields": ("activity", ("mechanism", "theme"), "effect")}),
@@ -344,11 +372,9 @@ class CMOConfigurationAdmin(CuratedAdmin):
         return not _locked_for(request, obj) and super().has_delete_permission(request, obj)
 
     def has_publish_permission(self, request):
-        # Whether the publish action is offered: the user leads some programme; each configuration
-        # acted on is checked against its own programme by the workflow.
-        from projects.membership import publishable_programmes
-
-        return publishable_programmes(request.user).exists()
+        # Whether the publish action is offered: the user leads some programme; the configurations
+        # acted on are checked against their own programmes (_bulk).
+        return leads_anywhere(request.user)
 
     def save_model(self, request, obj, form, change):
         # Status only moves through the workflow (buttons and actions), never through the form or a
@@ -397,8 +423,25 @@ class CMOConfigurationAdmin(CuratedAdmin):
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def _bulk(self, request, queryset, action):
-        result = workflow.apply_to_many(action, list(queryset), request.user)
         past = workflow.ACTION_PAST[action]
+        configurations = list(queryset.select_related("programme"))
+        refused = _refused_by_programme(request.user, configurations, action)
+        if refused:
+            # Per programme, all or nothing: none moves if some are in programmes where the user may
+            # not make this step.
+            self.message_user(
+                request,
+                format_html(
+                    "No configuration was {}: you may not do it in {}:<ul>{}</ul>", past,
+                    "the programme" if len(refused) == 1 else "these programmes",
+                    format_html_join("", "<li>{} ({}): {}.</li>", (
+                        (programme.slug, why, ", ".join(str(c) for c in rows)) for programme, why, rows in refused
+                    )),
+                ),
+                messages.ERROR,
+            )
+            return
+        result = workflow.apply_to_many(action, configurations, request.user)
         if result.done:
             self.message_user(request, f"{len(result.done)} configuration(s) {past}: "
                               + ", ".join(str(c) for c in result.done) + ".", messages.SUCCESS)
@@ -425,8 +468,41 @@ class CMOConfigurationAdmin(CuratedAdmin):
         self._bulk(request, queryset, "return_to_draft")
 
 
+def _refused_by_programme(user, configurations, action):
+    """[(programme, why, [configuration, ...])] of the programmes where the user may not make this
+    step: write there (submit, return to draft), lead there (publish, unpublish)."""
+    refused = {}
+    for configuration in configurations:
+        programme = configuration.programme
+        lead = action == "publish" or (action == "return_to_draft" and configuration.status == ReviewStatus.PUBLISHED)
+        if lead and not membership.can_publish(user, programme):
+            why = "only its lead evaluators publish and unpublish"
+        elif not membership.can_write(user, programme):
+            why = "you do not write in it"
+        else:
+            continue
+        refused.setdefault((programme.pk, why), (programme, why, []))[2].append(configuration)
+    return sorted(refused.values(), key=lambda entry: (entry[0].slug, entry[1]))
+
+
 def _refusal(obj, error):
     return f"“{obj}” was not {workflow.ACTION_PAST[error.action]}: {'; '.join(error.problems)}."
+
+
+@admin.register(ConceptMapping)
+class ConceptMappingAdmin(CuratedAdmin):
+    """The crosswalk: which of a programme's own terms is a case of which shared framework concept."""
+
+    list_display = ("term_label", "concept", "programme")
+    list_filter = ("concept__framework", "concept")
+    list_select_related = ("programme", "concept", "mechanism", "theme__mechanism", "context", "outcome")
+    search_fields = ("concept__name", "mechanism__name", "theme__name", "context__name", "outcome__name", "note")
+    autocomplete_fields = ("programme", "concept", "mechanism", "theme", "context", "outcome")
+    fields = ("programme", "concept", "mechanism", "theme", "context", "outcome", "note")
+
+    @admin.display(description="Term")
+    def term_label(self, obj):
+        return obj.term
 
 
 @admin.register(ConfigurationPathway)

@@ -1,6 +1,7 @@
 """Admin for the programme and its teams, and the base classes every curated admin shares."""
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -18,7 +19,17 @@ from cmo_kb.tokens import token_grantable_users
 from evidence.admin_views import ExcerptAutocompleteMixin
 from mechanisms.publish_lock_admin import PublishLockAdminMixin
 
-from .models import KeyFigure, Programme, QualityDomain, RelationshipLevel, Team, TeamQualityDomain, TeamRelationshipLevel
+from .models import (
+    KeyFigure,
+    Programme,
+    ProgrammeMembership,
+    QualityDomain,
+    RelationshipLevel,
+    Team,
+    TeamQualityDomain,
+    TeamRelationshipLevel,
+)
+from .programme_admin import ProgrammeAdminMixin, ProgrammeInlineMixin, evaluates, is_member
 
 
 def _has_field(model, name):
@@ -34,10 +45,11 @@ def stamp_user(obj, user, adding):
     obj._history_user = user
 
 
-class CuratedAdmin(PublishLockAdminMixin, ExcerptAutocompleteMixin, SimpleHistoryAdmin):
+class CuratedAdmin(ProgrammeAdminMixin, PublishLockAdminMixin, ExcerptAutocompleteMixin, SimpleHistoryAdmin):
     """History with field diffs and revert (django-simple-history), who made and changed what,
-    deletion refused while other rows depend on the object, and the publish lock's refusals shown
-    as form errors (mechanisms/publish_lock_admin.py).
+    deletion refused while other rows depend on the object, the publish lock's refusals shown
+    as form errors (mechanisms/publish_lock_admin.py), and each row seen and written only by the
+    members of its programme who may (projects/programme_admin.py).
 
     Rows that others use through a many-to-many relation (mechanisms/dependents.py) are treated like
     PROTECT foreign keys: the delete page lists what uses them and refuses.
@@ -79,11 +91,16 @@ class CuratedAdmin(PublishLockAdminMixin, ExcerptAutocompleteMixin, SimpleHistor
                     protected.append(_describe(dependent, name, obj))
         return to_delete, model_count, perms_needed, protected
 
-    @transaction.atomic
     def history_form_view(self, request, object_id, version_id, extra_context=None):
-        # Reverting saves the form; do it all or nothing like every other admin write.
+        # Reverting saves the form; do it all or nothing like every other admin write (a refusal
+        # from the model layer rolls it back and is shown as a message).
         request._history_version_id = version_id
-        return super().history_form_view(request, object_id, version_id, extra_context)
+
+        def revert():
+            with transaction.atomic():
+                return super(CuratedAdmin, self).history_form_view(request, object_id, version_id, extra_context)
+
+        return self._refusals_as_messages(request, revert)
 
     # --- No edit is lost (cmo_kb/concurrency.py): a hidden version on every change form; a save
     # from an older version is refused with what changed, under a lock on the row.
@@ -169,19 +186,90 @@ class VocabularyAdmin(CuratedAdmin):
     ordering = ("order", "name")
 
 
+class ProgrammeMembershipInline(ProgrammeInlineMixin, admin.TabularInline):
+    """Who is a member of the programme, in which role: changed by its lead evaluators only (and
+    shown to its members only)."""
+
+    model = ProgrammeMembership
+    extra = 0
+    fields = ("user", "role", "created_at")
+    readonly_fields = ("created_at",)
+    lead_only = True
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user":
+            # A plain list: the user admin's autocomplete is for superusers only.
+            kwargs["queryset"] = get_user_model().objects.filter(is_active=True).order_by("username")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        creator = request.user
+
+        class MembershipFormSet(formset):
+            def clean(self):
+                super().clean()
+                if self.instance.pk is not None or creator.is_superuser:
+                    return
+                for form in self.forms:
+                    if form.cleaned_data.get("user") == creator and not form.cleaned_data.get("DELETE"):
+                        form.add_error("user", "You become the lead evaluator of a programme you create: "
+                                               "leave yourself out of its members here.")
+
+        return MembershipFormSet
+
+
 @admin.register(Programme)
 class ProgrammeAdmin(CuratedAdmin):
-    list_display = ("name", "short_name", "funder", "evaluator", "start_year", "end_year", "team_count")
+    """A programme: only its lead evaluators change it and its members; whoever creates one becomes
+    its lead (projects/membership.py). A private programme is seen by its members only."""
+
+    list_display = ("name", "slug", "is_public", "funder", "evaluator", "start_year", "end_year", "team_count")
+    list_filter = ("is_public", "frameworks")
     search_fields = ("name", "short_name", "slug", "funder", "evaluator")
     readonly_fields = ("created_by", "updated_by", "created_at", "updated_at")
     prepopulated_fields = {"slug": ("name",)}
+    autocomplete_fields = ("frameworks",)
+    fieldsets = (
+        (None, {"fields": (("name", "short_name"), "slug", "is_public", "frameworks")}),
+        ("The evaluation", {"fields": ("funder", "evaluator", ("start_year", "end_year"), "summary",
+                                       "headline_messages")}),
+        ("Record", {"classes": ("collapse",), "fields": (("created_by", "created_at"), ("updated_by", "updated_at"))}),
+    )
+    inlines = (ProgrammeMembershipInline,)
+    lead_only = True
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(team_count=Count("teams"))
 
+    def may_add(self, request):
+        return evaluates(request.user)  # anyone who evaluates may start a programme, and leads it
+
+    def get_inline_instances(self, request, obj=None):
+        inlines = super().get_inline_instances(request, obj)
+        if obj is not None and not is_member(request.user, obj):
+            inlines = [i for i in inlines if not isinstance(i, ProgrammeMembershipInline)]
+        return inlines
+
     @admin.display(description="Teams", ordering="team_count")
     def team_count(self, obj):
         return obj.team_count
+
+
+@admin.register(ProgrammeMembership)
+class ProgrammeMembershipAdmin(CuratedAdmin):
+    list_display = ("user", "programme", "role", "created_at")
+    list_filter = ("role",)
+    list_select_related = ("user", "programme")
+    search_fields = ("user__username", "user__first_name", "user__last_name", "programme__name", "programme__slug")
+    fields = ("programme", "user", "role", "created_at")
+    readonly_fields = ("created_at",)
+    lead_only = True
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user":
+            kwargs["queryset"] = get_user_model().objects.filter(is_active=True).order_by("username")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 @admin.register(QualityDomain)
@@ -194,19 +282,19 @@ class RelationshipLevelAdmin(VocabularyAdmin):
     pass
 
 
-class TeamQualityDomainInline(ExcerptAutocompleteMixin, admin.TabularInline):
+class TeamQualityDomainInline(ProgrammeInlineMixin, ExcerptAutocompleteMixin, admin.TabularInline):
     model = TeamQualityDomain
     extra = 0
     autocomplete_fields = ("quality_domain", "evidence")
 
 
-class TeamRelationshipLevelInline(ExcerptAutocompleteMixin, admin.TabularInline):
+class TeamRelationshipLevelInline(ProgrammeInlineMixin, ExcerptAutocompleteMixin, admin.TabularInline):
     model = TeamRelationshipLevel
     extra = 0
     autocomplete_fields = ("relationship_level", "evidence")
 
 
-class KeyFigureInline(ExcerptAutocompleteMixin, admin.StackedInline):
+class KeyFigureInline(ProgrammeInlineMixin, ExcerptAutocompleteMixin, admin.StackedInline):
     model = KeyFigure
     extra = 0
     autocomplete_fields = ("evidence",)

@@ -97,7 +97,8 @@ def test_excerpt_autocomplete_label(kb, eva_client):
 def test_excerpt_autocomplete_is_what_the_configuration_form_uses(kb, eva_client):
     response = eva_client.get(f"/admin/mechanisms/cmoconfiguration/{kb.pathway_targets.pk}/change/")
     page = response.content.decode()
-    assert 'data-ajax--url="/admin/evidence/evidenceexcerpt/autocomplete/"' in page
+    # ...asking for excerpts of the configuration's programme only.
+    assert f'data-ajax--url="/admin/evidence/evidenceexcerpt/autocomplete/?programme={kb.programme.pk}"' in page
     # The selected excerpt shows the same label.
     assert "Pathway · Evaluator finding · “Staff in A&amp;E welcomed" in page
 

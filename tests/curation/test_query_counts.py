@@ -25,21 +25,24 @@ def grow(kb, n):
         EvidenceLink.objects.create(excerpt=e, configuration=c, part="outcome")
 
 
-# Every admin page starts with 4 queries: the session, the user, and the user's permissions (group
-# permissions, then user permissions). The changelist counts twice (filtered, and in full for "show all").
+# Every admin page starts with 5 queries: the session, the user, the user's permissions (group
+# permissions, then user permissions) and the user's programme memberships (what they see and write
+# in, projects/programme_admin.py). Every changelist of a programme's rows offers a programme filter
+# (the programmes the user sees: 1 query). The changelist counts twice (filtered, and in full for
+# "show all").
 PAGES = [
-    # + filter choices: mechanisms, teams, relationship levels, quality domains
+    # + programmes; + filter choices: mechanisms, teams, relationship levels, quality domains
     # + 2 counts, the rows (mechanism and updated_by joined, evidence count annotated), their teams (prefetch)
-    ("/admin/mechanisms/cmoconfiguration/", 12),
-    # + filter choices: teams, speaker roles, waves, source titles
+    ("/admin/mechanisms/cmoconfiguration/", 14),
+    # + programmes; + filter choices: teams, speaker roles, waves, source titles
     # + 2 counts, the rows (source without its full text, team, speaker role joined; link count annotated)
-    ("/admin/evidence/evidenceexcerpt/", 11),
-    # + filter choices: kinds, programmes; + 2 counts, the rows (kind and programme joined, text deferred)
-    ("/admin/evidence/source/", 9),
-    # + filter choices: programmes, quality domains, relationship levels; + 2 counts, the rows
-    ("/admin/projects/team/", 10),
-    # + filter choices: teams; + 2 counts, the rows (excerpt with team and role, configuration joined)
-    ("/admin/evidence/evidencelink/", 8),
+    ("/admin/evidence/evidenceexcerpt/", 13),
+    # + programmes; + filter choices: kinds; + 2 counts, the rows (kind and programme joined, text deferred)
+    ("/admin/evidence/source/", 10),
+    # + programmes; + filter choices: quality domains, relationship levels; + 2 counts, the rows
+    ("/admin/projects/team/", 11),
+    # + programmes; + filter choices: teams; + 2 counts, the rows (excerpt with team and role, configuration joined)
+    ("/admin/evidence/evidencelink/", 10),
 ]
 
 
@@ -55,14 +58,15 @@ def test_changelist_query_count_is_constant(kb, eva_client, django_assert_num_qu
 
 
 def test_coding_page_query_count_is_constant(kb, eva_client, django_assert_num_queries):
-    # session, user, permissions (2), the source, its excerpts with team and speaker role
+    # session, user, permissions (2), the source with its programme, the user's memberships (may
+    # they add excerpts there?), its excerpts with team and speaker role
     url = f"/admin/evidence/source/{kb.source.pk}/code/"
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         assert eva_client.get(url).status_code == 200
     for i in range(5):
         start = SMALL_SOURCE_TEXT.index("Staff") + i
         EvidenceExcerpt.objects.create(slug=f"more-{i}", source=kb.source, text=SMALL_SOURCE_TEXT[start:start + 9],
                                        start=start, end=start + 9, team=kb.shc, speaker_role=kb.staff_role)
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         response = eva_client.get(url)
     assert len(response.context["excerpts"]) == 8

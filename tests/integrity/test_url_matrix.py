@@ -72,6 +72,7 @@ class Row:
 # Every model registered in the admin, with which rows to use and who may do what. A model
 # registered later fails test_every_url_pattern_has_a_row until it is listed here.
 CURATED = "curated"  # evaluators, leads and superusers: everything
+LEADS = "leads"  # a programme and its memberships: evaluators see them, its leads and superusers change them
 SUPERUSER = "superuser"  # auth: superusers only
 TOKENS = "tokens"  # DRF tokens: evaluators add and view, only superusers change or delete
 AXES = "axes"  # sign-in lockouts (django-axes): superusers only; nobody adds them by hand
@@ -82,7 +83,8 @@ ADMIN_MODELS = {
     "axes.accessattempt": AXES,
     "axes.accesslog": AXES,
     "axes.accessfailurelog": AXES,
-    "projects.programme": CURATED,
+    "projects.programme": LEADS,
+    "projects.programmemembership": LEADS,
     "projects.qualitydomain": CURATED,
     "projects.relationshiplevel": CURATED,
     "projects.team": CURATED,
@@ -101,6 +103,7 @@ ADMIN_MODELS = {
     "mechanisms.essentialbuildingblock": CURATED,
     "mechanisms.framework": CURATED,
     "mechanisms.frameworkconcept": CURATED,
+    "mechanisms.conceptmapping": CURATED,
     "mechanisms.cmoconfiguration": CURATED,
     "mechanisms.configurationpathway": CURATED,
     "mechanisms.wishshift": CURATED,
@@ -132,6 +135,7 @@ def admin_model_rows(label, profile):
     obj = f"/admin/{app}/{model}/{{pk:{label}}}/"
     view, write = {
         CURATED: (STAFF_200, STAFF_200),
+        LEADS: (STAFF_200, per_role(LOGIN, LOGIN, 403, 200, 200)),
         SUPERUSER: (SUPERUSER_200, SUPERUSER_200),
         AXES: (SUPERUSER_200, SUPERUSER_200),
         TOKENS: (per_role(LOGIN, LOGIN, 200, 200, 200), SUPERUSER_200),
@@ -145,7 +149,7 @@ def admin_model_rows(label, profile):
         Row(f"{base}<path:object_id>/change/", f"{obj}change/", {"GET": view, "POST": refused(write)}),
         Row(f"{base}<path:object_id>/", obj, {"GET": STAFF_MOVED}),
     ]
-    if profile == CURATED:  # simple-history's form of one past version
+    if profile in (CURATED, LEADS):  # simple-history's form of one past version
         rows.append(
             Row(f"{base}^([^/]+)/history/([^/]+)/$", f"{obj}history/{{history:{label}}}/",
                 {"GET": view, "POST": refused(write)})
@@ -232,6 +236,9 @@ for _label, _profile in ADMIN_MODELS.items():
     if _label in ("mechanisms.cmoconfiguration",):
         continue
     for _row in admin_model_rows(_label, _profile):
+        if _label == "projects.programmemembership" and _row.pattern.endswith("add/"):
+            # Members are added by a lead of the programme (anyone who evaluates may start a programme).
+            _row.expect = {"GET": per_role(LOGIN, LOGIN, 403, 200, 200), "POST": per_role(LOGIN, LOGIN, 403, None, None)}
         if _label in ("evidence.evidencelink", "mechanisms.wishshift", "mechanisms.configurationpathway"):
             # Rows that belong to a published configuration share its lock.
             # Its delete page is shown to evaluators listing the lock, and the POST is refused with it.
@@ -515,6 +522,16 @@ def _corpus_values():
 
     values["speaker-role"] = SpeakerRole.objects.filter(excerpts__isnull=False).order_by("slug").first().slug
     values["wave"] = EvaluationWave.objects.order_by("slug").first().slug  # no excerpt names a wave yet
+
+    # The crosswalk: the published configuration's mechanism is a case of a shared framework concept.
+    from mechanisms.models import ConceptMapping, Framework, FrameworkConcept
+
+    if not ConceptMapping.objects.exists():
+        framework = Framework.objects.order_by("pk").first() or Framework.objects.create(slug="matrix-framework",
+                                                                                         name="Matrix framework")
+        concept = framework.concepts.order_by("pk").first() or FrameworkConcept.objects.create(
+            framework=framework, slug="matrix-concept", name="Matrix concept")
+        ConceptMapping.objects.create(programme=published.programme, concept=concept, mechanism=published.mechanism)
 
     # One row (and one history record of it) of every model in the admin; for configurations and
     # their evidence links, the published one.
