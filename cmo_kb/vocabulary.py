@@ -110,7 +110,10 @@ def user_is_evaluator(user):
         return False
     if user.is_superuser:
         return True
-    return type(user)._default_manager.filter(pk=user.pk).filter(
+    from django.contrib.auth import get_user_model
+
+    # (get_user_model: a session's request.user is a SimpleLazyObject, whose type has no manager)
+    return get_user_model()._default_manager.filter(pk=user.pk).filter(
         models.Q(groups__name__in=[EVALUATOR_GROUP, LEAD_EVALUATOR_GROUP])
         | models.Q(programme_memberships__role__in=["lead", "evaluator"])
     ).exists()

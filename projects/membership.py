@@ -226,7 +226,11 @@ def _creator_leads(sender, instance, created, raw=False, **kwargs):
     """The creator of a programme becomes its lead (superusers and the operator need no membership)."""
     actor = _actor()
     if created and not raw and actor is not None:
-        ProgrammeMembership.objects.get_or_create(programme=instance, user=actor, defaults={"role": Role.LEAD})
+        from mechanisms.publish_lock import OPERATOR, acting_as
+
+        # As the operator: the creator is not yet the lead the membership guard asks for.
+        with acting_as(OPERATOR):
+            ProgrammeMembership.objects.get_or_create(programme=instance, user=actor, defaults={"role": Role.LEAD})
         forget_roles(actor)
 
 
