@@ -17,6 +17,8 @@ from projects import api as projects_api
 
 router = DefaultRouter()
 router.register("programmes", projects_api.ProgrammeViewSet, basename="programme")
+router.register(r"programmes/(?P<programme_slug>[^/.]+)/members", projects_api.ProgrammeMemberViewSet,
+                basename="programme-member")
 router.register("teams", projects_api.TeamViewSet, basename="team")
 router.register("mechanisms", mechanisms_api.MechanismViewSet, basename="mechanism")
 router.register("themes", mechanisms_api.ThemeViewSet, basename="theme")

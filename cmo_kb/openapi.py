@@ -121,12 +121,10 @@ def accepted_slugs(filter_, request):
         return own(request)
     if not hasattr(filter_, "vocabulary") or not hasattr(filter_, "slug_field"):
         return None
-    queryset = filter_.queryset
-    if callable(queryset):
-        queryset = queryset(request)
-    if queryset is None:
-        queryset = filter_.vocabulary._default_manager.all()
-    return list(queryset.order_by(filter_.slug_field).values_list(filter_.slug_field, flat=True))
+    # The filter's own known rows (those of the programmes this client may see), each slug once (two
+    # programmes may each have a `leadership` context).
+    queryset = filter_.known_queryset(request)
+    return list(queryset.order_by(filter_.slug_field).values_list(filter_.slug_field, flat=True).distinct())
 
 
 def mock_request(method, path, view, original_request, **kwargs):
@@ -261,6 +259,16 @@ class KBAutoSchema(VersionedSchemaMixin, AutoSchema):
 
     def _document_parameters(self, operation):
         filterset_class = getattr(self.view, "filterset_class", None)
+        if filterset_class is not None and filterset_class._meta.model is None:
+            # A filterset for any model (VocabularyFilterSet) as the view uses it, bound to its model
+            # (with ?programme= on a programme's own vocabulary): cmo_kb/filters.py StrictFilterBackend.
+            from drf_spectacular.plumbing import get_view_model
+
+            from cmo_kb.filters import StrictFilterBackend
+
+            model = get_view_model(self.view)
+            if model is not None:
+                filterset_class = StrictFilterBackend().get_filterset_class(self.view, model._default_manager.none())
         filters = filterset_class.base_filters if filterset_class is not None else {}
         request = getattr(self.view, "request", None)
         for parameter in operation.get("parameters", []):

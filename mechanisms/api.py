@@ -447,10 +447,12 @@ class ConfigurationWriteSerializer(EvaluatorOnlyFieldsMixin, KBModelSerializer):
         if attrs.get("status") == ReviewStatus.PUBLISHED and current != ReviewStatus.PUBLISHED and not can_publish(
             request.user, programme
         ):
-            raise exceptions.PermissionDenied(
-                "Only lead evaluators of the programme can publish a configuration; submit it for review "
-                "(status=in_review) instead."
-            )
+            from projects.membership import ProgrammeWriteRefused
+
+            raise ProgrammeWriteRefused(programme, (
+                f"Only lead evaluators can publish a configuration, each in the programmes they lead: you do "
+                f"not lead '{getattr(programme, 'slug', programme)}'. Submit it for review (status=in_review) instead."
+            ))
         return attrs
 
     def _move_to(self, instance, status):
@@ -541,7 +543,7 @@ def configuration_queryset(request, view="full"):
     ).defer("excerpt__source__full_text").order_by("configuration", *EVIDENCE_ORDER)
     return (
         visible_configurations(request)
-        .select_related("mechanism", "theme", "relationship_level", "created_by", "updated_by")
+        .select_related("programme", "mechanism", "theme", "relationship_level", "created_by", "updated_by")
         .defer("search_vector")  # search_text stays: the SQLite search fallback highlights it
         .prefetch_related(
             "teams",
@@ -592,7 +594,7 @@ class ConfigurationRows:
     COLUMNS = (
         "id", "slug", "title", "status", "activity", "effect", "influence", "statement", "confidence", "notes",
         "mechanism__slug", "mechanism__name", "theme__slug", "theme__name", "relationship_level__slug",
-        "created_by__username", "updated_by__username", "created_at", "updated_at",
+        "created_by__username", "updated_by__username", "created_at", "updated_at", "programme__slug",
     )
     EVIDENCE_COLUMNS = (
         "id", "excerpt__slug", "excerpt__text", "excerpt__attribution", "excerpt__kind", "excerpt__team__slug",
@@ -698,6 +700,7 @@ class ConfigurationRows:
                 item["snippet"] = str(row["snippet"]) if row["snippet"] is not None else None
             if not full:
                 item["evidence_count"] = count
+            item["programme"] = row["programme__slug"]  # last, where KBModelSerializer adds it
             data.append(item)
         return data
 
