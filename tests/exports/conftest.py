@@ -85,7 +85,7 @@ def grow_kb(kb, evaluator):
             counter["n"] += 1
             i = counter["n"]
             text = f"Grown source {i}. Über-Zusammenarbeit: 'We talk as equals now ({i}).' Done.\n"
-            source = Source.objects.create(slug=f"grown-{i}", kind=kb.report, title=f"Grown source {i}",
+            source = Source.objects.create(slug=f"grown-{i}", kind=kb.report, programme=kb.programme, title=f"Grown source {i}",
                                            full_text=text, created_by=evaluator, updated_by=evaluator)
             team = Team.objects.create(programme=kb.programme, slug=f"team-{i}", name=f"Team {i}",
                                        short_name=f"T{i}", order=10 + i)
@@ -101,10 +101,10 @@ def grow_kb(kb, evaluator):
             )
             theme = MechanismTheme.objects.create(mechanism=kb.professional_beliefs, slug=f"theme-{i}",
                                                   name=f"Theme {i}", order=10 + i)
-            context = Context.objects.create(slug=f"context-{i}", name=f"Context {i}", category="organisational")
-            outcome = Outcome.objects.create(slug=f"outcome-{i}", name=f"Outcome {i}", kind=kb.relationship_kind)
+            context = Context.objects.create(programme=kb.programme, slug=f"context-{i}", name=f"Context {i}", category="organisational")
+            outcome = Outcome.objects.create(programme=kb.programme, slug=f"outcome-{i}", name=f"Outcome {i}", kind=kb.relationship_kind)
             configuration = CMOConfiguration.objects.create(
-                slug=f"grown-{i}", title=f"Grown configuration {i}", mechanism=kb.professional_beliefs, theme=theme,
+                programme=kb.programme, slug=f"grown-{i}", title=f"Grown configuration {i}", mechanism=kb.professional_beliefs, theme=theme,
                 status="published", statement=f"Grown statement {i}.", created_by=evaluator,
             )
             configuration.teams.set([team, kb.shc])
