@@ -269,7 +269,9 @@ class KBAutoSchema(VersionedSchemaMixin, AutoSchema):
             model = get_view_model(self.view)
             if model is not None:
                 filterset_class = StrictFilterBackend().get_filterset_class(self.view, model._default_manager.none())
-        filters = filterset_class.base_filters if filterset_class is not None else {}
+        filters = dict(filterset_class.base_filters) if filterset_class is not None else {}
+        # A view that is not a list may name filters its own parameters behave as (the exports' ?programme=).
+        filters.update(getattr(self.view, "schema_filters", {}))
         request = getattr(self.view, "request", None)
         for parameter in operation.get("parameters", []):
             if parameter.get("in") != "query":
@@ -384,9 +386,16 @@ class ExportDownloadSchema(OpenApiViewExtension):
                 parameters=[
                     OpenApiParameter(
                         "include_drafts", OpenApiTypes.BOOL,
-                        description="Evaluators only: include draft and in-review configurations "
-                        "(anyone else gets a 403 naming this parameter).",
-                    )
+                        description="Evaluators only: include the draft and in-review configurations of the "
+                        "programmes you write in (anyone else, or asking for programmes you do not write in, "
+                        "gets a 403 naming this parameter).",
+                    ),
+                    OpenApiParameter(
+                        "programme", {"type": "array", "items": {"type": "string"}}, explode=True,
+                        description="Slug of a programme (see /api/programmes/): the export holds these "
+                        "programmes (default: every programme you may see), and says which. Several values: "
+                        "comma-separated or repeated.",
+                    ),
                 ],
                 responses={
                     (200, (target.content_type or "application/octet-stream").split(";")[0]): OpenApiResponse(
