@@ -99,7 +99,8 @@ class ProgrammeRoleFilter(ChoiceListFilter):
     def filter(self, qs, value):
         if not value:
             return qs
-        super().filter(qs.none(), value)  # a bad choice: the 400 naming the parameter
+        if any(v not in self.choice_values for v in value):
+            return super().filter(qs, value)  # the 400 naming the parameter and the choices
         from projects.membership import programmes_with_role
 
         request = getattr(getattr(self, "parent", None), "request", None)
@@ -138,6 +139,13 @@ class ProgrammeViewSet(KBModelViewSet):
 
     def get_queryset(self):
         return Programme.objects.prefetch_related("frameworks")
+
+    def perform_destroy(self, instance):
+        from projects.membership import refuse_unless_writer
+
+        # Its lead's to delete, before what still depends on it is counted (a 403, not a 409, for others).
+        refuse_unless_writer(instance, self.request.user, lead=True)
+        instance.delete()
 
 
 class MemberSerializer(KBModelSerializer):
