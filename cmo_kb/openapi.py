@@ -44,7 +44,17 @@ ERROR_FIELDS = {
 # non-evaluator (403), a page past the last or a cursor no page gave (404).
 ERROR_DETAIL_OR_FIELDS = {"oneOf": [ERROR_DETAIL, {**ERROR_FIELDS, "example": {
     "include_drafts": ["Only evaluators can export draft and in-review configurations."]}}]}
-ERROR_FORBIDDEN = ERROR_DETAIL_OR_FIELDS
+# A 403 of the write rules also names what refused it: the programme the user does not write in (or
+# lead), or the published configurations a change would alter (the publish lock).
+ERROR_FORBIDDEN = {"oneOf": [
+    {**ERROR_DETAIL, "properties": {
+        "detail": {"type": "string"},
+        "programme": {"type": "string", "description": "The programme in which you lack the role the change needs."},
+        "configurations": {"type": "array", "items": {"type": "string"},
+                           "description": "The published configurations the change would alter."},
+    }},
+    ERROR_DETAIL_OR_FIELDS["oneOf"][1],
+]}
 # A 400 maps each parameter or field to its messages; a field holding rows (a configuration's
 # wish_shifts) maps each row's index to that row's fields and messages; a body that cannot be read
 # at all (malformed JSON, a NUL byte in a key) says why in `detail`.
@@ -72,7 +82,8 @@ ERRORS = {
     "400": (ERROR_BAD_INPUT, "Bad input: a malformed request, whatever is stored: a bad type, choice, number or "
             "date, a missing or unknown field, an unknown parameter, format or filter value."),
     "401": (ERROR_DETAIL, "Not signed in, or a bad token: send `Authorization: Token <key>` (POST /api/auth/token/)."),
-    "403": (ERROR_FORBIDDEN, "Signed in but not allowed: only evaluators write, only lead evaluators publish."),
+    "403": (ERROR_FORBIDDEN, "Signed in but not allowed: only evaluators write, only lead evaluators publish; in a "
+            "programme, only its evaluators write and only its leads publish and change it (`programme` names it)."),
     "404": (ERROR_DETAIL_OR_FIELDS, "No such object, or not visible to you (drafts are for evaluators); "
             "on a list, no such page."),
     "409": (ERROR_CONFLICT, "Conflicts with the stored data: it would duplicate a stored row (the fields at fault "
