@@ -17,6 +17,8 @@ from projects import api as projects_api
 
 router = DefaultRouter()
 router.register("programmes", projects_api.ProgrammeViewSet, basename="programme")
+router.register(r"programmes/(?P<programme_slug>[^/.]+)/members", projects_api.ProgrammeMemberViewSet,
+                basename="programme-member")
 router.register("teams", projects_api.TeamViewSet, basename="team")
 router.register("mechanisms", mechanisms_api.MechanismViewSet, basename="mechanism")
 router.register("themes", mechanisms_api.ThemeViewSet, basename="theme")
@@ -29,6 +31,8 @@ router.register("outcomes", mechanisms_api.OutcomeViewSet, basename="outcome")
 router.register("outcome-kinds", mechanisms_api.OutcomeKindViewSet, basename="outcome-kind")
 router.register("relationship-pairs", mechanisms_api.RelationshipPairViewSet, basename="relationship-pair")
 router.register("configurations", mechanisms_api.ConfigurationViewSet, basename="configuration")
+router.register("frameworks", mechanisms_api.FrameworkViewSet, basename="framework")
+router.register("concept-mappings", mechanisms_api.ConceptMappingViewSet, basename="concept-mapping")
 router.register("sources", evidence_api.SourceViewSet, basename="source")
 router.register("excerpts", evidence_api.ExcerptViewSet, basename="excerpt")
 router.register("evidence-links", evidence_api.EvidenceLinkViewSet, basename="evidence-link")

@@ -126,11 +126,15 @@ def exception_handler(exc, context):
     - ProtectedError/RestrictedError on delete -> 409 with what still depends on the object
     - IntegrityError (a constraint the serializer did not catch) -> 409
     - the publish lock (mechanisms/publish_lock.py) -> 403 naming the published configurations
+    - the programme write rule (projects/membership.py ProgrammeWriteRefused) -> 403 naming the programme
     """
     from mechanisms.publish_lock import PublishedKnowledgeLocked
+    from projects.membership import ProgrammeWriteRefused
 
     if isinstance(exc, PublishedKnowledgeLocked):
         return Response({"detail": exc.message, "configurations": exc.slugs}, status=status.HTTP_403_FORBIDDEN)
+    if isinstance(exc, ProgrammeWriteRefused):
+        return Response({"detail": exc.message, "programme": exc.programme}, status=status.HTTP_403_FORBIDDEN)
     if isinstance(exc, DjangoValidationError):
         detail = get_error_detail(exc)  # messages with their codes
         exc = exceptions.ValidationError(detail if isinstance(detail, dict) else {"non_field_errors": detail})

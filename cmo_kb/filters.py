@@ -78,6 +78,12 @@ class SlugListFilter(django_filters.Filter):
 
     Unknown slugs are a 400 listing the accepted ones. ``queryset`` (callable taking the request, or a
     queryset) limits which rows count as known, e.g. configurations the user may see.
+
+    Programmes (projects/membership.py): only rows of the programmes the user may see are known (a
+    private programme's slugs are neither accepted nor listed). A programme's own terms (contexts,
+    mechanisms...: slugs unique within a programme, cmo_kb/vocabulary.py ProgrammeTerm) are looked up
+    within the programmes of ``?programme=`` when it is given (``?context=leadership&programme=b`` is
+    b's leadership); without it, a slug two visible programmes share matches the terms of both.
     """
 
     field_class = ListField
@@ -92,11 +98,32 @@ class SlugListFilter(django_filters.Filter):
         where = f" (see {list_url})" if list_url else ""
         _schema(self, kwargs.pop("help_text", None) or f"Slug of a {self.noun}{where}. {LIST_NOTE}", {"type": "string"})
 
-    def known_queryset(self):
+    @property
+    def owned_terms(self):
+        """Whether the vocabulary is a programme's own (slugs unique within a programme only)."""
+        return owned_terms(self.vocabulary, self.slug_field)
+
+    def programmes_given(self):
+        """The slugs of ?programme= (already checked by its own filter), or []."""
+        parent = getattr(self, "parent", None)
+        form = getattr(parent, "form", None) if parent is not None else None
+        data = getattr(form, "cleaned_data", None) or {}
+        return list(data.get("programme") or []) if parent is not None and "programme" in parent.filters else []
+
+    def known_queryset(self, request=None):
+        """The rows whose slugs this filter accepts for ``request`` (default: the filterset's)."""
+        if request is None:
+            request = getattr(getattr(self, "parent", None), "request", None)
         qs = self.queryset
         if callable(qs):
-            qs = qs(getattr(self.parent, "request", None))
-        return qs if qs is not None else self.vocabulary._default_manager.all()
+            qs = qs(request)
+        if qs is None:
+            qs = self.vocabulary._default_manager.all()
+        from projects.membership import scope
+
+        qs = scope(qs, getattr(request, "user", None))
+        given = self.programmes_given() if self.owned_terms else []
+        return qs.filter(programme__slug__in=given) if given else qs
 
     def filter(self, qs, value):
         if not value:
@@ -109,11 +136,13 @@ class SlugListFilter(django_filters.Filter):
         found = set(known.filter(**{f"{self.slug_field}__in": value}).values_list(self.slug_field, flat=True))
         missing = [v for v in value if v not in found]
         if missing:
-            accepted = known.order_by(self.slug_field).values_list(self.slug_field, flat=True)
+            accepted = known.order_by(self.slug_field).values_list(self.slug_field, flat=True).distinct()
+            given = self.programmes_given() if self.owned_terms else []
+            where = f" in the programme{'s' if len(given) > 1 else ''} {', '.join(given)}" if given else ""
             raise exceptions.ValidationError(
                 {
                     self.field_name_param: [
-                        f"Unknown {self.noun} {', '.join(repr(m) for m in missing)}. Accepted: {_accepts(accepted)}."
+                        f"Unknown {self.noun} {', '.join(repr(m) for m in missing)}{where}. Accepted: {_accepts(accepted)}."
                     ]
                 }
             )
@@ -124,9 +153,30 @@ class SlugListFilter(django_filters.Filter):
 
     parent_param = None
 
+    def terms(self, value):
+        """The known rows with these slugs, as a subquery of primary keys."""
+        return self.known_queryset().filter(**{f"{self.slug_field}__in": value}).values("pk")
+
     def apply(self, qs, value):
-        related = qs.model._default_manager.filter(**{f"{self.field_name}__{self.slug_field}__in": value})
+        if self.owned_terms:
+            # By primary key among the known terms: a slug is the term of the programmes in play.
+            related = qs.model._default_manager.filter(**{f"{self.field_name}__in": self.terms(value)})
+        else:
+            related = qs.model._default_manager.filter(**{f"{self.field_name}__{self.slug_field}__in": value})
         return qs.filter(pk__in=related.values("pk"))
+
+
+def owned_terms(model, slug_field="slug"):
+    """Whether ``model`` is a programme's own vocabulary: rows with a programme whose slugs are unique
+    within it only (a team's, a source's or a configuration's slug is unique everywhere)."""
+    from django.core.exceptions import FieldDoesNotExist
+
+    if getattr(model, "programme_path", None) != "programme":
+        return False
+    try:
+        return not model._meta.get_field(slug_field).unique
+    except FieldDoesNotExist:
+        return False
 
 
 class ChoiceListFilter(django_filters.Filter):
@@ -330,7 +380,8 @@ class ProgrammeListFilter(SlugListFilter):
                          help_text=f"Slug of a programme (see /api/programmes/): its rows only. {LIST_NOTE}")
 
     def apply(self, qs, value):
-        return qs.filter(**{f"{self.field_name}__slug__in": value})
+        lookup = "slug__in" if self.field_name == "pk" else f"{self.field_name}__slug__in"
+        return qs.filter(**{lookup: value})
 
 
 def _visible_programmes(request):
@@ -350,6 +401,9 @@ class KBFilterSet(django_filters.FilterSet):
         path = getattr(model, "programme_path", None) if model is not None else None
         if path and "programme" not in filters:
             filters["programme"] = ProgrammeListFilter(field_name="pk" if path == "pk" else path)
+        if "programme" in filters:
+            # First: the other filters look a programme's own terms up within it (SlugListFilter).
+            filters.move_to_end("programme", last=False)
         return filters
 
     def __init__(self, *args, **kwargs):

@@ -44,7 +44,17 @@ ERROR_FIELDS = {
 # non-evaluator (403), a page past the last or a cursor no page gave (404).
 ERROR_DETAIL_OR_FIELDS = {"oneOf": [ERROR_DETAIL, {**ERROR_FIELDS, "example": {
     "include_drafts": ["Only evaluators can export draft and in-review configurations."]}}]}
-ERROR_FORBIDDEN = ERROR_DETAIL_OR_FIELDS
+# A 403 of the write rules also names what refused it: the programme the user does not write in (or
+# lead), or the published configurations a change would alter (the publish lock).
+ERROR_FORBIDDEN = {"oneOf": [
+    {**ERROR_DETAIL, "properties": {
+        "detail": {"type": "string"},
+        "programme": {"type": "string", "description": "The programme in which you lack the role the change needs."},
+        "configurations": {"type": "array", "items": {"type": "string"},
+                           "description": "The published configurations the change would alter."},
+    }},
+    ERROR_DETAIL_OR_FIELDS["oneOf"][1],
+]}
 # A 400 maps each parameter or field to its messages; a field holding rows (a configuration's
 # wish_shifts) maps each row's index to that row's fields and messages; a body that cannot be read
 # at all (malformed JSON, a NUL byte in a key) says why in `detail`.
@@ -72,7 +82,8 @@ ERRORS = {
     "400": (ERROR_BAD_INPUT, "Bad input: a malformed request, whatever is stored: a bad type, choice, number or "
             "date, a missing or unknown field, an unknown parameter, format or filter value."),
     "401": (ERROR_DETAIL, "Not signed in, or a bad token: send `Authorization: Token <key>` (POST /api/auth/token/)."),
-    "403": (ERROR_FORBIDDEN, "Signed in but not allowed: only evaluators write, only lead evaluators publish."),
+    "403": (ERROR_FORBIDDEN, "Signed in but not allowed: only evaluators write, only lead evaluators publish; in a "
+            "programme, only its evaluators write and only its leads publish and change it (`programme` names it)."),
     "404": (ERROR_DETAIL_OR_FIELDS, "No such object, or not visible to you (drafts are for evaluators); "
             "on a list, no such page."),
     "409": (ERROR_CONFLICT, "Conflicts with the stored data: it would duplicate a stored row (the fields at fault "
@@ -121,12 +132,10 @@ def accepted_slugs(filter_, request):
         return own(request)
     if not hasattr(filter_, "vocabulary") or not hasattr(filter_, "slug_field"):
         return None
-    queryset = filter_.queryset
-    if callable(queryset):
-        queryset = queryset(request)
-    if queryset is None:
-        queryset = filter_.vocabulary._default_manager.all()
-    return list(queryset.order_by(filter_.slug_field).values_list(filter_.slug_field, flat=True))
+    # The filter's own known rows (those of the programmes this client may see), each slug once (two
+    # programmes may each have a `leadership` context).
+    queryset = filter_.known_queryset(request)
+    return list(queryset.order_by(filter_.slug_field).values_list(filter_.slug_field, flat=True).distinct())
 
 
 def mock_request(method, path, view, original_request, **kwargs):
@@ -261,7 +270,19 @@ class KBAutoSchema(VersionedSchemaMixin, AutoSchema):
 
     def _document_parameters(self, operation):
         filterset_class = getattr(self.view, "filterset_class", None)
-        filters = filterset_class.base_filters if filterset_class is not None else {}
+        if filterset_class is not None and filterset_class._meta.model is None:
+            # A filterset for any model (VocabularyFilterSet) as the view uses it, bound to its model
+            # (with ?programme= on a programme's own vocabulary): cmo_kb/filters.py StrictFilterBackend.
+            from drf_spectacular.plumbing import get_view_model
+
+            from cmo_kb.filters import StrictFilterBackend
+
+            model = get_view_model(self.view)
+            if model is not None:
+                filterset_class = StrictFilterBackend().get_filterset_class(self.view, model._default_manager.none())
+        filters = dict(filterset_class.base_filters) if filterset_class is not None else {}
+        # A view that is not a list may name filters its own parameters behave as (the exports' ?programme=).
+        filters.update(getattr(self.view, "schema_filters", {}))
         request = getattr(self.view, "request", None)
         for parameter in operation.get("parameters", []):
             if parameter.get("in") != "query":
@@ -376,9 +397,16 @@ class ExportDownloadSchema(OpenApiViewExtension):
                 parameters=[
                     OpenApiParameter(
                         "include_drafts", OpenApiTypes.BOOL,
-                        description="Evaluators only: include draft and in-review configurations "
-                        "(anyone else gets a 403 naming this parameter).",
-                    )
+                        description="Evaluators only: include the draft and in-review configurations of the "
+                        "programmes you write in (anyone else, or asking for programmes you do not write in, "
+                        "gets a 403 naming this parameter).",
+                    ),
+                    OpenApiParameter(
+                        "programme", {"type": "array", "items": {"type": "string"}}, explode=True,
+                        description="Slug of a programme (see /api/programmes/): the export holds these "
+                        "programmes (default: every programme you may see), and says which. Several values: "
+                        "comma-separated or repeated.",
+                    ),
                 ],
                 responses={
                     (200, (target.content_type or "application/octet-stream").split(";")[0]): OpenApiResponse(

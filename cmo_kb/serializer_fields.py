@@ -16,6 +16,7 @@ from rest_framework import serializers
 from rest_framework.fields import empty
 from rest_framework.relations import MANY_RELATION_KWARGS
 from rest_framework.utils import html
+from rest_framework.validators import UniqueTogetherValidator
 
 from cmo_kb.web_address import WebAddressValidator
 
@@ -166,9 +167,47 @@ class KBModelSerializer(serializers.ModelSerializer):
     def to_internal_value(self, data):
         self._target_programme = resolve_programme(self, data)
         value = super().to_internal_value(data)
-        if self._target_programme is not None and "programme" in self.fields and not self.fields["programme"].read_only:
+        # A new row goes to the programme resolved; a stored one stays where it is unless the body
+        # moves it (so a PATCH of the status alone writes nothing else: no save besides the step).
+        if (self._target_programme is not None and self.instance is None and "programme" in self.fields
+                and not self.fields["programme"].read_only):
             value["programme"] = self._target_programme
         return value
+
+    def get_validators(self):
+        """A duplicate in a unique set (a slug within a programme, a term mapped to a concept twice)
+        is the error of the field that clashes, not a non-field error."""
+        return [
+            NamedUniqueTogetherValidator.of(validator) if type(validator) is UniqueTogetherValidator else validator
+            for validator in super().get_validators()
+        ]
+
+
+class NamedUniqueTogetherValidator(UniqueTogetherValidator):
+    """UniqueTogetherValidator whose error is on its first field other than `programme` (code
+    unique: a 409): {"slug": ["This programme already has a context with this slug."]}."""
+
+    @classmethod
+    def of(cls, validator):
+        named = cls.__new__(cls)
+        named.__dict__.update(validator.__dict__)
+        return named
+
+    def __call__(self, attrs, serializer):
+        try:
+            super().__call__(attrs, serializer)
+        except serializers.ValidationError as error:
+            if isinstance(error.detail, dict):  # a field of the set missing: already named
+                raise
+            others = [name for name in self.fields if name != "programme"]
+            name = others[0] if others else self.fields[0]
+            noun = self.queryset.model._meta.verbose_name
+            if "programme" in self.fields:
+                message = f"This programme already has a {noun} with this {name.replace('_', ' ')}."
+            else:
+                rest = ", ".join(others[1:])
+                message = f"A {noun} with this {name.replace('_', ' ')}{' and ' + rest if rest else ''} already exists."
+            raise serializers.ValidationError({name: [message]}, code=self.code) from None
 
 
 # --- Programmes: every row says its programme; slugs are looked up within it ----------------------

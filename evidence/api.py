@@ -6,7 +6,7 @@ and the `configuration`/`mechanism` filters all respect that).
 """
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, serializers
 from rest_framework.fields import get_error_detail
@@ -28,6 +28,7 @@ from cmo_kb.serializer_fields import (
     KBModelSerializer,
     StrictCharField,
     StrictSlugRelatedField,
+    programme_field,
 )
 from cmo_kb.vocabulary import ReviewStatus
 from evidence import excerpt_export
@@ -80,7 +81,7 @@ class SourceFilterSet(VocabularyFilterSet):
     name = None
     title = TextListFilter(field_name="title", help_text="Part of the title.")
     kind = SlugListFilter(SourceKind, noun="source kind", field_name="kind")
-    programme = SlugListFilter(Programme, field_name="programme", list_url="/api/programmes/")
+    # (?programme= is KBFilterSet's, as on every programme's list)
 
 
 @extend_schema_view(
@@ -140,7 +141,9 @@ class WaveViewSet(KBModelViewSet):
 
 
 class WaveFilter(SlugListFilter):
-    """Waves by number (1, 2, 3) or slug."""
+    """Waves by number (1, 2, 3) or slug, among the waves of the programmes in play (a wave's number,
+    like its slug, is unique within its programme: without ?programme=, `1` is every visible
+    programme's first wave)."""
 
     @staticmethod
     def _is_number(v):
@@ -148,43 +151,41 @@ class WaveFilter(SlugListFilter):
         # would overflow the database's integer.
         return v.isascii() and v.isdigit()
 
-    def _slugs(self, value):
-        numbers = [int(v) for v in value if self._is_number(v) and len(v) < 10]
-        by_number = dict(EvaluationWave.objects.filter(number__in=numbers).values_list("number", "slug")) if numbers else {}
-        return [by_number.get(int(v), v) if self._is_number(v) else v for v in value]
-
     def schema_enum(self, request):
         """What the OpenAPI schema lists (cmo_kb/openapi.py): the numbers, then the slugs."""
-        waves = EvaluationWave.objects.order_by("number", "slug").values_list("number", "slug")
-        return [str(number) for number, _ in waves if number is not None] + [slug for _, slug in waves]
+        waves = self.known_queryset(request).order_by("number", "slug").values_list("number", "slug")
+        numbers = list(dict.fromkeys(str(number) for number, _ in waves if number is not None))
+        return numbers + list(dict.fromkeys(slug for _, slug in waves))
 
     def validate(self, value):
-        known_numbers = None
-        slugs = self._slugs(value)
-        for original, slug in zip(value, slugs):
-            if self._is_number(original) and slug == original:
-                known_numbers = known_numbers or list(EvaluationWave.objects.values_list("number", flat=True))
-                from rest_framework import exceptions
-
+        numbers = [int(v) for v in value if self._is_number(v) and len(v) < 10]
+        known = set(self.known_queryset().filter(number__in=numbers).values_list("number", flat=True)) if numbers else set()
+        for original in value:
+            if self._is_number(original) and (len(original) >= 10 or int(original) not in known):
+                known_numbers = sorted(set(self.known_queryset().values_list("number", flat=True)))
                 raise exceptions.ValidationError(
                     {self.parent_param or "wave": [f"Unknown wave number {original!r}. Accepted: numbers "
                                                    f"{', '.join(map(str, known_numbers)) or '(none yet)'} or wave slugs."]}
                 )
-        super().validate([s for s, o in zip(slugs, value) if not self._is_number(o)])
+        super().validate([v for v in value if not self._is_number(v)])
 
     def filter(self, qs, value):
         if not value:
             return qs
         self.validate(value)
-        return qs.filter(wave__slug__in=self._slugs(value))
+        numbers = [int(v) for v in value if self._is_number(v)]
+        slugs = [v for v in value if not self._is_number(v)]
+        waves = self.known_queryset().filter(Q(number__in=numbers) | Q(slug__in=slugs))
+        return qs.filter(wave__in=waves.values("pk"))
 
 
 class LinkedMechanismFilter(SlugListFilter):
-    """Excerpts linked to a configuration, visible to the client, that has this mechanism."""
+    """Excerpts linked to a configuration, visible to the client, that has this mechanism (of the
+    programmes in play)."""
 
     def apply(self, qs, value):
         links = EvidenceLink.objects.filter(
-            configuration__in=visible_configurations(self.parent.request), configuration__mechanism__slug__in=value
+            configuration__in=visible_configurations(self.parent.request), configuration__mechanism__in=self.terms(value)
         )
         return qs.filter(pk__in=links.values("excerpt_id"))
 
@@ -233,6 +234,8 @@ class ExcerptLinkSerializer(KBModelSerializer):
 class ExcerptSerializer(EvaluatorOnlyFieldsMixin, SearchHitSerializerMixin, KBModelSerializer):
     evaluator_only_fields = ("note",)  # cmo_kb/internal_notes.py
     source = StrictSlugRelatedField(slug_field="slug", queryset=Source.objects.all())
+    programme = programme_field(source="source.programme", read_only=True,
+                                help_text="The programme of the excerpt's source (see /api/programmes/).")
     team = StrictSlugRelatedField(slug_field="slug", queryset=Team.objects.all(), allow_null=True, required=False)
     speaker_role = StrictSlugRelatedField(slug_field="slug", queryset=SpeakerRole.objects.all(), allow_null=True, required=False)
     wave = StrictSlugRelatedField(slug_field="slug", queryset=EvaluationWave.objects.all(), allow_null=True, required=False)
@@ -242,7 +245,7 @@ class ExcerptSerializer(EvaluatorOnlyFieldsMixin, SearchHitSerializerMixin, KBMo
 
     class Meta:
         model = EvidenceExcerpt
-        fields = ["id", "slug", "source", "text", "start", "end", "section", "team", "speaker_role", "attribution", "kind",
+        fields = ["id", "slug", "source", "programme", "text", "start", "end", "section", "team", "speaker_role", "attribution", "kind",
                   "wave", "note", "links", "created_by", "updated_by", "created_at", "updated_at", "rank", "snippet"]
         read_only_fields = ["created_at", "updated_at"]
         extra_kwargs = {"text": {"trim_whitespace": False}}  # verbatim: may begin or end with white space
@@ -269,7 +272,7 @@ def excerpt_queryset(request):
     (The list reads rows, not instances: ExcerptRows below.)"""
     visible_links = EvidenceLink.objects.filter(configuration__in=visible_configurations(request)).select_related("configuration")
     return (
-        EvidenceExcerpt.objects.select_related("source", "team", "speaker_role", "wave", "created_by", "updated_by")
+        EvidenceExcerpt.objects.select_related("source__programme", "team", "speaker_role", "wave", "created_by", "updated_by")
         .defer("source__full_text", "search_vector")
         .prefetch_related(Prefetch("links", visible_links.order_by("configuration__slug", "part")))
     )
@@ -285,7 +288,7 @@ class ExcerptRows:
     the same JSON (tests/api/test_excerpts.py compares them with ExcerptSerializer's)."""
 
     COLUMNS = {
-        "id": "id", "slug": "slug", "source": "source__slug", "text": "text", "start": "start", "end": "end",
+        "id": "id", "slug": "slug", "source": "source__slug", "programme": "source__programme__slug", "text": "text", "start": "start", "end": "end",
         "section": "section", "team": "team__slug", "speaker_role": "speaker_role__slug", "attribution": "attribution",
         "kind": "kind", "wave": "wave__slug", "note": "note", "created_by": "created_by__username",
         "updated_by": "updated_by__username", "created_at": "created_at", "updated_at": "updated_at",
@@ -371,12 +374,14 @@ class EvidenceLinkFilterSet(KBFilterSet):
 class EvidenceLinkSerializer(KBModelSerializer):
     excerpt = StrictSlugRelatedField(slug_field="slug", queryset=EvidenceExcerpt.objects.defer("search_vector"))
     configuration = StrictSlugRelatedField(slug_field="slug", queryset=CMOConfiguration.objects.defer("search_vector"))
+    programme = programme_field(source="configuration.programme", read_only=True,
+                                help_text="The programme of the configuration (and of the excerpt's source).")
     created_by = StrictSlugRelatedField(slug_field="username", read_only=True)
     updated_by = StrictSlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
         model = EvidenceLink
-        fields = ["id", "excerpt", "configuration", "stance", "part", "note", "created_by", "updated_by", "created_at", "updated_at"]
+        fields = ["id", "excerpt", "configuration", "programme", "stance", "part", "note", "created_by", "updated_by", "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
 
 
@@ -408,7 +413,7 @@ class EvidenceLinkViewSet(KBModelViewSet):
     def get_queryset(self):
         return (
             EvidenceLink.objects.filter(configuration__in=visible_configurations(self.request))
-            .select_related("excerpt", "configuration", "created_by", "updated_by")
+            .select_related("excerpt", "configuration__programme", "created_by", "updated_by")
             .defer("excerpt__search_vector", "configuration__search_vector", "configuration__search_text")
         )
 

@@ -21,7 +21,7 @@ from mechanisms.models import CMOConfiguration
 
 # CSV column (as ExcerptSerializer + the renderer name it) -> the value behind it.
 COLUMNS = {
-    "id": "pk", "slug": "slug", "source": "source__slug", "text": "text", "start": "start", "end": "end",
+    "id": "pk", "slug": "slug", "source": "source__slug", "programme": "source__programme__slug", "text": "text", "start": "start", "end": "end",
     "section": "section", "team": "team__slug", "speaker_role": "speaker_role__slug", "attribution": "attribution",
     "kind": "kind", "wave": "wave__slug", "note": "note", "created_by": "created_by__username",
     "updated_by": "updated_by__username", "created_at": "created_at", "updated_at": "updated_at",
@@ -36,7 +36,7 @@ def _datetime(value, zone):
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-TEXT_COLUMNS = {"slug", "source", "text", "section", "team", "speaker_role", "attribution", "kind", "wave", "note",
+TEXT_COLUMNS = {"slug", "source", "programme", "text", "section", "team", "speaker_role", "attribution", "kind", "wave", "note",
                 "created_by", "updated_by"}
 ORDERING = ("source_id", "start", "pk")  # ExcerptViewSet.cursor_ordering
 

@@ -2,7 +2,7 @@
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Prefetch
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -41,6 +41,7 @@ from cmo_kb.serializer_fields import (
     KBModelSerializer,
     StrictCharField,
     StrictSlugRelatedField,
+    programme_field,
 )
 from cmo_kb.vocabulary import RULE, ReviewStatus
 from projects.membership import can_publish
@@ -50,11 +51,14 @@ from mechanisms import configuration_export, workflow
 from mechanisms.matrix import AXES, IDS_LIMIT, build_matrix
 from mechanisms.models import (
     CMOConfiguration,
+    ConceptMapping,
     Confidence,
     ConfigurationPathway,
     Context,
     Effect,
     EnablingMechanism,
+    Framework,
+    FrameworkConcept,
     Influence,
     MechanismTheme,
     Outcome,
@@ -199,7 +203,130 @@ class RelationshipPairViewSet(KBModelViewSet):
     filterset_class = VocabularyFilterSet
 
 
+# --- Shared frameworks and the crosswalk --------------------------------------------------------
+
+
+class FrameworkConceptSerializer(KBModelSerializer):
+    class Meta:
+        model = FrameworkConcept
+        fields = ["slug", "name", "description", "order"]
+
+
+FrameworkSerializer = vocabulary_serializer(
+    Framework, ["concepts"], concepts=FrameworkConceptSerializer(many=True, read_only=True),
+)
+
+
+class FrameworkViewSet(KBModelViewSet):
+    """Shared frameworks from the literature (Normalisation Process Theory, diffusion of innovations...)
+    and their concepts, global: every programme may use them (a programme's `frameworks`), and the
+    crosswalk (/api/concept-mappings/) maps a programme's own terms onto their concepts."""
+
+    queryset = Framework.objects.prefetch_related("concepts")
+    serializer_class = FrameworkSerializer
+    list_reads_rows = True  # cmo_kb/api.py ValuesRows
+    filterset_class = VocabularyFilterSet
+
+
+class ConceptMappingSerializer(KBModelSerializer):
+    """A crosswalk entry: one of a programme's own terms is a case of a shared framework concept."""
+
+    programme = programme_field(required=False, help_text="The programme whose term is mapped (see /api/programmes/); "
+                                "optional when you write in one programme only.")
+    concept = StrictSlugRelatedField(slug_field="slug", queryset=FrameworkConcept.objects.all(),
+                                     help_text="Slug of the shared concept (global; see /api/frameworks/).")
+    framework = StrictSlugRelatedField(source="concept.framework", slug_field="slug", read_only=True,
+                                       help_text="The concept's framework.")
+    mechanism = StrictSlugRelatedField(slug_field="slug", queryset=EnablingMechanism.objects.all(), allow_null=True,
+                                       required=False, help_text="A mechanism of the programme (slug within it).")
+    theme = StrictSlugRelatedField(slug_field="slug", queryset=MechanismTheme.objects.all(), allow_null=True,
+                                   required=False, help_text="A mechanism theme of the programme.")
+    context = StrictSlugRelatedField(slug_field="slug", queryset=Context.objects.all(), allow_null=True,
+                                     required=False, help_text="A context of the programme.")
+    outcome = StrictSlugRelatedField(slug_field="slug", queryset=Outcome.objects.all(), allow_null=True,
+                                     required=False, help_text="An outcome of the programme.")
+
+    class Meta:
+        model = ConceptMapping
+        fields = ["id", "programme", "concept", "framework", "mechanism", "theme", "context", "outcome", "note"]
+
+    def get_validators(self):
+        return []  # a term mapped to a concept once: checked in validate, on the term's field
+
+    def validate(self, attrs):
+        terms = ConceptMapping.TERMS
+        if self.instance is not None and any(name in attrs for name in terms):
+            for name in terms:  # the term sent replaces the stored one
+                attrs.setdefault(name, None)
+        final = {name: attrs[name] if name in attrs else getattr(self.instance, name, None) for name in terms}
+        chosen = [name for name, value in final.items() if value is not None]
+        message = "Give exactly one of mechanism, theme, context or outcome: the programme's term that is a case of the concept."
+        if not chosen:
+            raise serializers.ValidationError({name: [message] for name in terms}, code="required")
+        if len(chosen) > 1:
+            raise serializers.ValidationError({name: [f"{message} Got {', '.join(chosen)}."] for name in chosen})
+        name = chosen[0]
+        concept = attrs.get("concept", getattr(self.instance, "concept", None))
+        twice = ConceptMapping.objects.filter(**{name: final[name], "concept": concept})
+        if self.instance is not None:
+            twice = twice.exclude(pk=self.instance.pk)
+        if concept is not None and twice.exists():
+            raise serializers.ValidationError({name: [
+                f"'{final[name].slug}' is already mapped to the concept '{concept.slug}'."]}, code="unique")
+        return attrs
+
+
+class ConceptMappingFilterSet(KBFilterSet):
+    concept = SlugListFilter(FrameworkConcept, noun="framework concept", field_name="concept", list_url="/api/frameworks/")
+    framework = SlugListFilter(Framework, field_name="concept__framework", list_url="/api/frameworks/")
+    mechanism = SlugListFilter(EnablingMechanism, noun="mechanism", field_name="mechanism", list_url="/api/mechanisms/")
+    theme = SlugListFilter(MechanismTheme, noun="theme", field_name="theme", list_url="/api/themes/")
+    context = SlugListFilter(Context, field_name="context", list_url="/api/contexts/")
+    outcome = SlugListFilter(Outcome, field_name="outcome", list_url="/api/outcomes/")
+
+    class Meta:
+        model = ConceptMapping
+        fields = []
+
+
+class ConceptMappingViewSet(KBModelViewSet):
+    """The crosswalk: which of a programme's own terms (a mechanism, a theme, a context or an outcome,
+    exactly one) is a case of which shared framework concept, so that configurations of programmes
+    with different vocabularies compare on the shared axis: ?concept= on /api/configurations/ and
+    the matrix's `concept` axis. Read with the programme (a private programme's mappings are its
+    members'); written by the programme's evaluators and leads (403 naming the programme for anyone
+    else). Looked up by id."""
+
+    lookup_field = "pk"
+    queryset = ConceptMapping.objects.select_related("programme", "concept__framework", "mechanism", "theme", "context",
+                                                     "outcome").order_by("programme__slug", "concept__slug", "pk")
+    serializer_class = ConceptMappingSerializer
+    filterset_class = ConceptMappingFilterSet
+    list_reads_rows = True  # cmo_kb/api.py ValuesRows
+
+
 # --- Configurations -------------------------------------------------------------------------------
+
+
+class ConceptFilter(SlugListFilter):
+    """Configurations that the crosswalk maps to any of these shared concepts: their mechanism or
+    theme, or one of their contexts or outcomes, is mapped to it (mechanisms.models.ConceptMapping)."""
+
+    def apply(self, qs, value):
+        return qs.filter(configurations_mapped_to(ConceptMapping.objects.filter(concept__slug__in=value)))
+
+
+def configurations_mapped_to(mappings):
+    """A Q of the configurations whose terms ``mappings`` (a ConceptMapping queryset) map: subqueries,
+    so a configuration with two mapped contexts is one row."""
+    config = CMOConfiguration
+    contexts = config.contexts.through.objects.filter(
+        context__in=mappings.filter(context__isnull=False).values("context")).values("cmoconfiguration_id")
+    outcomes = config.outcomes.through.objects.filter(
+        outcome__in=mappings.filter(outcome__isnull=False).values("outcome")).values("cmoconfiguration_id")
+    return (Q(mechanism__in=mappings.filter(mechanism__isnull=False).values("mechanism"))
+            | Q(theme__in=mappings.filter(theme__isnull=False).values("theme"))
+            | Q(pk__in=contexts) | Q(pk__in=outcomes))
 
 
 class ConfigurationFilterSet(KBFilterSet):
@@ -234,6 +361,13 @@ class ConfigurationFilterSet(KBFilterSet):
     pathway = SlugListFilter(Pathway, field_name="pathways", list_url="/api/pathways/")
     relationship_level = SlugListFilter(RelationshipLevel, noun="relationship level", field_name="relationship_level",
                                         list_url="/api/relationship-levels/")
+    concept = ConceptFilter(
+        FrameworkConcept, noun="framework concept", field_name="concept", list_url="/api/frameworks/",
+        help_text="Slug of a shared framework concept (see /api/frameworks/): configurations whose mechanism, theme, "
+        "a context or an outcome the crosswalk maps to it (/api/concept-mappings/), in every programme in play: "
+        "the way to compare programmes whose own vocabularies differ. Several values: comma-separated or "
+        "repeated; a row matches any of them.",
+    )
     status = ChoiceListFilter(
         ReviewStatus.choices, field_name="status",
         help_text="Review status. Anonymous clients and analysts see published configurations only.",
@@ -447,10 +581,12 @@ class ConfigurationWriteSerializer(EvaluatorOnlyFieldsMixin, KBModelSerializer):
         if attrs.get("status") == ReviewStatus.PUBLISHED and current != ReviewStatus.PUBLISHED and not can_publish(
             request.user, programme
         ):
-            raise exceptions.PermissionDenied(
-                "Only lead evaluators of the programme can publish a configuration; submit it for review "
-                "(status=in_review) instead."
-            )
+            from projects.membership import ProgrammeWriteRefused
+
+            raise ProgrammeWriteRefused(programme, (
+                f"Only lead evaluators can publish a configuration, each in the programmes they lead: you do "
+                f"not lead '{getattr(programme, 'slug', programme)}'. Submit it for review (status=in_review) instead."
+            ))
         return attrs
 
     def _move_to(self, instance, status):
@@ -541,7 +677,7 @@ def configuration_queryset(request, view="full"):
     ).defer("excerpt__source__full_text").order_by("configuration", *EVIDENCE_ORDER)
     return (
         visible_configurations(request)
-        .select_related("mechanism", "theme", "relationship_level", "created_by", "updated_by")
+        .select_related("programme", "mechanism", "theme", "relationship_level", "created_by", "updated_by")
         .defer("search_vector")  # search_text stays: the SQLite search fallback highlights it
         .prefetch_related(
             "teams",
@@ -592,7 +728,7 @@ class ConfigurationRows:
     COLUMNS = (
         "id", "slug", "title", "status", "activity", "effect", "influence", "statement", "confidence", "notes",
         "mechanism__slug", "mechanism__name", "theme__slug", "theme__name", "relationship_level__slug",
-        "created_by__username", "updated_by__username", "created_at", "updated_at",
+        "created_by__username", "updated_by__username", "created_at", "updated_at", "programme__slug",
     )
     EVIDENCE_COLUMNS = (
         "id", "excerpt__slug", "excerpt__text", "excerpt__attribution", "excerpt__kind", "excerpt__team__slug",
@@ -698,6 +834,7 @@ class ConfigurationRows:
                 item["snippet"] = str(row["snippet"]) if row["snippet"] is not None else None
             if not full:
                 item["evidence_count"] = count
+            item["programme"] = row["programme__slug"]  # last, where KBModelSerializer adds it
             data.append(item)
         return data
 
@@ -812,11 +949,17 @@ _axis_ref = inline_serializer("MatrixAxis", {"key": StrictCharField(), "label": 
 class MatrixView(KBAPIDefaults, GenericAPIView):
     """Cross-team matrix: configurations counted at each crossing of two axes ("mechanisms in context").
 
-    Axes: team, mechanism, theme, wish_dimension, quality_domain, pathway, effect. Every configuration
-    filter applies. Each cell has the count, how many were triggered and disabled, the configuration
-    ids and slugs behind it, and a configurations_url to drill down. A configuration with several
-    values on an axis (a cross-team one, say) counts in each of its cells; one with none (no theme)
-    in none. Rows and columns list every term of the vocabulary, zeros included.
+    Axes: team, mechanism, theme, wish_dimension, quality_domain, pathway, effect, concept. Every
+    configuration filter applies. Each cell has the count, how many were triggered and disabled, the
+    configuration ids and slugs behind it, and a configurations_url to drill down. A configuration
+    with several values on an axis (a cross-team one, say) counts in each of its cells; one with
+    none (no theme) in none. Rows and columns list every term of the vocabulary, zeros included.
+
+    Programmes: only configurations of programmes you may see count; teams, mechanisms and themes are
+    a programme's own terms, listed for the programmes in play (those you see, or ?programme=); terms
+    of several programmes with one slug share a row, as the slug filter matches them all. `concept` is
+    the shared axis across programmes: a configuration counts under each framework concept the
+    crosswalk (/api/concept-mappings/) maps its mechanism, theme, a context or an outcome to.
 
     ?format=csv gives the grid of counts: one line per row, one column per column term.
     """
@@ -866,7 +1009,16 @@ class MatrixView(KBAPIDefaults, GenericAPIView):
         if errors:
             raise exceptions.ValidationError(errors)
         queryset = self.filter_queryset(self.get_queryset())
-        matrix = build_matrix(queryset, axes["rows"], axes["cols"], ids_limit=IDS_LIMIT if with_ids else 0)
+        # A programme's own terms (teams, mechanisms, themes) of the programmes in play: those the user
+        # may see, narrowed by ?programme= (checked by the filter).
+        from projects.membership import visible_programmes
+
+        programmes = visible_programmes(request.user)
+        given = self.filterset.form.cleaned_data.get("programme") if getattr(self, "filterset", None) else None
+        if given:
+            programmes = programmes.filter(slug__in=given)
+        matrix = build_matrix(queryset, axes["rows"], axes["cols"], ids_limit=IDS_LIMIT if with_ids else 0,
+                              programmes=programmes.values("pk"))
         base = request.query_params.copy()
         for param in ("rows", "cols", "format", "ids"):
             base.pop(param, None)

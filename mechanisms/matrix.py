@@ -18,6 +18,13 @@ Wish shifts on two dimensions) is counted once in each cell it falls in; one wit
 (no theme, say) is in no row or column of that axis. So cell counts may add up to more, or less, than
 the number of configurations; row and column "count" are distinct configurations with that term.
 
+Programmes: teams, mechanisms and themes are a programme's own terms, listed for the programmes
+passed (``programmes=``, the ones the reader may see and chose; None lists every programme's); terms
+of two programmes that share a slug share a row, as a filter by the slug matches both. The
+``concept`` axis is the crosswalk's (mechanisms.models.ConceptMapping): a configuration is in the
+column of each shared framework concept that its mechanism, theme, a context or an outcome is mapped
+to, whatever its programme, so programmes with different vocabularies compare there.
+
 The caller decides visibility: pass an already filtered queryset (visible_to(user), API filters). It
 enters the SQL as a subquery, never as a list of ids (at 100k configurations an IN list of ids cost
 more than the counting).
@@ -35,9 +42,11 @@ from django.db import connection
 
 from mechanisms.models import (
     CMOConfiguration,
+    ConceptMapping,
     ConfigurationPathway,
     Effect,
     EnablingMechanism,
+    FrameworkConcept,
     MechanismTheme,
     Pathway,
     WishDimension,
@@ -53,9 +62,9 @@ IDS_LIMIT = 100
 class Axis:
     """One dimension a matrix can be drawn along.
 
-    terms(programme=None) -> [(key, slug, label)] in display order, key being what the SQL yields for
-    the term (its primary key, or the choice value); one query, or none for choices. With a
-    programme, a programme's own vocabulary (teams, mechanisms, themes) is that programme's only.
+    terms(programmes=None) -> [(key, slug, label)] in display order, key being what the SQL yields for
+    the term (its primary key, or the choice value); one query, or none for choices. A programme's own
+    terms (teams, mechanisms, themes) are those of ``programmes`` (a queryset; None: every programme).
     A single-valued axis is a ``column`` of the configuration row (mechanism_id). A many-valued axis
     lives in a link table ``link`` (model) whose ``link_configuration`` and ``link_key`` columns pair a
     configuration with a key; ``repeats`` when one configuration can pair with one key twice (a Wish
@@ -64,22 +73,45 @@ class Axis:
 
     name: str
     label: str
-    terms: Callable[[], list]
+    terms: Callable[..., list]
     column: str | None = None
     link: type | None = None
     link_configuration: str = ""
     link_key: str = ""
     repeats: bool = False
+    # A link "table" given as SQL (qn -> SELECT configuration_id, <link_key>), for a derived axis.
+    link_sql: Callable[[Callable], str] | None = None
 
 
 def _slug_terms(model, label=lambda term: term.name):
-    def terms(programme=None):
-        rows = model.objects.order_by(*model._meta.ordering)
-        if programme is not None and getattr(model, "programme_path", None) == "programme":
-            rows = rows.filter(programme=programme)
-        return [(term.pk, term.slug, label(term)) for term in rows]
+    owned = getattr(model, "programme_path", None) == "programme"
+
+    def terms(programmes=None):
+        queryset = model.objects.order_by(*model._meta.ordering)
+        if owned and programmes is not None:
+            queryset = queryset.filter(programme__in=programmes)
+        return [(term.pk, term.slug, label(term)) for term in queryset]
 
     return terms
+
+
+def _concept_links(qn):
+    """(configuration_id, concept_id) of every configuration the crosswalk maps to a concept: its
+    mechanism, theme, a context or an outcome is mapped to it (UNION: each pair once)."""
+    mapping, config = qn(ConceptMapping._meta.db_table), qn(CMOConfiguration._meta.db_table)
+    selects = [
+        f"SELECT c.id AS configuration_id, m.concept_id AS concept_id FROM {config} c "
+        f"JOIN {mapping} m ON m.mechanism_id = c.mechanism_id",
+        f"SELECT c.id, m.concept_id FROM {config} c JOIN {mapping} m ON m.theme_id = c.theme_id",
+    ]
+    for name in ("contexts", "outcomes"):
+        field = CMOConfiguration._meta.get_field(name)
+        through = qn(field.remote_field.through._meta.db_table)
+        selects.append(
+            f"SELECT l.{qn(field.m2m_column_name())}, m.concept_id FROM {through} l "
+            f"JOIN {mapping} m ON m.{qn(name[:-1] + '_id')} = l.{qn(field.m2m_reverse_name())}"
+        )
+    return " UNION ".join(selects)
 
 
 def _short(term):
@@ -110,8 +142,14 @@ AXES = {
         link=ConfigurationPathway, link_configuration="configuration_id", link_key="pathway_id",
     ),
     "effect": Axis(
-        "effect", "Effect", lambda programme=None: [(value, value, label) for value, label in Effect.choices],
+        "effect", "Effect", lambda programmes=None: [(value, value, label) for value, label in Effect.choices],
         column="effect",
+    ),
+    # The crosswalk's shared axis: configurations of every programme in play, counted per framework
+    # concept their terms are mapped to (mechanisms.models.ConceptMapping).
+    "concept": Axis(
+        "concept", "Framework concept", _slug_terms(FrameworkConcept),
+        link_sql=_concept_links, link_configuration="configuration_id", link_key="concept_id",
     ),
 }
 
@@ -145,9 +183,12 @@ def _key(axis, alias, qn, weighted=False):
     axis (at least 1), JOIN clauses)."""
     if axis.column:
         return f"v.{qn(axis.column)}", "1", ""
-    table = qn(axis.link._meta.db_table)
     config, key = qn(axis.link_configuration), qn(axis.link_key)
-    source = f"(SELECT DISTINCT {config}, {key} FROM {table})" if axis.repeats else table
+    if axis.link_sql is not None:
+        source = f"({axis.link_sql(qn)})"
+    else:
+        table = qn(axis.link._meta.db_table)
+        source = f"(SELECT DISTINCT {config}, {key} FROM {table})" if axis.repeats else table
     joins = f" LEFT JOIN {source} {alias} ON {alias}.{config} = v.id"
     if not weighted:
         return f"{alias}.{key}", "1", joins
@@ -237,15 +278,30 @@ def _cell_ids(configurations, row_axis, col_axis, limit):
     return members
 
 
-def build_matrix(configurations, rows, cols, ids_limit=0, programme=None):
+def _by_slug(terms):
+    """[(slug, label, [keys])] of an axis's terms, in order: terms of several programmes that share a
+    slug (each programme's own `leadership` mechanism) share a row, as a filter by that slug matches
+    them all; their labels are joined when they differ."""
+    grouped = {}
+    for key, slug, label in terms:
+        entry = grouped.setdefault(slug, (slug, [], []))
+        entry[2].append(key)
+        if str(label) not in entry[1]:
+            entry[1].append(str(label))
+    return [(slug, " / ".join(labels), keys) for slug, labels, keys in grouped.values()]
+
+
+def build_matrix(configurations, rows, cols, ids_limit=0, programmes=None):
     """Count the configurations in ``configurations`` at each crossing of axis ``rows`` and ``cols``.
 
     With ``ids_limit`` each cell also lists the ids and slugs of its first ``ids_limit``
     configurations (by slug) and says whether that is all of them (``ids_complete``).
+    ``programmes`` (a Programme queryset, or None for all) decides which programmes' own terms a
+    programme-owned axis (team, mechanism, theme) lists: pass the programmes the reader may see (and
+    chose). Terms of several programmes sharing a slug share a row (their configurations are
+    disjoint: a configuration and its terms belong to one programme, so the counts add up).
     Raises ValueError naming the bad argument ("rows: unknown axis 'x'; choose one of ...").
     rows == cols is allowed (a diagonal). See the module docstring for the shape and the query cost.
-    With ``programme``, the rows and columns of a programme's own vocabulary are its terms only
-    (another programme's terms would be empty rows, and may share its slugs).
     """
     row_axis = _axis(rows, "rows")
     col_axis = _axis(cols, "cols")
@@ -265,16 +321,23 @@ def build_matrix(configurations, rows, cols, ids_limit=0, programme=None):
             total = count
     members = _cell_ids(configurations, row_axis, col_axis, ids_limit) if ids_limit and cells else {}
 
-    row_terms = row_axis.terms(programme)  # one query per vocabulary axis
-    col_terms = row_terms if col_axis is row_axis else col_axis.terms(programme)
+    row_terms = _by_slug(row_axis.terms(programmes))  # one query per vocabulary axis
+    col_terms = row_terms if col_axis is row_axis else _by_slug(col_axis.terms(programmes))
     grid = []
-    for row_key, row_slug, _ in row_terms:
+    for row_slug, _, row_keys in row_terms:
         line = []
-        for col_key, col_slug, _ in col_terms:
-            count, triggered, disabled = cells.get((row_key, col_key), (0, 0, 0))
+        for col_slug, _, col_keys in col_terms:
+            count = triggered = disabled = 0
+            listed = []
+            for row_key in row_keys:
+                for col_key in col_keys:
+                    n, t, d = cells.get((row_key, col_key), (0, 0, 0))
+                    count, triggered, disabled = count + n, triggered + t, disabled + d
+                    listed += members.get((row_key, col_key), [])
             cell = {"row": row_slug, "col": col_slug, "count": count, "triggered": triggered, "disabled": disabled}
             if ids_limit:
-                listed = members.get((row_key, col_key), [])
+                if len(row_keys) > 1 or len(col_keys) > 1:
+                    listed = sorted(listed, key=lambda item: (item[1], item[0]))[:ids_limit]
                 cell["ids"] = [pk for pk, _ in listed]
                 cell["slugs"] = [slug for _, slug in listed]
                 cell["ids_complete"] = len(listed) == count
@@ -282,7 +345,8 @@ def build_matrix(configurations, rows, cols, ids_limit=0, programme=None):
         grid.append(line)
 
     def header(terms, counts):
-        return [{"key": slug, "label": str(label), "count": counts.get(key, 0)} for key, slug, label in terms]
+        return [{"key": slug, "label": label, "count": sum(counts.get(key, 0) for key in keys)}
+                for slug, label, keys in terms]
 
     return {
         "row_axis": {"key": row_axis.name, "label": row_axis.label},

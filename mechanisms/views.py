@@ -21,7 +21,7 @@ from rest_framework.exceptions import ValidationError as DRFValidationError
 from cmo_kb.filters import _accepts
 from cmo_kb.vocabulary import ReviewStatus
 from evidence.models import EvidenceExcerpt, EvidenceLink
-from projects.models import QualityDomain, Team, TeamQualityDomain
+from projects.models import Programme, QualityDomain, Team, TeamQualityDomain
 from projects.pages import in_programme, programme_or_404, share_programme, visible_programme_ids
 
 from .api import ConfigurationFilterSet
@@ -628,7 +628,8 @@ def matrix(request, programme):
     configurations = CMOConfiguration.objects.published().filter(programme=programme)
     if influence:
         configurations = configurations.filter(influence=influence)
-    data = build_matrix(configurations, choice["rows"], choice["cols"], programme=programme)
+    data = build_matrix(configurations, choice["rows"], choice["cols"],
+                        programmes=Programme.objects.filter(pk=programme.pk))
     list_url = reverse("pages:configuration-list", args=[programme.slug])
     top = max([cell["count"] for row in data["cells"] for cell in row] + [0])
     extra = {"influence": influence} if influence else {}

@@ -53,8 +53,14 @@ Project (.qdpx = ZIP of project.qde + sources/<guid>.txt):
 - Variables: on sources (kind, date, authors, publisher, programme) and cases (short name,
   organisation, programme). QDA-XML has no variables on selections, hence the excerpt-kind codes.
 
-Every GUID is a uuid5 over the object's natural key (slug, username, choice value), so exporting
-unchanged data twice gives byte-identical files, and a re-import matches objects up.
+Every GUID is a uuid5 over the object's natural key (slug, username, choice value; for a programme's
+own terms, whose slugs are unique within the programme only, the programme's slug and the term's), so
+exporting unchanged data twice gives byte-identical files, and a re-import matches objects up.
+
+Programmes: an export holds the programmes given (the API: those the reader may see, or
+?programme=; the command: --programme, or all), their own vocabularies, teams, sources, excerpts and
+configurations, and the shared frameworks. The project's name and description say which; with
+several programmes, the codes of a programme's own terms carry its short name.
 
 
 The package, by job: schema.py (namespaces, GUIDs, XML helpers), data.py (the snapshot and its
@@ -77,6 +83,7 @@ from evidence.refi_qda.schema import (  # noqa: F401
     source_file_name,
     source_guid,
     statement_note_guid,
+    term_code_guid,
 )
 from evidence.refi_qda.data import (  # noqa: F401
     CODEBOOK_QUERIES,

@@ -80,16 +80,20 @@ def iter_project_qdpx(data, rows):
     yield sink.drain()
 
 
-def iter_qdpx(include_drafts=False, internal_notes=False):
-    """The .qdpx of what the caller may see (see load_export_data), as chunks of bytes."""
-    data = load_export_data(include_drafts=include_drafts, internal_notes=internal_notes)
+def iter_qdpx(include_drafts=False, internal_notes=False, programmes=None, drafts_of=None):
+    """The .qdpx of what the caller may see (see load_export_data: the programmes exported, whose
+    drafts), as chunks of bytes."""
+    data = load_export_data(include_drafts=include_drafts, internal_notes=internal_notes, programmes=programmes,
+                            drafts_of=drafts_of)
     yield from iter_project_qdpx(data, StreamedRows(data))
 
 
-def export_qdpx(include_drafts=False, internal_notes=False):
+def export_qdpx(include_drafts=False, internal_notes=False, programmes=None, drafts_of=None):
     """The whole .qdpx as bytes (for small knowledge bases and tests; downloads stream iter_qdpx)."""
-    return b"".join(iter_qdpx(include_drafts=include_drafts, internal_notes=internal_notes))
+    return b"".join(iter_qdpx(include_drafts=include_drafts, internal_notes=internal_notes, programmes=programmes,
+                              drafts_of=drafts_of))
 
 
-def export_codebook(include_drafts=False, internal_notes=False):
-    return build_codebook_xml(load_export_data(include_drafts=include_drafts, evidence=False, internal_notes=internal_notes))
+def export_codebook(include_drafts=False, internal_notes=False, programmes=None, drafts_of=None):
+    return build_codebook_xml(load_export_data(include_drafts=include_drafts, evidence=False, internal_notes=internal_notes,
+                                               programmes=programmes, drafts_of=drafts_of))

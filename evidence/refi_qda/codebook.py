@@ -19,6 +19,7 @@ from evidence.refi_qda.schema import (
     configuration_code_guid,
     guid,
     statement_note_guid,
+    term_code_guid,
 )
 
 
@@ -98,7 +99,19 @@ def _lookups(data):
         "configuration": by_pk(data.configurations),
         "source": by_pk(data.sources),
         "user": by_pk(data.users),
+        "programme_slug": {programme.pk: programme.slug for programme in data.programmes},
     }
+
+
+def own_code(kind, term, data, lookups):
+    """(GUID, name) of the code of a programme's own term: the name carries the programme's short name
+    when the export holds several programmes."""
+    programme_slug = lookups["programme_slug"].get(term.programme_id, "")
+    name = term.name
+    if len(data.programmes) > 1:
+        programme = next(p for p in data.programmes if p.pk == term.programme_id)
+        name = f"{name} ({programme.short_name or programme.name})"
+    return term_code_guid(kind, programme_slug, term.slug), name
 
 
 def build_codes(data, with_notes=False):
@@ -129,10 +142,10 @@ def build_codes(data, with_notes=False):
                       "The report's four enabling mechanisms (section 4), their themes, and under them the CMO "
                       "configurations in which each mechanism was triggered or disabled.")
     for mechanism in data.mechanisms:
-        code = Code(guid("code", "mechanism", mechanism.slug), mechanism.name, True, mechanism.description)
+        code = Code(*own_code("mechanism", mechanism, data, lookups), True, mechanism.description)
         for theme in data.themes:
             if theme.mechanism_id == mechanism.pk:
-                theme_code = Code(guid("code", "theme", theme.slug), theme.name, True, theme.description)
+                theme_code = Code(*own_code("theme", theme, data, lookups), True, theme.description)
                 theme_code.children = by_theme.get(theme.pk, [])
                 code.children.append(theme_code)
         code.children.extend(by_mechanism.get(mechanism.pk, []))
@@ -163,7 +176,7 @@ def build_codes(data, with_notes=False):
     kinds = Code(guid("code", "group", "outcome-kinds"), "Outcome kinds", False, "Outcomes, by kind.")
     for kind in data.outcome_kinds:
         code = Code(guid("code", "outcome-kind", kind.slug), kind.name, True, kind.description)
-        code.children = [Code(guid("code", "outcome", o.slug), o.name, True, o.description)
+        code.children = [Code(*own_code("outcome", o, data, lookups), True, o.description)
                          for o in data.outcomes if o.kind_id == kind.pk]
         kinds.children.append(code)
     codes.append(kinds)
@@ -172,7 +185,7 @@ def build_codes(data, with_notes=False):
                     "Circumstances that decide whether a mechanism fires, by category.")
     categories = {}
     for context in data.contexts:
-        code = Code(guid("code", "context", context.slug), context.name, True, context.description)
+        code = Code(*own_code("context", context, data, lookups), True, context.description)
         if context.category:
             if context.category not in categories:
                 categories[context.category] = Code(guid("code", "context-category", context.category),
@@ -188,7 +201,7 @@ def build_codes(data, with_notes=False):
                       children=[Code(guid("code", "part", value), label, True) for value, label in Part.choices]))
     codes.append(Code(guid("code", "group", "speaker-roles"), "Speaker roles", False,
                       "Who is speaking in a participant quote.",
-                      children=[Code(guid("code", "speaker-role", r.slug), r.name, True, r.description)
+                      children=[Code(*own_code("speaker-role", r, data, lookups), True, r.description)
                                 for r in data.speaker_roles]))
     codes.append(Code(guid("code", "group", "excerpt-kinds"), "Excerpt kinds", False,
                       "What kind of evidence an excerpt is.",

@@ -19,6 +19,9 @@ class ExportData:
     include_drafts: bool = False
     # Curators' internal notes (cmo_kb/internal_notes.py): configuration notes, excerpt notes.
     internal_notes: bool = False
+    # The programmes exported (by name), and their ids (every programme-owned query is narrowed to them).
+    programmes: list = field(default_factory=list)
+    programme_ids: list = field(default_factory=list)
     mechanisms: list = field(default_factory=list)
     themes: list = field(default_factory=list)
     dimensions: list = field(default_factory=list)
@@ -47,6 +50,7 @@ class ExportData:
 
 # The queries load_export_data makes, whatever the data size (pinned by tests/exports/).
 EXPORT_QUERIES = [
+    "programmes exported",
     "enabling mechanisms",
     "mechanism themes",
     "Wish dimensions",
@@ -87,17 +91,21 @@ def _grouped(rows):
     return grouped
 
 
-def load_export_data(include_drafts=False, evidence=True, internal_notes=False):
+def load_export_data(include_drafts=False, evidence=True, internal_notes=False, programmes=None, drafts_of=None):
     """Read what an export shows. Costs len(EXPORT_QUERIES) queries, whatever the data size; without
     evidence (a codebook needs no sources, excerpts, links or users) len(CODEBOOK_QUERIES).
 
-    Published configurations only, unless include_drafts; curators' internal notes only with
-    internal_notes (the caller decides who may ask for either: evaluators).
-    Vocabularies, sources, excerpts and teams are public and exported whole.
+    ``programmes``: the programmes exported (a Programme queryset; None: every programme); their own
+    vocabularies, teams, sources and excerpts are exported whole, the shared frameworks too.
+    Published configurations only, unless include_drafts: then also the drafts and configurations
+    in review of ``drafts_of`` (a Programme queryset, those the reader writes in; None: every
+    programme exported). Curators' internal notes only with internal_notes (the caller decides who
+    may ask for either: evaluators).
     """
     from django.contrib.auth import get_user_model
     from django.db.models import Q
 
+    from cmo_kb.vocabulary import ReviewStatus
     from evidence.models import EvidenceExcerpt, EvidenceLink, Source, SpeakerRole
     from mechanisms.models import (
         CMOConfiguration,
@@ -111,9 +119,14 @@ def load_export_data(include_drafts=False, evidence=True, internal_notes=False):
         WishPole,
         WishShift,
     )
-    from projects.models import QualityDomain, Team
+    from projects.models import Programme, QualityDomain, Team
 
-    configurations = CMOConfiguration.objects.all() if include_drafts else CMOConfiguration.objects.published()
+    chosen = list((Programme.objects.all() if programmes is None else programmes).order_by("name", "slug"))
+    ids = [programme.pk for programme in chosen]
+    shown = Q(status=ReviewStatus.PUBLISHED)
+    if include_drafts:
+        shown = Q() if drafts_of is None else shown | Q(programme__in=drafts_of)
+    configurations = CMOConfiguration.objects.filter(shown, programme_id__in=ids)
     configurations = configurations.defer("search_text", "search_vector").order_by("slug")
     # Subqueries, not id lists: an empty id list would skip its query and change the count.
     exported = configurations.values("pk")
@@ -125,17 +138,19 @@ def load_export_data(include_drafts=False, evidence=True, internal_notes=False):
             .values_list("cmoconfiguration_id", f"{target}_id")
         )
 
-    data = ExportData(include_drafts=include_drafts, internal_notes=internal_notes)
-    data.mechanisms = list(EnablingMechanism.objects.order_by("order", "name", "slug"))
-    data.themes = list(MechanismTheme.objects.order_by("mechanism__order", "order", "name", "slug"))
+    data = ExportData(include_drafts=include_drafts, internal_notes=internal_notes, programmes=chosen, programme_ids=ids)
+    mine = {"programme_id__in": ids}
+    data.mechanisms = list(EnablingMechanism.objects.filter(**mine).order_by("order", "name", "programme_id", "slug"))
+    data.themes = list(MechanismTheme.objects.filter(**mine).order_by(
+        "mechanism__order", "order", "name", "programme_id", "slug"))
     data.dimensions = list(WishDimension.objects.order_by("order", "name", "slug"))
     data.poles = list(WishPole.objects.order_by("dimension__order", "position", "slug"))
     data.quality_domains = list(QualityDomain.objects.order_by("order", "name", "slug"))
     data.outcome_kinds = list(OutcomeKind.objects.order_by("order", "name", "slug"))
-    data.outcomes = list(Outcome.objects.order_by("order", "name", "slug"))
-    data.contexts = list(Context.objects.order_by("category", "order", "name", "slug"))
-    data.teams = list(Team.objects.select_related("programme").order_by("order", "name", "slug"))
-    data.speaker_roles = list(SpeakerRole.objects.order_by("order", "name", "slug"))
+    data.outcomes = list(Outcome.objects.filter(**mine).order_by("order", "name", "programme_id", "slug"))
+    data.contexts = list(Context.objects.filter(**mine).order_by("category", "order", "name", "programme_id", "slug"))
+    data.teams = list(Team.objects.filter(**mine).select_related("programme").order_by("order", "name", "slug"))
+    data.speaker_roles = list(SpeakerRole.objects.filter(**mine).order_by("order", "name", "programme_id", "slug"))
     data.configurations = list(configurations)
     data.configuration_teams = _grouped(through(CMOConfiguration.teams, "team"))
     data.configuration_contexts = _grouped(through(CMOConfiguration.contexts, "context"))
@@ -155,14 +170,15 @@ def load_export_data(include_drafts=False, evidence=True, internal_notes=False):
     if not evidence:
         return data
     data.exported = exported
-    data.sources = list(Source.objects.select_related("kind", "programme").defer("full_text").order_by("title", "slug"))
+    data.sources = list(Source.objects.filter(**mine).select_related("kind", "programme").defer("full_text")
+                        .order_by("title", "slug"))
     links = EvidenceLink.objects.filter(configuration_id__in=exported)
     curated = [
         configurations,
         links,
-        EvidenceExcerpt.objects.all(),
-        Source.objects.all(),
-        Team.objects.all(),
+        EvidenceExcerpt.objects.filter(source__programme_id__in=ids),
+        Source.objects.filter(**mine),
+        Team.objects.filter(**mine),
     ]
     who = Q()
     for qs in curated:
@@ -221,7 +237,7 @@ class StreamedRows:
     def _excerpts(self):
         from evidence.models import EvidenceExcerpt
 
-        return EvidenceExcerpt.objects.all()
+        return EvidenceExcerpt.objects.filter(source__programme_id__in=self.data.programme_ids)
 
     def _links(self):
         from evidence.models import EvidenceLink
@@ -281,4 +297,5 @@ class StreamedRows:
         """(slug, full text) per source, in the snapshot's order."""
         from evidence.models import Source
 
-        return Source.objects.order_by("title", "slug").values_list("slug", "full_text").iterator(chunk_size=TEXT_CHUNK)
+        return (Source.objects.filter(programme_id__in=self.data.programme_ids).order_by("title", "slug")
+                .values_list("slug", "full_text").iterator(chunk_size=TEXT_CHUNK))

@@ -28,6 +28,7 @@ from evidence.refi_qda.schema import (
     source_file_name,
     source_guid,
     statement_note_guid,
+    term_code_guid,
 )
 from evidence.refi_qda.codebook import _add_sets, _choices, _code_element, _lookups, build_codes
 
@@ -174,7 +175,7 @@ def iter_project_xml(data, rows):
     )
     root = ET.Element(_q(ns, "Project"), {"xmlns": ns, **{
         k: v for k, v in {
-            "name": "CMO KB" + (" (with drafts)" if data.include_drafts else ""),
+            "name": project_name(data),
             "origin": ORIGIN,
             "modifiedDateTime": _datetime(latest),
         }.items() if v
@@ -217,8 +218,10 @@ def iter_project_xml(data, rows):
     _add_sets(tail, ns, data, member_attribute="targetGUID")
     scope = ("published, draft and in-review CMO configurations" if data.include_drafts
              else "published CMO configurations only")
+    held = "; ".join(f"{p.name} ({p.slug})" for p in data.programmes) or "none"
     _sub(tail, _q(ns, "Description"), text=(
-        f"Exported from CMO KB, a realist-evaluation knowledge base ({scope}). Codes: enabling mechanisms "
+        f"Exported from CMO KB, a realist-evaluation knowledge base ({scope}). "
+        f"Programme{'s' if len(data.programmes) != 1 else ''}: {held}. Codes: enabling mechanisms "
         "with their themes and, under them, one code per CMO configuration; Wish dimensions and poles; quality "
         "domains; outcome kinds and outcomes; contexts; CMO parts; speaker roles; excerpt kinds. Each source's "
         "evidence excerpts are selections coded with the configurations they evidence; cases are teams; links "
@@ -227,6 +230,12 @@ def iter_project_xml(data, rows):
     for element in tail:
         yield from top(element)
     yield "\n</Project>\n"
+
+
+def project_name(data):
+    """"CMO KB: <programmes>", "(with drafts)" when it holds drafts: what a QDA tool shows first."""
+    names = ", ".join(p.short_name or p.name for p in data.programmes)
+    return "CMO KB" + (f": {names}" if names else "") + (" (with drafts)" if data.include_drafts else "")
 
 
 def _rows_of(rows, key, value):
@@ -364,7 +373,7 @@ def _selection(excerpt, links, lookups, kinds, internal_notes):
     present = {part for _, part in links}
     code_guids += [_part_guid(value) for value in _part_values() if value in present]  # in Part's order
     if role:
-        code_guids.append(guid("code", "speaker-role", role.slug))
+        code_guids.append(term_code_guid("speaker-role", lookups["programme_slug"].get(role.programme_id, ""), role.slug))
     code_guids.append(guid("code", "excerpt-kind", excerpt["kind"]))
     codings = "".join(
         f'{pad}{INDENT}<Coding guid="{guid("coding", slug, code_guid)}">'

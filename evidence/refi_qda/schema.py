@@ -85,6 +85,13 @@ def _user_guid(username):
     return guid("user", username)
 
 
+def term_code_guid(kind, programme_slug, slug):
+    """The code of a programme's own term (mechanism, theme, context, outcome, speaker role): its slug
+    is unique within its programme only, so the programme's slug is part of the key (two programmes'
+    `leadership` contexts are two codes)."""
+    return guid("code", kind, programme_slug, slug)
+
+
 def configuration_code_guid(slug):
     return guid("code", "configuration", slug)
 

@@ -30,7 +30,7 @@ def test_excerpts_are_public_in_source_order(kb, anon_client):
 def test_excerpt_representation(kb, anon_client):
     data = anon_client.get("/api/excerpts/q-control/").json()
     assert data == {
-        "id": kb.q_control.pk, "slug": "q-control", "source": "small-report",
+        "id": kb.q_control.pk, "slug": "q-control", "source": "small-report", "programme": "ctg",
         "text": "I feel more in control of my own dialysis now.", "start": kb.q_control.start, "end": kb.q_control.end,
         "section": "1 Introduction", "team": "shc", "speaker_role": "patient",
         "attribution": "(Shared Haemodialysis Care, patient)", "kind": "participant_quote", "wave": None,

@@ -105,10 +105,10 @@ def test_matrix_csv_is_the_grid_of_counts(kb, anon_client):
 
 
 @pytest.mark.parametrize("query,errors", [
-    ("", {"rows": ["rows is required. Accepted: team, mechanism, theme, wish_dimension, quality_domain, pathway, effect."],
-          "cols": ["cols is required. Accepted: team, mechanism, theme, wish_dimension, quality_domain, pathway, effect."]}),
+    ("", {"rows": ["rows is required. Accepted: team, mechanism, theme, wish_dimension, quality_domain, pathway, effect, concept."],
+          "cols": ["cols is required. Accepted: team, mechanism, theme, wish_dimension, quality_domain, pathway, effect, concept."]}),
     ("rows=colour&cols=team",
-     {"rows": ["rows 'colour' is not an axis. Accepted: team, mechanism, theme, wish_dimension, quality_domain, pathway, effect."]}),
+     {"rows": ["rows 'colour' is not an axis. Accepted: team, mechanism, theme, wish_dimension, quality_domain, pathway, effect, concept."]}),
     ("rows=team&cols=mechanism&team=x", {"team": ["Unknown team 'x'. Accepted: pathway, shc."]}),
     ("rows=team&cols=mechanism&effect=maybe", {"effect": ["'maybe' is not a valid choice. Accepted: triggered, disabled."]}),
     ("rows=team&cols=mechanism&id=z", {"id": ["'z' is not a whole number. Accepted: whole numbers such as 1 or 1,2,3."]}),

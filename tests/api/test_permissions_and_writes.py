@@ -53,7 +53,8 @@ def test_analysts_cannot_write(kb, analyst_client, method, url):
 def test_evaluator_writes_a_vocabulary_row(kb, evaluator_client):
     response = evaluator_client.post("/api/contexts/", {"slug": "cuts", "name": "Service cuts", "category": "policy"}, format="json")
     assert response.status_code == 201
-    assert response.json() == {"slug": "cuts", "name": "Service cuts", "description": "", "order": 0, "category": "policy"}
+    assert response.json() == {"slug": "cuts", "name": "Service cuts", "description": "", "order": 0, "category": "policy",
+                               "programme": "ctg"}
     response = evaluator_client.patch("/api/contexts/cuts/", {"name": "Cuts to services"}, format="json")
     assert response.json()["name"] == "Cuts to services"
     assert Context.objects.get(slug="cuts").history.first().history_user.username == "eva"
@@ -98,6 +99,7 @@ def test_non_lead_cannot_publish(kb, evaluator_client):
     response = evaluator_client.patch("/api/configurations/pathway-targets/", {"status": "published"}, format="json")
     assert response.status_code == 403
     assert "Only lead evaluators can publish" in response.json()["detail"]
+    assert response.json()["programme"] == "ctg"
     assert CMOConfiguration.objects.get(slug="pathway-targets").status == "draft"
     # ... but can submit it for review
     response = evaluator_client.patch("/api/configurations/pathway-targets/", {"status": "in_review"}, format="json")

@@ -11,8 +11,9 @@ import pytest
 from evidence.models import EvaluationWave
 
 CASES = [
-    # count; programmes
-    ("/api/programmes/", 2),
+    # count; programmes; their frameworks (instances, not rows: each says the reader's role, which
+    # costs a token client one more query, the user's memberships)
+    ("/api/programmes/", 3),
     # count; teams + programme; quality domains (+ domain, evidence); relationship levels; key figures
     ("/api/teams/", 5),
     # count; mechanisms; their themes
@@ -87,10 +88,12 @@ def test_anonymous_query_counts(kb_with_waves, grow, anon_client, url, expected,
 
 
 @pytest.mark.parametrize("url,expected", [
-    # + token and user; + the user's groups (the evaluator check, once per request, where
-    # visibility depends on it)
-    ("/api/configurations/", 8 + 2), ("/api/excerpts/", 2 + 2), ("/api/evidence-links/", 1 + 2),
-    ("/api/matrix/?rows=team&cols=wish_dimension", 3 + 2),
+    # + token and user; + the user's groups (the evaluator check, once per request, where the
+    # internal notes depend on it)
+    ("/api/configurations/", 8 + 2), ("/api/excerpts/", 2 + 2),
+    # + token and user only: which configurations a user sees is a subquery of the programmes they
+    # belong to (projects/membership.py visible_curated), no evaluator check of its own
+    ("/api/evidence-links/", 1 + 1), ("/api/matrix/?rows=team&cols=wish_dimension", 3 + 1),
     # + token and user only: teams are public, no evaluator check
     ("/api/teams/", 5 + 1),
 ])

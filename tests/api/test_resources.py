@@ -145,7 +145,7 @@ def test_a_page_past_the_last_is_404_naming_the_parameter(kb, anon_client):
 def test_unknown_parameter_on_a_vocabulary(kb, anon_client):
     response = anon_client.get("/api/mechanisms/?slug=x")
     assert response.status_code == 400
-    assert response.json() == {"slug": ["Unknown query parameter. Accepted: cursor, format, name, page, page_size, view."]}
+    assert response.json() == {"slug": ["Unknown query parameter. Accepted: cursor, format, name, page, page_size, programme, view."]}
 
 
 def test_page_size_on_numbered_pages(kb, anon_client):
@@ -187,9 +187,11 @@ def test_the_vocabularies_read_rows():
     lists have rows of their own)."""
     from cmo_kb.api import ValuesRows
 
+    # (Programmes read instances: each says the reader's own role in it, which a plan made once,
+    # without a request, cannot.)
     prefixes = sorted(prefix for prefix, viewset in _rows_lists() if ValuesRows.of(viewset.serializer_class) is not None)
     assert prefixes == sorted([
-        "programmes", "teams", "wish-dimensions", "mechanisms", "themes", "quality-domains", "relationship-levels", "pathways", "contexts",
+        "teams", "wish-dimensions", "mechanisms", "themes", "quality-domains", "relationship-levels", "pathways", "contexts",
         "outcomes", "outcome-kinds", "relationship-pairs", "speaker-roles", "waves", "evidence-links",
     ])
 

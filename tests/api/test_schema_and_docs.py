@@ -24,10 +24,13 @@ def schema(db, anon_client):
 
 def test_schema_covers_every_resource(schema):
     for name in ["programmes", "teams", "mechanisms", "themes", "wish-dimensions", "quality-domains", "relationship-levels",
-                 "pathways", "contexts", "outcomes", "configurations", "sources", "excerpts", "evidence-links"]:
+                 "pathways", "contexts", "outcomes", "configurations", "sources", "excerpts", "evidence-links",
+                 "frameworks", "concept-mappings"]:
         assert f"/api/{name}/" in schema["paths"], name
     assert "/api/configurations/{slug}/" in schema["paths"]
     assert "/api/evidence-links/{id}/" in schema["paths"]
+    assert "/api/programmes/{programme_slug}/members/{username}/" in schema["paths"]
+    assert "/api/concept-mappings/{id}/" in schema["paths"]
     assert "/api/matrix/" in schema["paths"]
     assert "/api/auth/token/" in schema["paths"]
 
@@ -40,7 +43,8 @@ def test_schema_documents_configuration_filters(schema):
     params = _parameters(schema, "/api/configurations/")
     for name in ["team", "mechanism", "theme", "effect", "influence", "barrier_or_enabler", "context", "outcome", "outcome_kind",
                  "wish_dimension", "wish_direction", "wish_between", "quality_domain", "pathway", "relationship_level",
-                 "status", "has_evidence", "search", "id", "updated_since", "cursor", "page_size", "view"]:
+                 "status", "has_evidence", "search", "id", "updated_since", "cursor", "page_size", "view", "programme",
+                 "concept"]:
         assert name in params, name
     assert params["team"]["schema"] == {"type": "array", "items": {"type": "string"}}
     assert "comma-separated or repeated" in params["team"]["description"]
@@ -58,7 +62,7 @@ def test_schema_documents_excerpt_filters_and_matrix_axes(schema):
     matrix = _parameters(schema, "/api/matrix/")
     assert matrix["rows"]["required"] is True
     assert sorted(matrix["rows"]["schema"]["enum"]) == sorted(
-        ["team", "mechanism", "theme", "wish_dimension", "quality_domain", "pathway", "effect"]
+        ["team", "mechanism", "theme", "wish_dimension", "quality_domain", "pathway", "effect", "concept"]
     )
     assert "effect" in matrix and "team" in matrix
 

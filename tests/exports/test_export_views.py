@@ -102,7 +102,7 @@ def test_bad_include_drafts_value_is_a_400_naming_it(kb, evaluator_client):
 def test_unknown_parameter_is_a_400_naming_it(kb, anon_client):
     response = anon_client.get(QDC, {"drafts": "1"})
     assert response.status_code == 400
-    assert response.json() == {"drafts": ["Unknown parameter. Accepted: include_drafts."]}
+    assert response.json() == {"drafts": ["Unknown parameter. Accepted: include_drafts, programme."]}
 
 
 def test_only_get(kb, evaluator_client):
@@ -113,10 +113,11 @@ def test_only_get(kb, evaluator_client):
                                           (QDC, len(refi_qda.CODEBOOK_QUERIES))])
 def test_query_count_does_not_grow_with_the_data(kb, grow_kb, anon_client, evaluator_client, django_assert_num_queries,
                                                  url, queries):
-    # Anonymous: only the export's own queries, one per line of refi_qda.EXPORT_QUERIES (19: 11
-    # vocabularies, configurations, 4 configuration relations, Wish shifts, pathways, sources,
-    # curators) and, as the .qdpx streams, of refi_qda.STREAM_QUERIES (7: two latest changes, team
-    # excerpts, excerpts with links, link notes, links, source texts); the first 17 for the codebook.
+    # Anonymous: only the export's own queries, one per line of refi_qda.EXPORT_QUERIES (20: the
+    # programmes exported, 11 vocabularies, configurations, 4 configuration relations, Wish shifts,
+    # pathways, sources, curators) and, as the .qdpx streams, of refi_qda.STREAM_QUERIES (7: two latest
+    # changes, team excerpts, excerpts with links, link notes, links, source texts); the first 18 for
+    # the codebook. Which programmes a user sees is a subquery of those queries, no query of its own.
     # Evaluator with drafts: + token (with user) + the user's groups. The body is read inside the
     # block: a streamed export's queries run as it is sent.
     sizes = []

@@ -104,7 +104,7 @@ def test_drafts_only_with_include_drafts(corpus_exports, open_qdpx):
     assert all(refi_qda.configuration_code_guid(c.slug) in codes for c in everything)
     # (the seed may have no drafts; then the two exports differ only in their project name)
     project = ET.fromstring(open_qdpx(corpus_exports["qdpx_drafts"]).qde)
-    assert project.get("name") == "CMO KB (with drafts)"
+    assert project.get("name") == "CMO KB: CtGtCR (with drafts)"  # the corpus's one programme, by short name
 
 
 @pytest.mark.django_db

@@ -56,7 +56,7 @@ def test_project_children_come_in_schema_order(kb, open_qdpx, evaluator):
     tags = [child.tag.removeprefix(P) for child in root]
     assert tags == ["Users", "CodeBook", "Variables", "Cases", "Sources", "Notes", "Links", "Sets", "Description"]
     assert tags == sorted(tags, key=PROJECT_ORDER.index)
-    assert root.get("name") == "CMO KB"
+    assert root.get("name") == "CMO KB: Closing the Gap"  # the programmes it holds (short name, or name)
     assert root.get("origin") == "CMO KB"
 
 
@@ -266,7 +266,7 @@ def test_published_export_has_no_drafts(kb, open_qdpx):
 
 def test_export_with_drafts_marks_them_and_codes_their_evidence(kb, open_qdpx):
     qdpx = open_qdpx(refi_qda.export_qdpx(include_drafts=True))
-    assert qdpx.root.get("name") == "CMO KB (with drafts)"
+    assert qdpx.root.get("name") == "CMO KB: Closing the Gap (with drafts)"
     codes = qdpx.codes()
     draft = codes[refi_qda.configuration_code_guid("pathway-targets")]
     assert draft.get("name") == "Pathway targets [draft]"
@@ -365,9 +365,10 @@ def test_empty_database_still_exports_valid_files(db, open_qdpx, project_schema,
 
 @pytest.mark.parametrize("evidence, queries", [(True, refi_qda.EXPORT_QUERIES), (False, refi_qda.CODEBOOK_QUERIES)])
 def test_loading_costs_a_fixed_number_of_queries(kb, grow_kb, django_assert_num_queries, evidence, queries):
-    # One query per line of refi_qda.EXPORT_QUERIES (19), or the first 17 for a codebook; building
+    # One query per line of refi_qda.EXPORT_QUERIES (20: the programmes exported first, for the
+    # project's name and the GUIDs of their own terms), or the first 18 for a codebook; building
     # the codebook costs none, streaming the project one per line of STREAM_QUERIES (7).
-    assert len(refi_qda.EXPORT_QUERIES) == 19 and len(refi_qda.CODEBOOK_QUERIES) == 17
+    assert len(refi_qda.EXPORT_QUERIES) == 20 and len(refi_qda.CODEBOOK_QUERIES) == 18
     assert len(refi_qda.STREAM_QUERIES) == 7
     for size in (0, 3):
         if size:
