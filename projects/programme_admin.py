@@ -178,6 +178,24 @@ def _submitted_programme_id(form):
     return value.pk if not rest else _programme_id_through(value, rest)
 
 
+def _initial_programme_id(form):
+    """The programme an unbound add form's initial data places its object in (e.g. the excerpt form
+    the coding page opens with ?source=<id>), or None."""
+    path = programme_path(form._meta.model)
+    if form.is_bound or path in (None, "pk"):
+        return None
+    head, _, rest = path.partition("__")
+    field, value = form.fields.get(head), form.initial.get(head)
+    if field is None or getattr(field, "queryset", None) is None or value in (None, ""):
+        return None
+    if not rest:
+        return getattr(value, "pk", value) if str(getattr(value, "pk", value)).isdigit() else None
+    try:
+        return field.queryset.model._base_manager.filter(pk=getattr(value, "pk", value)).values_list(rest, flat=True).first()
+    except (ValueError, TypeError, ValidationError):
+        return None
+
+
 def _autocomplete_in(url, programme_id):
     return f"{url}?{urlencode({'programme': programme_id})}"
 
@@ -222,7 +240,7 @@ def programme_form(base, user, owners, narrow=True, owners_label="a programme yo
             super().__init__(*args, **kwargs)
             if narrow:
                 model = self._meta.model
-                programme_id = _submitted_programme_id(self)
+                programme_id = _submitted_programme_id(self) or _initial_programme_id(self)
                 if programme_id is None and self.instance.pk is not None:
                     programme_id = _programme_id_through(self.instance, programme_path(model) or "pk")
                 narrow_choices(self, user, programme_id, owners, shared=programme_path(model) is None,

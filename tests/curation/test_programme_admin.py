@@ -650,3 +650,39 @@ def test_a_refusal_of_the_model_layer_is_a_message_and_writes_nothing(people, se
     kb.pathway_targets.refresh_from_db()
     assert kb.pathway_targets.title == "Pathway targets"
     assert list(kb.pathway_targets.outcomes.all()) == [kb.self_care]
+
+
+def test_the_excerpt_autocomplete_and_the_coding_pages_add_form_keep_to_the_sources_programme(people, second, kb):
+    params = {"app_label": "evidence", "model_name": "evidencelink", "field_name": "excerpt", "term": ""}
+    url = "/admin/evidence/evidenceexcerpt/autocomplete/"
+    found = people.clients["root"].get(url, params | {"programme": second.programme.pk}).json()["results"]
+    assert [r["id"] for r in found] == [str(second.excerpt.pk)]
+    found = people.clients["eva"].get(url, params).json()["results"]
+    assert sorted(int(r["id"]) for r in found) == sorted(
+        EvidenceExcerpt.objects.filter(source__programme=kb.programme).values_list("pk", flat=True))
+    # The coding page opens the add form with the source: its team and speaker role choices are that source's programme's.
+    response = people.clients["root"].get(reverse("admin:evidence_evidenceexcerpt_add"),
+                                          {"source": second.source.pk, "start": "0", "end": "13"})
+    form = response.context["adminform"].form
+    assert list(form.fields["speaker_role"].queryset) == [second.role]
+    assert list(form.fields["team"].queryset) == [second.team]
+
+
+def test_a_theme_slug_is_unique_in_its_programme_on_the_mechanisms_page_too(people, second, kb):
+    client = people.clients["bea"]
+    url = change_url(second.mechanism)
+    data = form_data(client.get(url))
+    # "targeting" is second's theme already (ctg has one too: that one does not count).
+    data = add_inline_row(data, "themes", name="Targeting twice", slug="targeting", order="2", description="")
+    response = client.post(url, data)
+    assert response.status_code == 200
+    themes = next(f.formset for f in response.context["inline_admin_formsets"] if f.formset.prefix == "themes")
+    assert themes.errors[-1] == {"slug": ["Mechanism theme with this slug already exists in this programme."]}
+    data = add_inline_row(form_data(client.get(url)), "themes", name="Timing", slug="timing", order="2", description="")
+    data = add_inline_row(data, "themes", name="Timing again", slug="timing", order="3", description="")
+    response = client.post(url, data)
+    assert response.status_code == 200
+    assert MechanismTheme.objects.filter(programme=second.programme).count() == 1
+    data = add_inline_row(form_data(client.get(url)), "themes", name="Timing", slug="timing", order="2", description="")
+    assert client.post(url, data).status_code == 302
+    assert MechanismTheme.objects.get(programme=second.programme, slug="timing").mechanism == second.mechanism
