@@ -425,6 +425,15 @@ class ProgrammeAdminMixin:
         return programme_path(source) is None
 
     # --- forms
+    def get_changeform_initial_data(self, request):
+        """A new row of someone who writes in one programme only is of that programme."""
+        initial = super().get_changeform_initial_data(request)
+        if self.programme_path == "programme" and "programme" not in initial:
+            only = list(self.owner_programmes(request).values_list("pk", flat=True)[:2])
+            if len(only) == 1:
+                initial["programme"] = only[0]
+        return initial
+
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)
         return programme_form(form, request.user, self.owner_programmes(request), owners_label=self.owners_label)

@@ -686,3 +686,12 @@ def test_a_theme_slug_is_unique_in_its_programme_on_the_mechanisms_page_too(peop
     data = add_inline_row(form_data(client.get(url)), "themes", name="Timing", slug="timing", order="2", description="")
     assert client.post(url, data).status_code == 302
     assert MechanismTheme.objects.get(programme=second.programme, slug="timing").mechanism == second.mechanism
+
+
+def test_a_new_row_of_one_who_writes_in_one_programme_is_of_that_programme(people, second, kb):
+    form = people.clients["bea"].get(reverse("admin:mechanisms_cmoconfiguration_add")).context["adminform"].form
+    assert form.initial["programme"] == second.programme.pk
+    assert list(form.fields["mechanism"].queryset) == [second.mechanism]
+    form = people.clients["root"].get(reverse("admin:mechanisms_cmoconfiguration_add")).context["adminform"].form
+    assert "programme" not in form.initial  # root writes everywhere: to be chosen
+    assert set(form.fields["mechanism"].queryset) == set(EnablingMechanism.objects.all())
