@@ -38,8 +38,40 @@ from .models import (
 )
 
 
+class MechanismThemeInlineForm(forms.ModelForm):
+    """A theme is of its mechanism's programme (MechanismTheme.save), and its slug unique there: the
+    inline has no programme field, so the database constraint is asked here, as a slug error."""
+
+    class Meta:
+        model = MechanismTheme
+        fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        mechanism, slug = cleaned.get("mechanism"), cleaned.get("slug")
+        programme_id = getattr(mechanism, "programme_id", None)
+        if slug and programme_id and (
+            MechanismTheme.objects.filter(programme_id=programme_id, slug=slug).exclude(pk=self.instance.pk).exists()
+        ):
+            self.add_error("slug", "Mechanism theme with this slug already exists in this programme.")
+        return cleaned
+
+
+class MechanismThemeFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        seen = set()
+        for form in self.forms:
+            slug = form.cleaned_data.get("slug") if form.cleaned_data and not form.cleaned_data.get("DELETE") else None
+            if slug in seen:
+                form.add_error("slug", "Two themes here have this slug: a slug is unique in the programme.")
+            seen.add(slug)
+
+
 class MechanismThemeInline(ProgrammeInlineMixin, admin.TabularInline):
     model = MechanismTheme
+    form = MechanismThemeInlineForm
+    formset = MechanismThemeFormSet
     extra = 0
     fields = ("name", "slug", "order", "description")
     prepopulated_fields = {"slug": ("name",)}

@@ -74,8 +74,7 @@ def evaluates(user):
         return True
     cached = getattr(user, "_kb_evaluates", None)
     if cached is None:
-        # request.user is a lazy object: user_is_evaluator queries type(user)'s manager.
-        cached = user._kb_evaluates = user_is_evaluator(getattr(user, "_wrapped", user))
+        cached = user._kb_evaluates = user_is_evaluator(user)
     return cached
 
 
@@ -179,43 +178,59 @@ def _submitted_programme_id(form):
     return value.pk if not rest else _programme_id_through(value, rest)
 
 
+def _initial_programme_id(form):
+    """The programme an unbound add form's initial data places its object in (e.g. the excerpt form
+    the coding page opens with ?source=<id>), or None."""
+    path = programme_path(form._meta.model)
+    if form.is_bound or path in (None, "pk"):
+        return None
+    head, _, rest = path.partition("__")
+    field, value = form.fields.get(head), form.initial.get(head)
+    if field is None or getattr(field, "queryset", None) is None or value in (None, ""):
+        return None
+    if not rest:
+        return getattr(value, "pk", value) if str(getattr(value, "pk", value)).isdigit() else None
+    try:
+        return field.queryset.model._base_manager.filter(pk=getattr(value, "pk", value)).values_list(rest, flat=True).first()
+    except (ValueError, TypeError, ValidationError):
+        return None
+
+
 def _autocomplete_in(url, programme_id):
     return f"{url}?{urlencode({'programme': programme_id})}"
 
 
-def narrow_choices(form, user, programme_id, owners, shared=False):
+def narrow_choices(form, user, programme_id, owners, shared=False, owners_label="a programme you write in"):
     """Limit the form's choices of a programme's rows to ``programme_id`` (all the programmes in
     ``owners``, a queryset of programmes, when None; the programmes the user sees for a shared row's
-    form); the programme choice itself to ``owners``."""
+    form); the programme choice itself to ``owners``. A refused choice's error says which rows were
+    on offer."""
     for name, field in form.fields.items():
         queryset = getattr(field, "queryset", None)
         path = programme_path(getattr(queryset, "model", None))
         if path is None:
             continue
+        plural = queryset.model._meta.verbose_name_plural
         if queryset.model is Programme:
             field.queryset = queryset.filter(pk__in=owners.values("pk"))
-            where = "a programme you can choose here"
+            message = f"Select a valid choice: %(value)s is not {owners_label}."
         elif shared:
             field.queryset = admin_visible(queryset, user)
             continue
         elif programme_id is not None:
             field.queryset = queryset.filter(**{path: programme_id})
-            where = "its programme"
+            message = f"Select a valid choice: %(value)s is not one of the {plural} of its programme."
             widget = getattr(field.widget, "widget", field.widget)
             if isinstance(widget, AutocompleteMixin):
                 # The autocomplete offers this programme's rows only (get_search_results below).
                 widget.get_url = partial(lambda url: _autocomplete_in(url(), programme_id), widget.get_url)
         else:
             field.queryset = queryset.filter(**{f"{path}__in": owners.values("pk")})
-            where = "a programme you write in"
-        noun = queryset.model._meta.verbose_name
-        field.error_messages = {
-            **field.error_messages,
-            "invalid_choice": f"Select a valid choice: %(value)s is not a {noun} of {where}.",
-        }
+            message = f"Select a valid choice: %(value)s is not one of the {plural} of a programme you write in."
+        field.error_messages = {**field.error_messages, "invalid_choice": message}
 
 
-def programme_form(base, user, owners, narrow=True):
+def programme_form(base, user, owners, narrow=True, owners_label="a programme you write in"):
     """``base`` (a ModelForm class) whose choices follow the programme (narrow_choices) and whose
     choices of another programme than the object's are errors on their fields, checked against the
     object as it will be saved."""
@@ -225,10 +240,11 @@ def programme_form(base, user, owners, narrow=True):
             super().__init__(*args, **kwargs)
             if narrow:
                 model = self._meta.model
-                programme_id = _submitted_programme_id(self)
+                programme_id = _submitted_programme_id(self) or _initial_programme_id(self)
                 if programme_id is None and self.instance.pk is not None:
                     programme_id = _programme_id_through(self.instance, programme_path(model) or "pk")
-                narrow_choices(self, user, programme_id, owners, shared=programme_path(model) is None)
+                narrow_choices(self, user, programme_id, owners, shared=programme_path(model) is None,
+                               owners_label=owners_label)
 
         def _post_clean(self):
             super()._post_clean()
@@ -327,6 +343,10 @@ class ProgrammeAdminMixin:
             return membership.publishable_programmes(request.user)
         return membership.writable_programmes(request.user)
 
+    @property
+    def owners_label(self):
+        return "a programme you lead" if self.lead_only else "a programme you write in"
+
     def may_write(self, request, obj=None):
         """Whether the user writes rows of this admin in obj's programme (obj None: in some programme)."""
         if self.programme_path is None:
@@ -362,6 +382,8 @@ class ProgrammeAdminMixin:
         return super().has_change_permission(request, obj) and self.may_write(request, obj)
 
     def has_delete_permission(self, request, obj=None):
+        if getattr(request, "_kb_deleting", False):
+            obj = None  # collecting a deletion: its rows' programmes are checked by name (get_deleted_objects)
         return super().has_delete_permission(request, obj) and self.may_write(request, obj)
 
     def get_list_filter(self, request):
@@ -403,13 +425,22 @@ class ProgrammeAdminMixin:
         return programme_path(source) is None
 
     # --- forms
+    def get_changeform_initial_data(self, request):
+        """A new row of someone who writes in one programme only is of that programme."""
+        initial = super().get_changeform_initial_data(request)
+        if self.programme_path == "programme" and "programme" not in initial:
+            only = list(self.owner_programmes(request).values_list("pk", flat=True)[:2])
+            if len(only) == 1:
+                initial["programme"] = only[0]
+        return initial
+
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)
-        return programme_form(form, request.user, self.owner_programmes(request))
+        return programme_form(form, request.user, self.owner_programmes(request), owners_label=self.owners_label)
 
     def get_changelist_form(self, request, **kwargs):
         form = programme_form(super().get_changelist_form(request, **kwargs), request.user,
-                              self.owner_programmes(request))
+                              self.owner_programmes(request), owners_label=self.owners_label)
         model_admin = self
 
         class ProgrammeChangelistForm(form):
@@ -426,7 +457,13 @@ class ProgrammeAdminMixin:
 
     # --- bulk deletion: rows of programmes the user does not write in are listed, nothing deleted
     def get_deleted_objects(self, objs, request):
-        to_delete, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        # Django asks has_delete_permission of every row it collects and would say only "no
+        # permission to delete contexts"; the rows refused for their programme are named instead.
+        request._kb_deleting = True
+        try:
+            to_delete, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        finally:
+            del request._kb_deleting
         protected = list(protected)
         for obj in objs:
             why = self.write_refusal(request, obj)
