@@ -191,7 +191,7 @@ def test_unknown_parameter_is_400_listing_the_accepted_ones(kb, anon_client):
     response = anon_client.get("/api/configurations/?teams=shc")
     assert response.status_code == 400
     [message] = response.json()["teams"]
-    assert message.startswith("Unknown query parameter. Accepted: barrier_or_enabler, confidence, context, cursor,")
+    assert message.startswith("Unknown query parameter. Accepted: barrier_or_enabler, concept, confidence, context, cursor,")
     assert "team," in message and "wish_direction" in message
 
 
