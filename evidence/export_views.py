@@ -135,9 +135,11 @@ class ExportView(APIView):
         stem, extension = self.filename.rsplit(".", 1)
         name = stem + "".join(f"-{slug}" for slug in asked) + ("-with-drafts" if with_drafts else "") + "." + extension
         response["Content-Disposition"] = f'attachment; filename="{name}"'
-        # Drafts, internal notes and a member's private programmes must not sit in shared caches; the
-        # anonymous export (public programmes only) may be cached briefly.
-        public = not (with_drafts or internal_notes or request.user.is_authenticated)
+        # Drafts, internal notes and private programmes must not sit in shared caches; an export of
+        # public programmes' published knowledge may be cached briefly (a signed-in reader's costs a
+        # query to tell: anonymous readers see public programmes only).
+        public = not (with_drafts or internal_notes) and (
+            not request.user.is_authenticated or not programmes.filter(is_public=False).exists())
         response["Cache-Control"] = "public, max-age=300" if public else "private, no-store"
         return response
 

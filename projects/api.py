@@ -80,6 +80,12 @@ class ProgrammeSerializer(KBModelSerializer):
             raise serializers.ValidationError({"copy_vocabulary_from": [
                 "Only when creating a programme: its vocabulary is copied once, into an empty programme."
             ]})
+        start = attrs.get("start_year", getattr(self.instance, "start_year", None))
+        end = attrs.get("end_year", getattr(self.instance, "end_year", None))
+        if start is not None and end is not None and end < start:
+            # (the database's check, programme_years_in_order, said it as a 409 without the field)
+            raise serializers.ValidationError(
+                {"end_year": [f"The programme cannot end ({end}) before it starts ({start})."]}, code=RULE)
         return attrs
 
     def create(self, validated_data):

@@ -191,7 +191,7 @@ def test_the_vocabularies_read_rows():
     # without a request, cannot.)
     prefixes = sorted(prefix for prefix, viewset in _rows_lists() if ValuesRows.of(viewset.serializer_class) is not None)
     assert prefixes == sorted([
-        "teams", "wish-dimensions", "mechanisms", "themes", "quality-domains", "relationship-levels", "pathways", "contexts",
+        "frameworks", "concept-mappings", "teams", "wish-dimensions", "mechanisms", "themes", "quality-domains", "relationship-levels", "pathways", "contexts",
         "outcomes", "outcome-kinds", "relationship-pairs", "speaker-roles", "waves", "evidence-links",
     ])
 
@@ -210,6 +210,13 @@ def test_the_list_rows_are_the_serializers_representation(kb, anon_client, prefi
 
     EvaluationWave.objects.create(programme=kb.programme, slug="wave-2", name="Wave 2", number=2, period="2013")
     EvaluationWave.objects.create(programme=kb.programme, slug="wave-1", name="Wave 1", number=1)
+    from mechanisms.models import ConceptMapping, Framework, FrameworkConcept
+
+    npt = Framework.objects.create(slug="npt", name="Normalisation Process Theory")
+    buy_in = FrameworkConcept.objects.create(framework=npt, slug="buy-in", name="Buy-in", order=2)
+    FrameworkConcept.objects.create(framework=npt, slug="coherence", name="Coherence", order=1)
+    ConceptMapping.objects.create(programme=kb.programme, concept=buy_in, mechanism=kb.patient_beliefs, note="Why.")
+    ConceptMapping.objects.create(programme=kb.programme, concept=buy_in, context=kb.resigned)
     response = anon_client.get(f"/api/{prefix}/?page_size=500&{query}")
     assert response.status_code == 200
     view = viewset()

@@ -177,6 +177,12 @@ def test_programmes_by_role_filter(clients):
     assert slugs(clients["root"].get("/api/programmes/", {"programme": "other"})) == ["other"]
 
 
+def test_an_analysts_export_of_public_programmes_may_be_cached(clients):
+    assert clients["ana"].get("/api/export/qdc/")["Cache-Control"] == "public, max-age=300"
+    assert clients["oana"].get("/api/export/qdc/", {"programme": "ctg"})["Cache-Control"] == "public, max-age=300"
+    assert clients["oana"].get("/api/export/qdc/")["Cache-Control"] == "private, no-store"
+
+
 @pytest.mark.parametrize("role,sees", [("anonymous", False), ("eva", False), ("oana", True), ("root", True)])
 def test_refi_qda_exports_hold_visible_programmes_only(clients, role, sees):
     import io
@@ -184,6 +190,8 @@ def test_refi_qda_exports_hold_visible_programmes_only(clients, role, sees):
 
     response = clients[role].get("/api/export/qdpx/")
     assert response.status_code == 200
+    # Shared caches keep public programmes' published knowledge only (eva's has internal notes).
+    assert response["Cache-Control"] == ("public, max-age=300" if role == "anonymous" else "private, no-store")
     payload = b"".join(response.streaming_content)
     project = zipfile.ZipFile(io.BytesIO(payload)).read("project.qde").decode()
     assert ("Zebrafish" in project) is sees

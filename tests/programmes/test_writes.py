@@ -213,3 +213,11 @@ def test_a_programme_with_rows_is_not_deleted(clients, kb):
     assert clients["eva"].delete("/api/programmes/ctg/").status_code == 403
     clients["eva"].post("/api/programmes/", {"slug": "empty", "name": "Empty"}, format="json")
     assert clients["eva"].delete("/api/programmes/empty/").status_code == 204
+
+
+def test_a_programme_ends_after_it_starts(clients):
+    response = clients["leo"].patch("/api/programmes/ctg/", {"start_year": 2014, "end_year": 2012}, format="json")
+    assert response.status_code == 422
+    assert response.json() == {"end_year": ["The programme cannot end (2012) before it starts (2014)."]}
+    assert clients["leo"].patch("/api/programmes/ctg/", {"start_year": 2012, "end_year": 2014}, format="json").status_code == 200
+    assert clients["leo"].patch("/api/programmes/ctg/", {"end_year": 2011}, format="json").status_code == 422
