@@ -284,7 +284,8 @@ PUBLISHED_PATCH = API_PATCH
 PUBLISHED_CHANGE = per_role(401, 403, 403, None, None)
 
 API_ROWS = [
-    *api_resource_rows("programmes", "programme", delete=USED_DELETE),
+    # A programme is deleted by its lead only (an evaluator of ctg is refused before the row's use is).
+    *api_resource_rows("programmes", "programme", delete=per_role(401, 403, 403, 409, 409)),
     *api_resource_rows("teams", "team", delete=USED_DELETE),
     *api_resource_rows("mechanisms", "mechanism", delete=USED_DELETE),
     *api_resource_rows("themes", "theme", delete=USED_DELETE),
