@@ -130,7 +130,7 @@ def test_pages_hide_internal_notes_from_outsiders(noted, session_client, analyst
 
 def test_pages_show_internal_notes_to_evaluators(noted, session_client, evaluator):
     client = session_client(evaluator)
-    page = client.get("/configurations/shc-fear/").content.decode()
+    page = client.get("/programmes/ctg/configurations/shc-fear/").content.decode()
     assert CONFIG_NOTE in page
     assert "evaluators only, not public" in page
     assert EXCERPT_NOTE in client.get(f"/excerpts/{noted.q_jobs.pk}/").content.decode()
