@@ -204,7 +204,7 @@ def search(request, programme):
         # evidence for: the API's filter would read "published" as of the public programmes only.
         excerpts, problems = apply_api_filters(
             ExcerptFilterSet, request.GET, EvidenceExcerpt.objects.filter(source__programme=programme),
-            ("team",) + EXCERPT_ONLY, controls,
+            ("team",) + EXCERPT_ONLY, controls, user=request.user,
         )
         errors.update(problems)
         mechanisms = [c for c in controls if c["param"] == "mechanism"][0]
@@ -236,7 +236,7 @@ def search(request, programme):
     if show_configurations:
         configurations, problems = apply_api_filters(
             ConfigurationFilterSet, request.GET, CMOConfiguration.objects.published().filter(programme=programme),
-            BOTH + CONFIGURATION_ONLY, controls,
+            BOTH + CONFIGURATION_ONLY, controls, user=request.user,
         )
         errors.update(problems)
         configurations = configurations.select_related("programme", "mechanism", "theme").prefetch_related(

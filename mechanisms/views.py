@@ -8,6 +8,7 @@ to them (projects/membership.py), never a private programme's for a visitor who 
 
 from collections import OrderedDict
 from urllib.parse import urlencode
+from types import SimpleNamespace
 
 from django.db.models import Case, Count, F, IntegerField, OuterRef, Prefetch, Q, Subquery, Value, When, Window
 from django.db.models.functions import Coalesce, RowNumber
@@ -702,13 +703,15 @@ def own_vocabulary_errors(params, controls):
     return errors, canonical
 
 
-def apply_api_filters(filterset_class, params, queryset, names, controls=()):
+def apply_api_filters(filterset_class, params, queryset, names, controls=(), user=None):
     """Filter `queryset` with the API's FilterSet, reading only the parameters in `names`.
 
-    The FilterSet gets no request, so anything it resolves through "visible to this client" is
-    published-only, as every public page must be. Returns (queryset, errors) where errors maps a
-    parameter to its messages (the API's own wording, which names what is accepted). `controls`
-    (filter_control dicts) over a programme's own vocabulary are checked against it first
+    The FilterSet sees the visitor (`user`) and nothing else of the request: it looks terms up in
+    the programmes the visitor may see (a member's private programme among them), while `queryset`
+    alone decides the rows (the pages pass published configurations only; none of the page filters
+    resolves through "configurations visible to this client"). Returns (queryset, errors) where
+    errors maps a parameter to its messages (the API's own wording, which names what is accepted).
+    `controls` (filter_control dicts) over a programme's own vocabulary are checked against it first
     (own_vocabulary_errors): `queryset` is that programme's rows."""
     own_errors, canonical = own_vocabulary_errors(params, controls)
     if own_errors:
@@ -720,7 +723,7 @@ def apply_api_filters(filterset_class, params, queryset, names, controls=()):
             data.setlist(name, values)
     if not data:
         return queryset, {}
-    filterset = filterset_class(data=data, queryset=queryset, request=None)
+    filterset = filterset_class(data=data, queryset=queryset, request=SimpleNamespace(user=user) if user else None)
     if not filterset.is_valid():
         return queryset.none(), {k: [str(m) for m in v] for k, v in filterset.errors.items()}
     try:
@@ -797,7 +800,7 @@ def configuration_list(request, programme):
     names = [c["param"] for c in controls]
     queryset, errors = apply_api_filters(
         ConfigurationFilterSet, request.GET, CMOConfiguration.objects.published().filter(programme=programme), names,
-        controls,
+        controls, user=request.user,
     )
     # Pages through ids (narrow rows to sort and skip), then loads the page's cards by id.
     ordering = ("mechanism__order", "slug")

@@ -8,6 +8,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import exceptions, permissions, serializers, viewsets
 
 from cmo_kb.api import KBAPIDefaults, KBModelViewSet, WriteRecordsUserMixin, vocabulary_serializer
+from cmo_kb.concurrency import VersionedWritesMixin
 from cmo_kb.csv_export import CSVExportMixin
 from cmo_kb.filters import ChoiceListFilter, KBFilterSet, SlugListFilter, VocabularyFilterSet
 from cmo_kb.vocabulary import RULE
@@ -220,14 +221,16 @@ _USERNAME_PARAMETER = OpenApiParameter("username", str, OpenApiParameter.PATH, d
     destroy=extend_schema(parameters=[_PROGRAMME_PARAMETER, _USERNAME_PARAMETER]),
     export=extend_schema(parameters=[_PROGRAMME_PARAMETER]),
 )
-class ProgrammeMemberViewSet(KBAPIDefaults, CSVExportMixin, WriteRecordsUserMixin, viewsets.ModelViewSet):
+class ProgrammeMemberViewSet(KBAPIDefaults, CSVExportMixin, VersionedWritesMixin, WriteRecordsUserMixin,
+                             viewsets.ModelViewSet):
     """A programme's members and their roles: lead (publishes, manages members), evaluator (writes,
     sees drafts), analyst (reads; a private programme is visible to its members only).
 
     Members of the programme read the list (anyone else: 403; a private programme's non-members:
     404, as the programme itself). Its lead adds members by username (POST), changes a role (PATCH)
     and removes members (DELETE); anyone else gets a 403 naming the programme. A programme keeps at
-    least one lead (422 on `role` or `username`)."""
+    least one lead (422 on `role` or `username`). A member's detail answers an ETag; a change or a
+    removal with a stale If-Match is a 412 naming what changed (cmo_kb/concurrency.py)."""
 
     lookup_field = "user__username"
     lookup_url_kwarg = "username"

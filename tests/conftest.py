@@ -1,6 +1,7 @@
 """Fixtures shared by the whole suite: users per role, a small knowledge base, a real browser."""
 
 import os
+import re
 from datetime import date
 
 import pytest
@@ -16,6 +17,12 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 
 ROLE_OF_GROUP = {EVALUATOR_GROUP: "evaluator", LEAD_EVALUATOR_GROUP: "lead", ANALYST_GROUP: "analyst"}
+
+
+def api_list_path(prefix, programme="ctg"):
+    """The list path of a router prefix: a nested resource's URL parameter (a programme's members,
+    ``programmes/(?P<programme_slug>[^/.]+)/members``) filled with ``programme``."""
+    return re.sub(r"\(\?P<programme_slug>[^)]*\)", programme, prefix)
 
 
 def home_programme():
@@ -49,6 +56,17 @@ def _make_user(django_user_model, username, group=None, is_staff=False, is_super
         user.groups.add(Group.objects.get(name=group))
         join(user, programme or home_programme(), ROLE_OF_GROUP[group])
     return user
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fast_password_hasher():
+    """The suite makes a few users per test: PBKDF2's million rounds cost 0.2 s a user, several
+    minutes a run. The tests are about who may do what, not about hashing (Django's own tests use
+    MD5 for the same reason); the app's setting is untouched."""
+    from django.test import override_settings
+
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -120,7 +120,7 @@ def test_evaluators_can_still_write_notes(noted, evaluator_client):
 @pytest.mark.parametrize("who", [None, "analyst"])
 def test_pages_hide_internal_notes_from_outsiders(noted, session_client, analyst, who):
     client = session_client(analyst if who else None)
-    page = client.get("/configurations/shc-fear/").content.decode()
+    page = client.get("/programmes/ctg/configurations/shc-fear/").content.decode()
     assert CONFIG_NOTE not in page
     assert "Curator’s notes" not in page
     excerpt_page = client.get(f"/excerpts/{noted.q_jobs.pk}/").content.decode()

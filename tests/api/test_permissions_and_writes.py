@@ -401,7 +401,7 @@ def test_a_slug_reference_takes_a_json_string_only(kb, evaluator_client):
     ("https://exa mple.org", False),
     ("https://example.org:99999/", False),
 ])
-def test_a_source_url_is_a_web_address_on_every_path(kb, lead_client, url, ok):
+def test_a_source_url_is_a_web_address_on_every_path(kb, lead, lead_client, rf, url, ok):
     """The API and the admin's form check a source's URL with one rule (cmo_kb/web_address.py).
     (A lead: published configurations cite the source, so the publish lock holds it for others.)"""
     from django.contrib import admin as django_admin
@@ -414,6 +414,8 @@ def test_a_source_url_is_a_web_address_on_every_path(kb, lead_client, url, ok):
     assert (Source.objects.get(slug="small-report").url == url) is ok
     if not ok:
         assert list(response.json()) == ["url"]
-    form_class = SourceAdmin(Source, django_admin.site).get_form(None, fields=["url"])
+    request = rf.get("/admin/evidence/source/")
+    request.user = lead
+    form_class = SourceAdmin(Source, django_admin.site).get_form(request, fields=["url"])
     form = form_class(data={"url": url}, instance=Source.objects.get(slug="small-report"))
     assert form.is_valid() is ok, form.errors

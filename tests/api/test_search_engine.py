@@ -25,7 +25,7 @@ def test_special_characters_never_500(kb, anon_client, q):
     for url in ("/api/excerpts/", "/api/configurations/"):
         response = anon_client.get(url, {"search": q})
         assert response.status_code == 200, (url, q, response.content[:300])
-    assert anon_client.get("/search/", {"q": q}).status_code == 200
+    assert anon_client.get("/programmes/ctg/search/", {"q": q}).status_code == 200
 
 
 def test_syntax_in_user_input_is_only_words(kb):
@@ -72,7 +72,7 @@ def test_drafts_never_leak_through_search(kb, anon_client, analyst_client, evalu
     # "four-hour" and "waiting" are words of the draft pathway-targets only
     for client in (anon_client, analyst_client):
         assert client.get("/api/configurations/", {"search": "waiting"}).json()["results"] == []
-        assert "pathway-targets" not in client.get("/search/", {"q": "waiting"}).content.decode()
+        assert "pathway-targets" not in client.get("/programmes/ctg/search/", {"q": "waiting"}).content.decode()
     found = evaluator_client.get("/api/configurations/", {"search": "waiting"}).json()["results"]
     assert [c["slug"] for c in found] == ["pathway-targets"]
 
@@ -95,7 +95,7 @@ def test_a_long_query_is_a_400(kb, anon_client):
     response = anon_client.get("/api/excerpts/", {"search": q})
     assert response.status_code == 400
     assert "search" in response.json()
-    assert anon_client.get("/search/", {"q": q}).status_code == 400
+    assert anon_client.get("/programmes/ctg/search/", {"q": q}).status_code == 400
     one_long_word = "a" * 5000
     assert anon_client.get("/api/excerpts/", {"search": one_long_word}).status_code == 200
 

@@ -261,7 +261,7 @@ def api_resource_rows(prefix, key, delete=None, patch=API_PATCH, detail=EVERYONE
     `key` names the corpus value that fills the lookup; `delete` is what DELETE of that row gives
     each role (None: not asked of those who may delete, only of those who may not).
     """
-    lookup = "pk" if prefix == "evidence-links" else "slug"
+    lookup = "pk" if prefix in ("evidence-links", "concept-mappings") else "slug"
     delete = delete or per_role(401, 403, None, None, None)
     return [
         Row(f"api/^{prefix}/$", f"/api/{prefix}/", {"GET": EVERYONE_200, "POST": API_CREATE}, api=True),
@@ -282,6 +282,8 @@ USED_DELETE = per_role(401, 403, 409, 409, 409)
 # evaluator is refused (the *_CHANGE rows below).
 PUBLISHED_PATCH = API_PATCH
 PUBLISHED_CHANGE = per_role(401, 403, 403, None, None)
+
+MEMBERS_READ = per_role(403, 200, 200, 200, 200)
 
 API_ROWS = [
     # A programme is deleted by its lead only (an evaluator of ctg is refused before the row's use is).
@@ -306,6 +308,21 @@ API_ROWS = [
     *api_resource_rows("evidence-links", "link", patch=PUBLISHED_PATCH, delete=per_role(401, 403, 403, None, None)),
     *api_resource_rows("speaker-roles", "speaker-role", delete=USED_DELETE),
     *api_resource_rows("waves", "wave"),
+    # The shared frameworks (global) and the crosswalk (a programme's: its writers change it).
+    *api_resource_rows("frameworks", "framework"),
+    *api_resource_rows("concept-mappings", "concept-mapping"),
+    # A programme's members: read by its members (every signed-in role here is one of ctg's), changed
+    # by its lead; its only lead cannot leave (422 naming the username).
+    *[Row(f"api/^programmes/(?P<programme_slug>[^/.]+)/members{route}", f"/api/programmes/{{programme}}/members{url}",
+          expect, api=True) for route, url, expect in (
+        ("/$", "/", {"GET": MEMBERS_READ, "POST": per_role(401, 403, 403, 400, 400)}),
+        ("\\.(?P<format>[a-z0-9]+)/?$", ".csv", {"GET": MEMBERS_READ}),
+        ("/export/$", "/export/", {"GET": MEMBERS_READ, "POST": per_role(401, 403, 403, 405, 405)}),
+        ("/export\\.(?P<format>[a-z0-9]+)/?$", "/export.csv", {"GET": MEMBERS_READ}),
+        ("/(?P<username>[^/]+)/$", "/{username:lead}/",
+         {"GET": MEMBERS_READ, "PATCH": per_role(401, 403, 403, 200, 200), "DELETE": per_role(401, 403, 403, 422, 422)}),
+        ("/(?P<username>[^/]+)\\.(?P<format>[a-z0-9]+)/?$", "/{username:lead}.json", {"GET": MEMBERS_READ}),
+    )],
     # Drafts and what belongs to them exist only for evaluators.
     Row("api/^configurations/(?P<slug>[^/.]+)/$", "/api/configurations/{draft}/",
         {"GET": DRAFT_DETAIL, "PATCH": per_role(401, 403, 200, 200, 200),
@@ -533,6 +550,9 @@ def _corpus_values():
         concept = framework.concepts.order_by("pk").first() or FrameworkConcept.objects.create(
             framework=framework, slug="matrix-concept", name="Matrix concept")
         ConceptMapping.objects.create(programme=published.programme, concept=concept, mechanism=published.mechanism)
+    mapping = ConceptMapping.objects.order_by("pk").first()
+    values["concept-mapping"] = mapping.pk
+    values["framework"] = mapping.concept.framework.slug
 
     # One row (and one history record of it) of every model in the admin; for configurations and
     # their evidence links, the published one.
@@ -555,6 +575,7 @@ def _corpus_values():
     values["tokens"] = {role: Token.objects.get_or_create(user=user)[0].key for role, user in users.items()}
     values["username:analyst"] = users["analyst"].username
     values["username:superuser"] = users["superuser"].username
+    values["username:lead"] = users["lead"].username
     values["clients"] = _clients(values)
     return values
 

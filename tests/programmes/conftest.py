@@ -31,12 +31,6 @@ LEADS_OTHER = {"oleo", "mixed", "root"}
 EVALUATORS = {"eva", "oeva", "leo", "oleo", "mixed", "root"}
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    """Nine users a test: a fast hasher (these tests are about programmes, not passwords)."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def other(kb, django_user_model):
     """The private programme `other` with clashing slugs, its evidence and configurations."""

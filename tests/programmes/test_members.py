@@ -105,3 +105,22 @@ def test_members_as_csv(clients):
     assert [line.split(",")[:3] for line in lines[1:]] == [
         ["mixed", "lead", "other"], ["oana", "analyst", "other"], ["oeva", "evaluator", "other"], ["oleo", "lead", "other"]]
     assert clients["eva"].get(MEMBERS.format("other") + "export/").status_code == 404
+
+
+def test_a_stale_role_change_is_a_412_naming_it_and_changes_nothing(clients):
+    """Two leads of `other` (oleo, mixed) re-role oeva from the same version: the second is refused."""
+    url = MEMBERS.format("other") + "oeva/"
+    seen = clients["oleo"].get(url)
+    tag = seen["ETag"]
+    assert clients["mixed"].get(url, HTTP_IF_NONE_MATCH=tag).status_code == 304
+    first = clients["oleo"].patch(url, {"role": "analyst"}, format="json", HTTP_IF_MATCH=tag)
+    assert first.status_code == 200, first.content
+    assert first["ETag"] != tag
+    stale = clients["mixed"].patch(url, {"role": "lead"}, format="json", HTTP_IF_MATCH=tag)
+    assert stale.status_code == 412, stale.content
+    body = stale.json()
+    assert body["changed_fields"] == ["role"]
+    assert [c["by"] for c in body["changes"] if c["fields"] and "role" in c["fields"]] == ["oleo"]
+    assert clients["oleo"].get(url).json()["role"] == "analyst"
+    assert clients["mixed"].delete(url, HTTP_IF_MATCH=tag).status_code == 412
+    assert clients["mixed"].delete(url, HTTP_IF_MATCH=first["ETag"]).status_code == 204
