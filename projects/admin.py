@@ -186,7 +186,17 @@ class VocabularyAdmin(CuratedAdmin):
     ordering = ("order", "name")
 
 
-class ProgrammeMembershipInline(ProgrammeInlineMixin, admin.TabularInline):
+class MemberChoicesMixin:
+    """A membership's user is chosen from the active accounts, as a plain list: the user admin's
+    autocomplete is for superusers only."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user":
+            kwargs["queryset"] = get_user_model().objects.filter(is_active=True).order_by("username")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class ProgrammeMembershipInline(MemberChoicesMixin, ProgrammeInlineMixin, admin.TabularInline):
     """Who is a member of the programme, in which role: changed by its lead evaluators only (and
     shown to its members only)."""
 
@@ -196,11 +206,6 @@ class ProgrammeMembershipInline(ProgrammeInlineMixin, admin.TabularInline):
     readonly_fields = ("created_at",)
     lead_only = True
 
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "user":
-            # A plain list: the user admin's autocomplete is for superusers only.
-            kwargs["queryset"] = get_user_model().objects.filter(is_active=True).order_by("username")
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
@@ -257,7 +262,7 @@ class ProgrammeAdmin(CuratedAdmin):
 
 
 @admin.register(ProgrammeMembership)
-class ProgrammeMembershipAdmin(CuratedAdmin):
+class ProgrammeMembershipAdmin(MemberChoicesMixin, CuratedAdmin):
     list_display = ("user", "programme", "role", "created_at")
     list_filter = ("role",)
     list_select_related = ("user", "programme")
@@ -266,10 +271,6 @@ class ProgrammeMembershipAdmin(CuratedAdmin):
     readonly_fields = ("created_at",)
     lead_only = True
 
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "user":
-            kwargs["queryset"] = get_user_model().objects.filter(is_active=True).order_by("username")
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 @admin.register(QualityDomain)

@@ -12,6 +12,8 @@ from datetime import date
 
 import pytest
 
+from tests.browser.workbench import choose, log_in
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 CODED_TEXT = (
@@ -24,22 +26,6 @@ NEEDLE = "We now plan my dialysis\ntogether with the nurses, 𝒳 and all."
 
 def shot(page, artifacts_dir, name):
     page.screenshot(path=os.path.join(artifacts_dir, f"curation-{name}.png"), full_page=True)
-
-
-def log_in(page, live_server, username):
-    page.goto(live_server.url + "/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "pw-" + username)
-    page.click("input[type=submit]")
-    page.wait_for_selector("#user-tools")
-
-
-def choose(page, select_id, term, label):
-    """Pick `label` in the admin's select2 autocomplete for <select id=select_id>, searching `term`."""
-    page.click(f"#{select_id} + .select2 .select2-selection")
-    search = page.locator(".select2-container--open .select2-search__field").last
-    search.fill(term)
-    page.locator(".select2-results__option:not(.loading-results)", has_text=label).first.click()
 
 
 def test_code_excerpt_build_configuration_review_and_publish(live_server, page, browser, artifacts_dir, kb, evaluator, lead):
