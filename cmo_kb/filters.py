@@ -230,7 +230,9 @@ class IntegerListFilter(django_filters.Filter):
         description = kwargs.pop("help_text", "Whole numbers.")
         super().__init__(**kwargs)
         self.extra["parse"] = _whole_number
-        _schema(self, f"{description} {LIST_NOTE}", {"type": "integer", "minimum": 0})
+        # The bound the parser enforces (_whole_number), so a schema-valid id is never refused.
+        _schema(self, f"{description} {LIST_NOTE}",
+                {"type": "integer", "format": "int64", "minimum": 0, "maximum": MAX_WHOLE_NUMBER})
 
     field_class = ListField
 
