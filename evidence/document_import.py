@@ -22,6 +22,9 @@ from projects.membership import refuse_unless_writer
 from projects.models import Programme
 
 DEFAULT_KIND = "evaluation-report"
+# /api/sources/upload/ and /api/sources/export/ are the router's own: a source slugged so would have
+# no address of its own.
+RESERVED_SLUGS = {"upload", "export"}
 SLUG_MAX = 120
 
 
@@ -78,7 +81,7 @@ def _kind(kind):
 def unique_slug(title):
     """A slug from the title, made unique with -2, -3... (one query)."""
     base = (slugify(title) or "source")[: SLUG_MAX - 6].strip("-") or "source"
-    taken = set(Source.objects.filter(slug__startswith=base).values_list("slug", flat=True))
+    taken = set(Source.objects.filter(slug__startswith=base).values_list("slug", flat=True)) | RESERVED_SLUGS
     slug, n = base, 1
     while slug in taken:
         n += 1

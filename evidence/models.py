@@ -197,18 +197,19 @@ class EvidenceExcerpt(Curated):
                     )
                 }
             )
+        self.fill_section()
 
     def save(self, *args, **kwargs):
         # The verbatim rule cannot live in the database (it compares against another row's text),
         # so it is enforced on every save, not only in forms.
         self.clean()
-        self.fill_section()
         super().save(*args, **kwargs)
 
     def fill_section(self):
         """An excerpt coded without a section takes the heading path at its start from its source's
-        outline ("Results › Targeting"), whichever door it came through. Costs no query: clean() has
-        read the source already."""
+        outline ("Results › Targeting"), whichever door it came through: clean() calls it, and every
+        path runs clean() (save(), model forms, the API's validation, evidence/bulk_write.py). Costs
+        no query: clean() has read the source already."""
         if self.section or not self.source_id or self.start is None:
             return
         outline = self.source.outline

@@ -364,3 +364,48 @@ def test_zip_helpers_are_not_fooled_by_a_docx_without_its_document(tmp_path):
         archive.writestr("hello.txt", "hi")
     with pytest.raises(DocumentRefused, match="“x.docx” has the extension .docx but its content is a zip archive of another kind"):
         extract(out.getvalue(), "x.docx")
+
+
+# --- The outline fills an excerpt's section on every path ---------------------------------------------
+
+
+@pytest.fixture
+def outlined(kb, media):
+    """A source read from Markdown: '# Results' then '## Targeting'."""
+    data = b"# Results\n\nOverall.\n\n## Targeting\n\nStaff chose patients carefully.\n"
+    source = import_document(("results.md", data), kb.programme).source
+    start = source.full_text.index("Staff chose")
+    return source, start
+
+
+def test_section_filled_through_the_api(outlined, evaluator_client):
+    source, start = outlined
+    response = evaluator_client.post("/api/excerpts/", {
+        "slug": "api-excerpt", "source": source.slug, "start": start, "end": start + 11, "text": "Staff chose",
+        "kind": "evaluator_finding"}, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["section"] == "Results › Targeting"
+
+
+def test_section_filled_through_the_admin(outlined, client, evaluator):
+    from evidence.models import EvidenceExcerpt
+
+    source, start = outlined
+    client.force_login(evaluator)
+    response = client.post("/admin/evidence/evidenceexcerpt/add/", {
+        "slug": "admin-excerpt", "kind": "evaluator_finding", "source": source.pk, "start": start, "end": start + 11,
+        "text": "Staff chose", "section": "", "attribution": "", "note": "",
+        "links-TOTAL_FORMS": "0", "links-INITIAL_FORMS": "0", "links-MIN_NUM_FORMS": "0", "links-MAX_NUM_FORMS": "1000"})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert EvidenceExcerpt.objects.get(slug="admin-excerpt").section == "Results › Targeting"
+
+
+def test_section_filled_by_bulk_imports(outlined):
+    from evidence.bulk_write import bulk_write
+    from evidence.models import EvidenceExcerpt
+
+    source, _ = outlined
+    start = source.full_text.index("Overall.")
+    bulk_write(EvidenceExcerpt, [EvidenceExcerpt(slug="bulk-excerpt", source_id=source.pk, start=start, end=start + 8,
+                                                 text="Overall.")])
+    assert EvidenceExcerpt.objects.get(slug="bulk-excerpt").section == "Results"
