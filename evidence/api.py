@@ -33,7 +33,7 @@ from cmo_kb.serializer_fields import (
     StrictSlugRelatedField,
     programme_field,
 )
-from cmo_kb.vocabulary import ReviewStatus
+from cmo_kb.vocabulary import RULE, ReviewStatus
 from evidence import excerpt_export
 from evidence.models import (
     EvaluationWave,
@@ -93,7 +93,9 @@ class SourceDetailSerializer(SourceSerializer):
 class SourceUploadSerializer(serializers.Serializer):
     """A document to read as a new source (evidence/document_import.py)."""
 
+    # An empty file is the reader's to refuse (a 422 naming it), as any other file it cannot read.
     file = serializers.FileField(
+        allow_empty_file=True,
         help_text="The document: .txt, .md, .docx, .odt, .pdf, .html or .rtf, at most SOURCE_UPLOAD_MAX_BYTES "
                   "(20 MB by default). Its text is kept verbatim; its headings become the outline.")
     programme = programme_field(help_text="The programme the source belongs to (you must write in it).")
@@ -153,7 +155,7 @@ class SourceViewSet(KBModelViewSet):
         description="Create a source from a document (multipart/form-data): its verbatim text, its headings as "
         "the outline and the original file (downloaded by the programme's evaluators in the workbench). A "
         "file that cannot be read (encrypted or scanned PDF, damaged file, wrong extension, empty, too large) "
-        "is a 400 naming `file`, and nothing is stored; a programme you do not write in is a 403 naming it.",
+        "is a 422 naming `file`, and nothing is stored; a programme you do not write in is a 403 naming it.",
     )
     @action(detail=False, methods=["post"], url_path="upload", url_name="upload", parser_classes=[MultiPartParser])
     def upload(self, request, *args, **kwargs):
@@ -167,10 +169,11 @@ class SourceViewSet(KBModelViewSet):
             report = import_document(data["file"], data["programme"], user=request.user, kind=data.get("kind"),
                                      title=data.get("title"))
         except DocumentRefused as refused:
-            raise exceptions.ValidationError({refused.field: [refused.message]}) from None
+            # Well formed (a file was sent) but unreadable as a document: a 422 (cmo_kb/errors.py).
+            raise exceptions.ValidationError({refused.field: [refused.message]}, code=RULE) from None
         if not report.written:
             raise exceptions.ValidationError({"file": [str(problem) for problem in report.errors]
-                                              or [report.summary()]})
+                                              or [report.summary()]}, code=RULE)
         source = Source.objects.select_related("kind", "programme").get(pk=report.source.pk)
         body = SourceDetailSerializer(source, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": f"/api/sources/{source.slug}/"})

@@ -24,7 +24,17 @@ def source_file_path(source, file_name):
     from django.utils.text import get_valid_filename
 
     programme = source.programme.slug if source.programme_id else "no-programme"
-    return f"sources/{programme}/{source.slug}/{get_valid_filename(PurePath(file_name).name)}"
+    folder = f"sources/{programme}/{source.slug}/"
+    path = PurePath(file_name)
+    suffix = path.suffix[:16]
+    try:
+        stem = get_valid_filename(path.stem) if path.stem.strip(". ") else "document"
+    except Exception:  # SuspiciousFileOperation: nothing usable left of the name
+        stem = "document"
+    # Within the column's length and a file system's 255 bytes a name, leaving the storage room to
+    # add a suffix on a clash.
+    room = max(1, min(150, Source.file.field.max_length - len(folder) - len(suffix) - 10))
+    return f"{folder}{stem[:room]}{get_valid_filename(suffix) if suffix.strip('.') else ''}"
 
 
 class Source(Curated):

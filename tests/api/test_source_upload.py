@@ -45,23 +45,23 @@ def test_an_evaluator_uploads_a_docx_and_gets_the_source(kb, evaluator_client, e
     ("report.docx", b"\x00\x01 random bytes, not a zip", "“report.docx” cannot be read as a Word document (.docx)"),
     ("report.pdf", b"PK\x03\x04 not really", "“report.pdf” cannot be read as a PDF document"),
     ("notes.exe", b"MZ", "“notes.exe” has the extension .exe"),
-    ("notes.txt", b"", "The submitted file is empty."),  # DRF's own FileField says so first
+    ("notes.txt", b"", "“notes.txt” is empty"),
     ("notes.txt", b"  \r\n", "“notes.txt” has no text to store"),
 ])
-def test_a_bad_file_is_a_400_naming_the_file_and_stores_nothing(kb, evaluator_client, media, name, data, message):
+def test_a_bad_file_is_a_422_naming_the_file_and_stores_nothing(kb, evaluator_client, media, name, data, message):
     from evidence.models import Source
 
     before = Source.objects.count()
     response = upload(evaluator_client, name, data, programme="ctg")
-    assert response.status_code == 400, response.content
+    assert response.status_code == 422, response.content
     assert list(response.json()) == ["file"] and response.json()["file"][0].startswith(message)
     assert Source.objects.count() == before and stored_files(media) == []
 
 
-def test_too_large_is_a_400(kb, evaluator_client, media, settings):
+def test_too_large_is_a_422(kb, evaluator_client, media, settings):
     settings.SOURCE_UPLOAD_MAX_BYTES = 10
     response = upload(evaluator_client, "notes.txt", b"x" * 11, programme="ctg")
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert response.json() == {"file": ["“notes.txt” is 11 bytes, larger than the limit of 10 bytes (SOURCE_UPLOAD_MAX_BYTES)."]}
     assert stored_files(media) == []
 
@@ -130,6 +130,9 @@ def test_answers_match_the_served_schema(kb, evaluator_client, django_user_model
     assert response.status_code == 201
     _validator(schema, "/api/sources/upload/", "post", 201)(response.json())
     response = upload(evaluator_client, "notes.docx", b"junk", programme="ctg")
+    assert response.status_code == 422
+    _validator(schema, "/api/sources/upload/", "post", 422)(response.json())
+    response = evaluator_client.post(URL, {"title": "x"}, format="multipart")
     assert response.status_code == 400
     _validator(schema, "/api/sources/upload/", "post", 400)(response.json())
     Programme.objects.create(slug="other", name="Other", is_public=True)
@@ -138,3 +141,18 @@ def test_answers_match_the_served_schema(kb, evaluator_client, django_user_model
     response = upload(token_client(outsider), "notes.md", b"# N", programme="ctg")
     assert response.status_code == 403
     _validator(schema, "/api/sources/upload/", "post", 403)(response.json())
+
+
+@pytest.mark.parametrize("name, stored", [
+    ("a" * 400 + ".md", "sources/ctg/a/" + "a" * 150 + ".md"),
+    ("...md", "sources/ctg/a/document.md"),
+    ("../../etc/notes.md", "sources/ctg/a/notes.md"),
+    ("weird name (1)!.md", "sources/ctg/a/weird_name_1.md"),
+])
+def test_any_file_name_is_stored_safely_within_its_column(kb, evaluator_client, media, name, stored):
+    from evidence.models import Source
+
+    response = upload(evaluator_client, name, b"# A\n\nBody.", programme="ctg")
+    assert response.status_code == 201, response.content
+    assert Source.objects.get(slug="a").file.name == stored
+    assert stored_files(media) == [stored]
