@@ -105,6 +105,28 @@ class SourceUploadSerializer(serializers.Serializer):
                             help_text="Default: the first heading, else the file name.")
 
 
+NO_NUL = "^[^\\u0000]*$"
+# The form SourceUploadSerializer reads, as the schema states it: written out because a form part
+# that names no field is refused, not ignored (cmo_kb/middleware.py refuses a form name holding a
+# NUL before the view sees it), so the form admits no other parts (additionalProperties: false),
+# which drf-spectacular does not say of a serializer.
+UPLOAD_FORM = {
+    "type": "object",
+    "description": SourceUploadSerializer.__doc__,
+    "properties": {
+        "file": {"type": "string", "format": "binary", "description": SourceUploadSerializer._declared_fields["file"].help_text},
+        "programme": {"type": "string", "minLength": 1, "pattern": NO_NUL,
+                      "description": SourceUploadSerializer._declared_fields["programme"].help_text},
+        "kind": {"type": "string", "minLength": 1, "pattern": NO_NUL,
+                 "description": SourceUploadSerializer._declared_fields["kind"].help_text},
+        "title": {"type": "string", "maxLength": 500, "pattern": NO_NUL,
+                  "description": SourceUploadSerializer._declared_fields["title"].help_text},
+    },
+    "required": ["file", "programme"],
+    "additionalProperties": False,
+}
+
+
 class SourceFilterSet(VocabularyFilterSet):
     name = None
     title = TextListFilter(field_name="title", help_text="Part of the title.")
@@ -150,7 +172,7 @@ class SourceViewSet(KBModelViewSet):
         return SourceSerializer if self.action in ("list", "export") else SourceDetailSerializer
 
     @extend_schema(
-        request={"multipart/form-data": SourceUploadSerializer},
+        request={"multipart/form-data": UPLOAD_FORM},
         responses={201: SourceDetailSerializer},
         description="Create a source from a document (multipart/form-data): its verbatim text, its headings as "
         "the outline and the original file (downloaded by the programme's evaluators in the workbench). A "
