@@ -24,6 +24,7 @@ from cmo_kb.filters import (
     VocabularyFilterSet,
 )
 from cmo_kb.internal_notes import EvaluatorOnlyFieldsMixin, shows_internal_notes
+from cmo_kb.openapi import KBAutoSchema
 from cmo_kb.pagination import KBCursorPagination
 from cmo_kb.parsers import MultiPartParser
 from cmo_kb.permissions import visible_configurations
@@ -127,6 +128,16 @@ UPLOAD_FORM = {
 }
 
 
+class UploadFormSchema(KBAutoSchema):
+    """The upload's form is required (drf-spectacular says a body given as a schema is optional)."""
+
+    def _get_request_body(self, direction="request"):
+        body = super()._get_request_body(direction)
+        if body:
+            body["required"] = True
+        return body
+
+
 class SourceFilterSet(VocabularyFilterSet):
     name = None
     title = TextListFilter(field_name="title", help_text="Part of the title.")
@@ -179,7 +190,8 @@ class SourceViewSet(KBModelViewSet):
         "file that cannot be read (encrypted or scanned PDF, damaged file, wrong extension, empty, too large) "
         "is a 422 naming `file`, and nothing is stored; a programme you do not write in is a 403 naming it.",
     )
-    @action(detail=False, methods=["post"], url_path="upload", url_name="upload", parser_classes=[MultiPartParser])
+    @action(detail=False, methods=["post"], url_path="upload", url_name="upload", parser_classes=[MultiPartParser],
+            schema=UploadFormSchema())
     def upload(self, request, *args, **kwargs):
         from evidence.document_import import import_document
         from evidence.documents import DocumentRefused
