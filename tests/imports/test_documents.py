@@ -345,6 +345,22 @@ def test_command_exit_status_and_message_as_a_process(tmp_path):
     assert not (tmp_path / "media").exists()
 
 
+def test_command_as_a_user_holds_them_to_the_programme_rule(kb, media, tmp_path, analyst, evaluator):
+    from evidence.models import Source
+
+    path = tmp_path / "notes.md"
+    path.write_bytes(b"# Notes\n\nBody.")
+    before = Source.objects.count()
+    with pytest.raises(CommandError, match="You do not write in the programme 'ctg'"):
+        call_command("import_source", str(path), "--programme", "ctg", "--user", analyst.username, stdout=io.StringIO())
+    assert Source.objects.count() == before and stored_files(media) == []
+    with pytest.raises(CommandError, match="There is no user 'nobody'."):
+        call_command("import_source", str(path), "--programme", "ctg", "--user", "nobody", stdout=io.StringIO())
+    call_command("import_source", str(path), "--programme", "ctg", "--user", evaluator.username, stdout=io.StringIO())
+    source = Source.objects.get(slug="notes")
+    assert source.created_by == evaluator and source.history.get().history_user == evaluator
+
+
 def test_command_refuses_a_corrupt_docx_in_process(kb, media, tmp_path):
     path = tmp_path / "broken.docx"
     path.write_bytes(os.urandom(2048))

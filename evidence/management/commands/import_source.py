@@ -20,12 +20,21 @@ class Command(BaseCommand):
         parser.add_argument("--kind", help="Slug of the source kind (default: evaluation-report).")
         parser.add_argument("--title", help="Title (default: the first heading, else the file name).")
         parser.add_argument("--dry-run", action="store_true", help="Read and check everything; write nothing.")
+        parser.add_argument("--user", help="Import as this user (recorded in history, and held to the programme's "
+                                           "write rule); default: the operator, with every right.")
 
-    def handle(self, *args, path, programme, kind=None, title=None, dry_run=False, **options):
+    def handle(self, *args, path, programme, kind=None, title=None, dry_run=False, user=None, **options):
         if not os.path.exists(path):
             raise CommandError(f"No such file: {path}")
+        if user is not None:
+            from django.contrib.auth import get_user_model
+
+            found = get_user_model().objects.filter(username=user).first()
+            if found is None:
+                raise CommandError(f"There is no user '{user}'.")
+            user = found
         try:
-            report = import_document(path, programme, kind=kind, title=title, dry_run=dry_run)
+            report = import_document(path, programme, user=user, kind=kind, title=title, dry_run=dry_run)
         except FileNotFoundError:
             raise CommandError(f"No such file: {path}") from None
         except IsADirectoryError:
