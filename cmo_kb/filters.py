@@ -230,7 +230,8 @@ class IntegerListFilter(django_filters.Filter):
         description = kwargs.pop("help_text", "Whole numbers.")
         super().__init__(**kwargs)
         self.extra["parse"] = _whole_number
-        _schema(self, f"{description} {LIST_NOTE}", {"type": "integer", "minimum": 0})
+        # The bounds _whole_number accepts (make fuzz sent a 35-digit id the schema allowed).
+        _schema(self, f"{description} {LIST_NOTE}", {"type": "integer", "minimum": 0, "maximum": MAX_WHOLE_NUMBER})
 
     field_class = ListField
 

@@ -50,7 +50,7 @@ def test_schema_documents_configuration_filters(schema):
     assert "comma-separated or repeated" in params["team"]["description"]
     assert params["effect"]["schema"]["items"]["enum"] == ["triggered", "disabled"]
     assert params["has_evidence"]["schema"]["type"] == "boolean"
-    assert params["id"]["schema"]["items"] == {"type": "integer", "minimum": 0}
+    assert params["id"]["schema"]["items"] == {"type": "integer", "minimum": 0, "maximum": 9223372036854775807}
     assert '"quoted phrase"' in params["search"]["description"]
     assert sorted(params["view"]["schema"]["enum"]) == ["compact", "full"]
 
