@@ -104,8 +104,16 @@ def token_from_row(instance, children=None):
     model = type(instance)
     children = owned_relations(model) if children is None else children
     versions = _versions(model, children)
-    row = [getattr(instance, name) for name in _state_fields(model)] + [getattr(instance, name) for name in versions]
+    row = [_stored_value(getattr(instance, name)) for name in _state_fields(model)] + [getattr(instance, name) for name in versions]
     return _token(row, versions)
+
+
+def _stored_value(value):
+    """A field's value as values_list() reads it: a FileField's is its name, not a FieldFile (a
+    source's original document, evidence/models.py)."""
+    from django.db.models.fields.files import FieldFile
+
+    return (value.name or "") if isinstance(value, FieldFile) else value
 
 
 def version_token(model, pk, children=None):

@@ -177,6 +177,17 @@ WHITENOISE_USE_FINDERS = True
 
 LOGIN_URL = "admin:login"
 
+# Uploaded originals of sources (evidence/documents.py). Never served at MEDIA_URL by the app: the
+# originals of a private programme are downloaded through a view that checks who asks
+# (evidence/admin_views.py source_file_view), so keep MEDIA_ROOT out of any public web root.
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or BASE_DIR / "media")
+MEDIA_URL = os.environ.get("MEDIA_URL") or "/media/"
+# The largest document a source may be read from, in bytes (20 MB: a long report as PDF); a larger
+# file is refused before it is read.
+SOURCE_UPLOAD_MAX_BYTES = env_int("SOURCE_UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
+if SOURCE_UPLOAD_MAX_BYTES < 1:
+    raise ImproperlyConfigured(f"SOURCE_UPLOAD_MAX_BYTES={SOURCE_UPLOAD_MAX_BYTES} must be a positive number of bytes.")
+
 
 # Where the seed corpus lives; load_ctg reads fixtures/ctg/ and fixtures/sources/.
 CTG_FIXTURES_DIR = Path(os.environ.get("CTG_FIXTURES_DIR") or BASE_DIR / "fixtures")

@@ -14,7 +14,7 @@ from mechanisms.publish_lock import check_source_text
 from projects.admin import CuratedAdmin, VocabularyAdmin
 from projects.programme_admin import ProgrammeInlineMixin, admin_visible
 
-from .admin_views import ExcerptAutocompleteJsonView, coding_view, excerpt_label
+from .admin_views import ExcerptAutocompleteJsonView, coding_view, excerpt_label, source_file_view, upload_view
 from .models import (
     EvaluationWave,
     EvidenceExcerpt,
@@ -54,13 +54,14 @@ class SpeakerRoleAdmin(VocabularyAdmin):
 @admin.register(Source)
 class SourceAdmin(CuratedAdmin):
     change_form_template = "admin/evidence/source/change_form.html"
+    change_list_template = "admin/evidence/source/change_list.html"
     list_display = ("title", "kind", "date", "programme", "excerpt_count", "text_length", "code_link")
     list_filter = ("kind", "programme")
     list_select_related = ("kind", "programme")
     search_fields = ("title", "slug", "authors", "publisher")
     autocomplete_fields = ("kind", "programme")
     prepopulated_fields = {"slug": ("title",)}
-    readonly_fields = ("created_by", "created_at", "updated_by", "updated_at")
+    readonly_fields = ("original", "extractor", "extractor_version", "created_by", "created_at", "updated_by", "updated_at")
     # A URL typed without a scheme is taken as https (Django 6.0's default, adopted now).
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fieldsets = (
@@ -68,6 +69,8 @@ class SourceAdmin(CuratedAdmin):
         ("Full text", {"fields": ("full_text",),
                        "description": "Verbatim. Excerpts point into it by character offsets: changing text "
                                       "before an excerpt breaks it, and such a change is refused."}),
+        ("Original document", {"classes": ("collapse",), "fields": ("original", ("extractor", "extractor_version"), "outline"),
+                               "description": "Set by “Upload a document”: the file the text was read from and its headings."}),
         ("Record", {"classes": ("collapse",), "fields": (("created_by", "created_at"), ("updated_by", "updated_at"))}),
     )
 
@@ -96,11 +99,28 @@ class SourceAdmin(CuratedAdmin):
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
         return [
+            path("upload/", self.admin_site.admin_view(self.upload_view), name="%s_%s_upload" % info),
             path("<path:object_id>/code/", self.admin_site.admin_view(self.code_view), name="%s_%s_code" % info),
+            path("<path:object_id>/original/", self.admin_site.admin_view(self.original_view), name="%s_%s_original" % info),
         ] + super().get_urls()
 
     def code_view(self, request, object_id):
         return coding_view(self, request, object_id)
+
+    def upload_view(self, request):
+        return upload_view(self, request)
+
+    def original_view(self, request, object_id):
+        return source_file_view(self, request, object_id)
+
+    @admin.display(description="Original")
+    def original(self, obj):
+        if obj is None or not obj.file:
+            return "None: the text was pasted."
+        from pathlib import PurePath
+
+        return format_html('<a href="{}">{}</a>', reverse("admin:evidence_source_original", args=[obj.pk]),
+                           PurePath(obj.file.name).name)
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if db_field.name == "full_text":

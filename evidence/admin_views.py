@@ -152,3 +152,171 @@ def coding_view(model_admin, request, object_id):
 
 def coding_link(source):
     return format_html('<a href="{}">Code evidence</a>', reverse("admin:evidence_source_code", args=[source.pk]))
+
+
+# --- Sources from documents ------------------------------------------------------------------------
+# "Upload a document" (/admin/evidence/source/upload/): choose a file and a programme, see what would
+# be created (a dry run of evidence/document_import.import_document, the function the command and the
+# API use), then confirm. Between the two steps the file waits in a staging folder outside MEDIA_ROOT,
+# named by a random token kept in the session, so a preview never confirmed stores nothing.
+
+STAGED_SESSION_KEY = "source_uploads"
+STAGED_MAX_AGE = 24 * 3600  # seconds a preview's file waits for its confirmation
+
+
+class DocumentUploadForm(forms.Form):
+    file = forms.FileField(help_text="A .txt, .md, .docx, .odt, .pdf, .html or .rtf document.")
+    programme = forms.ModelChoiceField(queryset=None, help_text="The programmes you write in.")
+    kind = forms.ModelChoiceField(queryset=None, required=False, help_text="Default: evaluation report.")
+    title = forms.CharField(max_length=500, required=False, help_text="Default: the first heading, else the file name.")
+
+    def __init__(self, *args, user=None, **kwargs):
+        from projects.membership import writable_programmes
+
+        from .models import SourceKind
+
+        super().__init__(*args, **kwargs)
+        self.fields["programme"].queryset = writable_programmes(user).order_by("name")
+        self.fields["kind"].queryset = SourceKind.objects.all()
+
+
+def _staging_dir():
+    import tempfile
+    from pathlib import Path
+
+    from django.conf import settings
+
+    folder = Path(getattr(settings, "SOURCE_UPLOAD_STAGING_DIR", None) or Path(tempfile.gettempdir()) / "cmo-kb-uploads")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _forget_old_staged(folder):
+    import time
+
+    limit = time.time() - STAGED_MAX_AGE
+    for path in folder.iterdir():
+        try:
+            if path.stat().st_mtime < limit:
+                path.unlink()
+        except OSError:
+            pass
+
+
+def _stage(request, data, name, fields):
+    import secrets
+
+    folder = _staging_dir()
+    _forget_old_staged(folder)
+    token = secrets.token_urlsafe(24)
+    (folder / token).write_bytes(data)
+    staged = request.session.get(STAGED_SESSION_KEY, {})
+    staged[token] = {"name": name, **fields}
+    request.session[STAGED_SESSION_KEY] = staged
+    return token
+
+
+def _unstage(request, token):
+    """The staged upload (name, bytes, fields) of ``token`` in this session, removed; None if unknown."""
+    staged = request.session.get(STAGED_SESSION_KEY, {})
+    entry = staged.pop(token, None) if isinstance(token, str) else None
+    request.session[STAGED_SESSION_KEY] = staged
+    if entry is None:
+        return None
+    path = _staging_dir() / token
+    try:
+        data = path.read_bytes()
+        path.unlink()
+    except OSError:
+        return None
+    return entry, data
+
+
+def upload_view(model_admin, request):
+    """The workbench's door to import_document: a dry-run preview, then a confirmation. Only for
+    those who may add sources; the programmes offered are those the user writes in, and the import
+    checks the write rule again as the user."""
+    from django.contrib import messages
+    from django.http import HttpResponseRedirect
+
+    from projects.membership import ProgrammeWriteRefused
+
+    from .document_import import import_document
+    from .documents import DocumentRefused, max_bytes
+
+    if not model_admin.has_add_permission(request):
+        raise PermissionDenied
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": "Upload a document", "subtitle": None, "opts": Source._meta, "app_label": "evidence",
+        "max_bytes": max_bytes(),
+    }
+    if request.method == "POST" and request.POST.get("confirm"):
+        staged = _unstage(request, request.POST["confirm"])
+        if staged is None:
+            messages.error(request, "That preview has expired or was already confirmed: upload the document again.")
+            return HttpResponseRedirect(reverse("admin:evidence_source_upload"))
+        entry, data = staged
+        try:
+            report = import_document((entry["name"], data), entry["programme"], user=request.user,
+                                     kind=entry["kind"], title=entry["title"])
+        except (DocumentRefused, ProgrammeWriteRefused) as refused:
+            messages.error(request, refused.message)
+            return HttpResponseRedirect(reverse("admin:evidence_source_upload"))
+        if not report.written:
+            messages.error(request, "; ".join(str(p) for p in report.errors) or report.summary())
+            return HttpResponseRedirect(reverse("admin:evidence_source_upload"))
+        messages.success(request, f"Source “{report.source.title}” created from {entry['name']}: "
+                                  f"{len(report.source.full_text):,} characters, {len(report.source.outline)} headings.")
+        return HttpResponseRedirect(reverse("admin:evidence_source_change", args=[report.source.pk]))
+
+    form = DocumentUploadForm(request.POST or None, request.FILES or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        programme, kind, title = form.cleaned_data["programme"], form.cleaned_data["kind"], form.cleaned_data["title"]
+        try:
+            report = import_document(upload, programme, user=request.user, kind=kind, title=title, dry_run=True)
+        except DocumentRefused as refused:
+            form.add_error(refused.field if refused.field in form.fields else "file", refused.message)
+        except ProgrammeWriteRefused as refused:
+            form.add_error("programme", refused.message)
+        else:
+            if not report.ok:
+                for problem in report.errors:
+                    form.add_error("file", str(problem))
+            else:
+                upload.seek(0)
+                token = _stage(request, upload.read(), report.file_name, {
+                    "programme": programme.slug, "kind": report.source.kind.slug, "title": report.source.title})
+                document = report.document
+                return TemplateResponse(request, "admin/evidence/source/upload_preview.html", {
+                    **context, "title": "Upload a document: preview", "report": report, "source": report.source,
+                    "document": document, "characters": len(document.text), "first_lines": document.first_lines(),
+                    "outline": [(h, "\u2003" * (h["level"] - 1)) for h in document.outline], "token": token,
+                })
+    status = 400 if request.method == "POST" else 200
+    return TemplateResponse(request, "admin/evidence/source/upload.html", {**context, "form": form}, status=status)
+
+
+def source_file_view(model_admin, request, object_id):
+    """The original document of a source, as a download. Only for those who write in its programme
+    (its evaluators and leads, and superusers): the file may be a private programme's, and is never
+    at a public MEDIA_URL. A source the user cannot see is a 404, one without a file too."""
+    from django.http import FileResponse, Http404
+
+    from projects.membership import can_write
+    from projects.programme_admin import admin_visible
+
+    source = get_object_or_404(admin_visible(Source.objects.select_related("programme").defer("full_text"),
+                                             request.user), pk=object_id)
+    if not model_admin.has_view_permission(request, source) or not can_write(request.user, source.programme):
+        raise PermissionDenied
+    if not source.file:
+        raise Http404("This source has no original document (its text was pasted).")
+    try:
+        handle = source.file.open("rb")
+    except FileNotFoundError:
+        raise Http404("The original document of this source is missing from the storage.") from None
+    from pathlib import PurePath
+
+    return FileResponse(handle, as_attachment=True, filename=PurePath(source.file.name).name)

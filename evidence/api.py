@@ -8,7 +8,9 @@ and the `configuration`/`mechanism` filters all respect that).
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch, Q
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import exceptions, serializers
+from rest_framework import exceptions, serializers, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
 from rest_framework.fields import get_error_detail
 
 from cmo_kb.api import KBModelViewSet, SearchHitSerializerMixin, vocabulary_serializer
@@ -22,7 +24,9 @@ from cmo_kb.filters import (
     VocabularyFilterSet,
 )
 from cmo_kb.internal_notes import EvaluatorOnlyFieldsMixin, shows_internal_notes
+from cmo_kb.openapi import KBAutoSchema
 from cmo_kb.pagination import KBCursorPagination
+from cmo_kb.parsers import MultiPartParser
 from cmo_kb.permissions import visible_configurations
 from cmo_kb.serializer_fields import (
     KBModelSerializer,
@@ -30,7 +34,7 @@ from cmo_kb.serializer_fields import (
     StrictSlugRelatedField,
     programme_field,
 )
-from cmo_kb.vocabulary import ReviewStatus
+from cmo_kb.vocabulary import RULE, ReviewStatus
 from evidence import excerpt_export
 from evidence.models import (
     EvaluationWave,
@@ -70,11 +74,68 @@ class SourceSerializer(KBModelSerializer):
         return f"/api/excerpts/?source={obj.slug}"
 
 
+class HeadingSerializer(serializers.Serializer):
+    level = serializers.IntegerField(read_only=True, help_text="1 for a top-level heading, 2 under it...")
+    title = StrictCharField(read_only=True)
+    start = serializers.IntegerField(read_only=True, help_text="Character offset of the title in the full text.")
+
+
 class SourceDetailSerializer(SourceSerializer):
+    outline = HeadingSerializer(many=True, read_only=True,
+                                help_text="The headings of the document the text was read from (empty when it was pasted).")
+
     class Meta(SourceSerializer.Meta):
-        fields = SourceSerializer.Meta.fields + ["full_text"]
+        fields = SourceSerializer.Meta.fields + ["full_text", "outline", "extractor", "extractor_version"]
+        read_only_fields = SourceSerializer.Meta.read_only_fields + ["extractor", "extractor_version"]
         # Verbatim: excerpts count characters into it, so not one is trimmed.
         extra_kwargs = {"full_text": {"trim_whitespace": False}}
+
+
+class SourceUploadSerializer(serializers.Serializer):
+    """A document to read as a new source (evidence/document_import.py)."""
+
+    # An empty file is the reader's to refuse (a 422 naming it), as any other file it cannot read.
+    file = serializers.FileField(
+        allow_empty_file=True,
+        help_text="The document: .txt, .md, .docx, .odt, .pdf, .html or .rtf, at most SOURCE_UPLOAD_MAX_BYTES "
+                  "(20 MB by default). Its text is kept verbatim; its headings become the outline.")
+    programme = programme_field(help_text="The programme the source belongs to (you must write in it).")
+    kind = StrictSlugRelatedField(slug_field="slug", queryset=SourceKind.objects.all(), required=False,
+                                  help_text="The source kind (default: evaluation-report).")
+    title = StrictCharField(required=False, allow_blank=True, max_length=500,
+                            help_text="Default: the first heading, else the file name.")
+
+
+NO_NUL = "^[^\\u0000]*$"
+# The form SourceUploadSerializer reads, as the schema states it: written out because a form part
+# that names no field is refused, not ignored (cmo_kb/middleware.py refuses a form name holding a
+# NUL before the view sees it), so the form admits no other parts (additionalProperties: false),
+# which drf-spectacular does not say of a serializer.
+UPLOAD_FORM = {
+    "type": "object",
+    "description": SourceUploadSerializer.__doc__,
+    "properties": {
+        "file": {"type": "string", "format": "binary", "description": SourceUploadSerializer._declared_fields["file"].help_text},
+        "programme": {"type": "string", "minLength": 1, "pattern": NO_NUL,
+                      "description": SourceUploadSerializer._declared_fields["programme"].help_text},
+        "kind": {"type": "string", "minLength": 1, "pattern": NO_NUL,
+                 "description": SourceUploadSerializer._declared_fields["kind"].help_text},
+        "title": {"type": "string", "maxLength": 500, "pattern": NO_NUL,
+                  "description": SourceUploadSerializer._declared_fields["title"].help_text},
+    },
+    "required": ["file", "programme"],
+    "additionalProperties": False,
+}
+
+
+class UploadFormSchema(KBAutoSchema):
+    """The upload's form is required (drf-spectacular says a body given as a schema is optional)."""
+
+    def _get_request_body(self, direction="request"):
+        body = super()._get_request_body(direction)
+        if body:
+            body["required"] = True
+        return body
 
 
 class SourceFilterSet(VocabularyFilterSet):
@@ -117,7 +178,39 @@ class SourceViewSet(KBModelViewSet):
         return page
 
     def get_serializer_class(self):
+        if self.action == "upload":
+            return SourceUploadSerializer
         return SourceSerializer if self.action in ("list", "export") else SourceDetailSerializer
+
+    @extend_schema(
+        request={"multipart/form-data": UPLOAD_FORM},
+        responses={201: SourceDetailSerializer},
+        description="Create a source from a document (multipart/form-data): its verbatim text, its headings as "
+        "the outline and the original file (downloaded by the programme's evaluators in the workbench). A "
+        "file that cannot be read (encrypted or scanned PDF, damaged file, wrong extension, empty, too large) "
+        "is a 422 naming `file`, and nothing is stored; a programme you do not write in is a 403 naming it.",
+    )
+    @action(detail=False, methods=["post"], url_path="upload", url_name="upload", parser_classes=[MultiPartParser],
+            schema=UploadFormSchema())
+    def upload(self, request, *args, **kwargs):
+        from evidence.document_import import import_document
+        from evidence.documents import DocumentRefused
+
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            report = import_document(data["file"], data["programme"], user=request.user, kind=data.get("kind"),
+                                     title=data.get("title"))
+        except DocumentRefused as refused:
+            # Well formed (a file was sent) but unreadable as a document: a 422 (cmo_kb/errors.py).
+            raise exceptions.ValidationError({refused.field: [refused.message]}, code=RULE) from None
+        if not report.written:
+            raise exceptions.ValidationError({"file": [str(problem) for problem in report.errors]
+                                              or [report.summary()]}, code=RULE)
+        source = Source.objects.select_related("kind", "programme").get(pk=report.source.pk)
+        body = SourceDetailSerializer(source, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Location": f"/api/sources/{source.slug}/"})
 
 
 SpeakerRoleViewSet = type(

@@ -16,6 +16,27 @@ class SourceKind(VocabularyTerm):
         pass
 
 
+def source_file_path(source, file_name):
+    """sources/<programme>/<source slug>/<file name>: one folder per source, so two documents with the
+    same name never overwrite each other's original."""
+    from pathlib import PurePath
+
+    from django.utils.text import get_valid_filename
+
+    programme = source.programme.slug if source.programme_id else "no-programme"
+    folder = f"sources/{programme}/{source.slug}/"
+    path = PurePath(file_name)
+    suffix = path.suffix[:16]
+    try:
+        stem = get_valid_filename(path.stem) if path.stem.strip(". ") else "document"
+    except Exception:  # SuspiciousFileOperation: nothing usable left of the name
+        stem = "document"
+    # Within the column's length and a file system's 255 bytes a name, leaving the storage room to
+    # add a suffix on a clash.
+    room = max(1, min(150, Source.file.field.max_length - len(folder) - len(suffix) - 10))
+    return f"{folder}{stem[:room]}{get_valid_filename(suffix) if suffix.strip('.') else ''}"
+
+
 class Source(Curated):
     """A document whose full text is stored so evidence can be shown in context."""
 
@@ -28,6 +49,18 @@ class Source(Curated):
     publisher = models.CharField(max_length=300, blank=True)
     url = WebAddressField(blank=True)
     full_text = models.TextField(help_text="Verbatim text; excerpts point into it by character offsets.")
+    # The document the text was read from (evidence/documents.py), kept so the text can be checked
+    # against it. Under MEDIA_ROOT but never at a public URL: evaluators of the programme download it
+    # through evidence/admin_views.py source_file_view.
+    file = models.FileField(upload_to=source_file_path, max_length=300, blank=True,
+                            help_text="The original document the full text was extracted from.")
+    extractor = models.CharField(max_length=100, blank=True, help_text="What read the text out of the file.")
+    extractor_version = models.CharField(max_length=50, blank=True)
+    outline = models.JSONField(
+        default=list, blank=True,
+        help_text="The document's headings: [{level, title, start}], start a character offset into the "
+                  "full text. An excerpt coded without a section takes its heading path from here.",
+    )
 
     objects = NaturalKeyManager()
     history = HistoricalRecords(excluded_fields=["full_text"])
@@ -174,12 +207,26 @@ class EvidenceExcerpt(Curated):
                     )
                 }
             )
+        self.fill_section()
 
     def save(self, *args, **kwargs):
         # The verbatim rule cannot live in the database (it compares against another row's text),
         # so it is enforced on every save, not only in forms.
         self.clean()
         super().save(*args, **kwargs)
+
+    def fill_section(self):
+        """An excerpt coded without a section takes the heading path at its start from its source's
+        outline ("Results › Targeting"), whichever door it came through: clean() calls it, and every
+        path runs clean() (save(), model forms, the API's validation, evidence/bulk_write.py). Costs
+        no query: clean() has read the source already."""
+        if self.section or not self.source_id or self.start is None:
+            return
+        outline = self.source.outline
+        if outline:
+            from evidence.documents import section_at
+
+            self.section = section_at(outline, self.start, self._meta.get_field("section").max_length)
 
     def context_before(self, chars=300):
         return self.source.full_text[max(0, self.start - chars) : self.start]

@@ -221,6 +221,15 @@ ADMIN_ROWS = [
     Row(f"{LINK}<path:object_id>/change/", "/admin/evidence/evidencelink/{pk:draft-link}/change/", {"GET": STAFF_200}),
     Row(f"{SOURCE}<path:object_id>/code/", "/admin/evidence/source/{pk:evidence.source}/code/", {"GET": STAFF_200}),
     Row(f"{SOURCE}<path:object_id>/code/", "/admin/evidence/source/999999/code/", {"GET": per_role(LOGIN, LOGIN, 404, 404, 404)}),
+    # Upload a document (evidence/admin_views.py upload_view): staff who add sources; an empty form is a
+    # 400 naming the file and programme it needs.
+    Row(f"{SOURCE}upload/", "/admin/evidence/source/upload/", {"GET": STAFF_200, "POST": per_role(LOGIN, LOGIN, 400, 400, 400)}),
+    # A source's original document: the corpus's report was pasted, so it has none (404); a source
+    # that does not exist is a 404 as well.
+    Row(f"{SOURCE}<path:object_id>/original/", "/admin/evidence/source/{pk:evidence.source}/original/",
+        {"GET": per_role(LOGIN, LOGIN, 404, 404, 404)}),
+    Row(f"{SOURCE}<path:object_id>/original/", "/admin/evidence/source/999999/original/",
+        {"GET": per_role(LOGIN, LOGIN, 404, 404, 404)}),
     Row(f"{EVIDENCE}autocomplete/", "/admin/evidence/evidenceexcerpt/autocomplete/?app_label=evidence"
         "&model_name=evidencelink&field_name=excerpt&term=control", {"GET": STAFF_200}),
     Row(f"{EVIDENCE}autocomplete/", "/admin/evidence/evidenceexcerpt/autocomplete/", {"GET": per_role(LOGIN, LOGIN, 403, 403, 403)}),
@@ -350,6 +359,12 @@ API_ROWS = [
     Row("api/^sources/(?P<slug>[^/.]+)/$", "/api/sources/{source}/",
         {"PATCH": per_role(401, 403, 422, 422, 422)},
         api=True, data={"full_text": "Replaced."}),
+    # A document as a new source (multipart only): anonymous clients sign in, analysts read only, and
+    # a JSON body is a 415 for those who may upload; it is not a list to read.
+    Row("api/^sources/upload/$", "/api/sources/upload/",
+        {"GET": per_role(405, 405, 405, 405, 405), "POST": per_role(401, 403, 415, 415, 415)}, api=True),
+    Row("api/^sources/upload\\.(?P<format>[a-z0-9]+)/?$", "/api/sources/upload.json",
+        {"GET": per_role(405, 405, 405, 405, 405), "POST": per_role(401, 403, 415, 415, 415)}, api=True),
     # A real change to a published configuration or its evidence: leads only.
     Row("api/^configurations/(?P<slug>[^/.]+)/$", "/api/configurations/{configuration}/",
         {"PATCH": PUBLISHED_CHANGE}, api=True, data={"title": "Changed by the matrix"}),
