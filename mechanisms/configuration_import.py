@@ -262,9 +262,16 @@ class Vocabulary:
         return self.by_key.get(value.strip().lower(), [])
 
     def near(self, value):
-        keys = sorted({row.slug for row in self.rows} | {row.name for row in self.rows})
-        lowered = {key.lower(): key for key in keys}
-        return [lowered[key] for key in difflib.get_close_matches(value.strip().lower(), list(lowered), n=3, cutoff=0.6)]
+        """Up to three terms whose slug or name is close to ``value``, as "slug (name)"."""
+        keys = {}
+        for row in self.rows:
+            for key in (row.slug, row.name):
+                keys.setdefault(key.lower(), row)
+        near = []
+        for key in difflib.get_close_matches(value.strip().lower(), list(keys), n=6, cutoff=0.6):
+            if keys[key] not in near:
+                near.append(keys[key])
+        return [f"{row.slug} ({row.name})" if row.name != row.slug else row.slug for row in near[:3]]
 
 
 def _vocabularies(programme):
@@ -347,7 +354,7 @@ class _Importer:
             if base and base.group(2) == "1":
                 name, known = base.group(1), True  # evidence_1 is evidence
             if not known:
-                near = difflib.get_close_matches(name, list(COLUMNS), n=2, cutoff=0.6)
+                near = difflib.get_close_matches(name, list(COLUMNS), n=1, cutoff=0.6)
                 report.error(where, "header", raw, "unknown column" + (
                     f"; did you mean {' or '.join(near)}?" if near else f". Columns: {', '.join(COLUMNS)}."))
                 continue
