@@ -103,7 +103,8 @@ class UnreadableFile(Exception):
 
 def file_name_of(file):
     name = getattr(file, "name", None) if not isinstance(file, (str, os.PathLike)) else os.fspath(file)
-    return os.path.basename(name or "upload")
+    # Control characters (a NUL above all, which PostgreSQL refuses in the history's change reason) go.
+    return re.sub(r"[\x00-\x1f\x7f]", "", os.path.basename(str(name or ""))) or "upload"
 
 
 def read_rows(file):
