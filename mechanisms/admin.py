@@ -15,7 +15,7 @@ from evidence.models import EvidenceLink
 from projects import membership
 from projects.admin import CuratedAdmin, VocabularyAdmin, stamp_user
 from projects.models import Team
-from projects.programme_admin import ProgrammeInlineMixin, leads_anywhere
+from projects.programme_admin import ProgrammeInlineMixin, leads_anywhere, writes_anywhere
 
 from . import import_admin, publish_lock, workflow
 from .models import (
@@ -439,8 +439,8 @@ class CMOConfigurationAdmin(CuratedAdmin):
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}),
-                         "can_import": self.has_add_permission(request)
-                         and membership.writable_programmes(request.user).exists()}
+                         # (the memberships are read once a request and kept: no query of its own)
+                         "can_import": self.has_add_permission(request) and writes_anywhere(request.user)}
         return super().changelist_view(request, extra_context)
 
     def workflow_view(self, request, object_id, action):

@@ -19,6 +19,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from projects import membership
+from projects.programme_admin import writes_anywhere
 
 from .configuration_import import COLUMNS, file_name_of, import_configurations, template_csv, template_xlsx
 
@@ -93,7 +94,7 @@ class _StoredUpload:
 
 def import_view(model_admin, request):
     opts = model_admin.model._meta
-    if not model_admin.has_add_permission(request) or not membership.writable_programmes(request.user).exists():
+    if not model_admin.has_add_permission(request) or not writes_anywhere(request.user):
         raise PermissionDenied
     context = {
         **model_admin.admin_site.each_context(request),
