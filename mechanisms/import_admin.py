@@ -10,6 +10,7 @@ session holds (so only the user who uploaded it can confirm it); it is deleted o
 import os
 import secrets
 import tempfile
+import time
 
 from django import forms
 from django.contrib import messages
@@ -25,6 +26,7 @@ from .configuration_import import COLUMNS, file_name_of, import_configurations, 
 
 SESSION_KEY = "configuration_imports"
 UPLOAD_DIR = os.path.join(tempfile.gettempdir(), "cmo-kb-configuration-imports")
+KEEP_SECONDS = 24 * 60 * 60
 
 
 class ConfigurationImportForm(forms.Form):
@@ -69,6 +71,7 @@ def _pending(request):
 
 def _keep_upload(request, upload, programme, create_terms):
     os.makedirs(UPLOAD_DIR, mode=0o700, exist_ok=True)
+    _forget_old_uploads()
     token = secrets.token_hex(16)
     extension = os.path.splitext(upload.name)[1].lower()
     with open(os.path.join(UPLOAD_DIR, token + extension), "wb") as stored:
@@ -79,6 +82,17 @@ def _keep_upload(request, upload, programme, create_terms):
                       "create_terms": create_terms}
     request.session[SESSION_KEY] = pending
     return token
+
+
+def _forget_old_uploads(max_age=KEEP_SECONDS):
+    """Previews nobody confirmed: their files go after a day."""
+    now = time.time()
+    for entry in os.scandir(UPLOAD_DIR):
+        try:
+            if entry.is_file() and now - entry.stat().st_mtime > max_age:
+                os.remove(entry.path)
+        except OSError:  # another worker removed it first
+            pass
 
 
 class _StoredUpload:
