@@ -68,6 +68,7 @@ COLUMNS = {
 }
 REQUIRED = ("title", "statement")
 EVIDENCE_FIELDS = ("evidence", "evidence_source", "evidence_part", "evidence_stance", "evidence_kind")
+_SLUG = re.compile(r"[-a-zA-Z0-9_]+")
 _EVIDENCE_COLUMN = re.compile(r"^(evidence(?:_source|_part|_stance|_kind)?)_(\d+)$")
 
 EXAMPLE_ROW = {
@@ -115,8 +116,11 @@ def read_rows(file):
     if extension not in (".csv", ".xlsx"):
         raise UnreadableFile(f"'{name}' is neither a .csv nor a .xlsx file.")
     if isinstance(file, (str, os.PathLike)):
-        with open(file, "rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
+        try:
+            with open(file, "rb") as handle:
+                data = handle.read(MAX_BYTES + 1)
+        except OSError as error:
+            raise UnreadableFile(f"Cannot open '{name}': {error.strerror or error}.") from None
     else:
         if hasattr(file, "seek"):
             file.seek(0)
@@ -418,7 +422,11 @@ class _Importer:
         if not statement.strip():
             report.error(where, "statement", "", "a configuration needs a statement (in C, M leads to O)")
         slug = text["slug"].strip() or slugify(title)[:120].strip("-")
-        if title and not slug:
+        if len(title) > 300:
+            report.error(where, "title", title[:60] + "…", f"longer than 300 characters ({len(title)})")
+        if text["slug"].strip() and (len(slug) > 120 or not _SLUG.fullmatch(slug)):
+            report.error(where, "slug", slug, "not a slug: at most 120 letters, digits, hyphens and underscores")
+        elif title and not slug:
             report.error(where, "title", title, "no slug can be made from it: give a slug column")
         elif slug:
             if slug in self.slugs_in_file:

@@ -191,11 +191,13 @@ def test_history_records_the_importing_user_and_the_file(kb, evaluator):
     assert link.history.get().history_change_reason == "import: wave-2.csv"
 
 
-def test_an_existing_slug_and_a_repeated_one_are_errors(kb, evaluator):
-    report = import_configurations(csv_file([row(title="shc control"), row(title="Twin"), row(title="twin")]),
+def test_an_existing_slug_a_repeated_one_and_a_bad_one_are_errors(kb, evaluator):
+    report = import_configurations(csv_file([row(title="shc control", slug=""), row(title="Twin"), row(title="twin"),
+                                             row(slug="not a slug", mechanism="nope")]),
                                    kb.programme, user=evaluator)
     assert [(p.where, p.field, p.value) for p in report.errors] == [
-        ("configurations.csv row 2", "slug", "shc-control"), ("configurations.csv row 4", "slug", "twin")]
+        ("configurations.csv row 2", "slug", "shc-control"), ("configurations.csv row 4", "slug", "twin"),
+        ("configurations.csv row 5", "slug", "not a slug"), ("configurations.csv row 5", "mechanism", "nope")]
 
 
 def test_an_unreadable_file_and_a_bad_header_are_named(kb, evaluator):
