@@ -15,9 +15,9 @@ from evidence.models import EvidenceLink
 from projects import membership
 from projects.admin import CuratedAdmin, VocabularyAdmin, stamp_user
 from projects.models import Team
-from projects.programme_admin import ProgrammeInlineMixin, leads_anywhere
+from projects.programme_admin import ProgrammeInlineMixin, leads_anywhere, writes_anywhere
 
-from . import publish_lock, workflow
+from . import import_admin, publish_lock, workflow
 from .models import (
     CMOConfiguration,
     ConceptMapping,
@@ -334,6 +334,7 @@ class StatusFilter(admin.SimpleListFilter):
 class CMOConfigurationAdmin(CuratedAdmin):
     form = CMOConfigurationForm
     change_form_template = "admin/mechanisms/cmoconfiguration/change_form.html"
+    change_list_template = "admin/mechanisms/cmoconfiguration/change_list.html"
     list_display = (
         "title", "team_list", "mechanism_short", "effect", "influence", "status_badge", "evidence_count",
         "updated_by", "updated_at",
@@ -421,9 +422,26 @@ class CMOConfigurationAdmin(CuratedAdmin):
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
         return [
+            # Before the object URLs, which would take "import" for an object id.
+            path("import/", self.admin_site.admin_view(self.import_view), name="%s_%s_import" % info),
+            path("import/template.<str:extension>", self.admin_site.admin_view(self.import_template_view),
+                 name="%s_%s_import_template" % info),
             path("<path:object_id>/workflow/<str:action>/", self.admin_site.admin_view(self.workflow_view),
                  name="%s_%s_workflow" % info),
         ] + super().get_urls()
+
+    # --- CMO spreadsheets (mechanisms/import_admin.py)
+    def import_view(self, request):
+        return import_admin.import_view(self, request)
+
+    def import_template_view(self, request, extension):
+        return import_admin.template_view(self, request, extension)
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}),
+                         # (the memberships are read once a request and kept: no query of its own)
+                         "can_import": self.has_add_permission(request) and writes_anywhere(request.user)}
+        return super().changelist_view(request, extra_context)
 
     def workflow_view(self, request, object_id, action):
         if request.method != "POST":

@@ -199,6 +199,15 @@ ADMIN_ROWS = [
         {"GET": per_role(LOGIN, LOGIN, 405, 405, 405), "POST": STAFF_MOVED}),
     Row(f"{CONFIG}<path:object_id>/workflow/<str:action>/", "/admin/mechanisms/cmoconfiguration/{pk:draft}/workflow/no-such-action/",
         {"POST": per_role(LOGIN, LOGIN, 403, 403, 403)}),
+    # CMO spreadsheets (mechanisms/import_admin.py): for those who write in a programme (every staff
+    # role here writes in ctg); an empty upload is the form again, naming what it needs.
+    Row(f"{CONFIG}import/", "/admin/mechanisms/cmoconfiguration/import/", {"GET": STAFF_200, "POST": STAFF_200}),
+    Row(f"{CONFIG}import/template.<str:extension>", "/admin/mechanisms/cmoconfiguration/import/template.xlsx",
+        {"GET": STAFF_200}),
+    Row(f"{CONFIG}import/template.<str:extension>", "/admin/mechanisms/cmoconfiguration/import/template.csv",
+        {"GET": STAFF_200}),
+    Row(f"{CONFIG}import/template.<str:extension>", "/admin/mechanisms/cmoconfiguration/import/template.pdf",
+        {"GET": per_role(LOGIN, LOGIN, 404, 404, 404)}),
     # The draft's own pages, which evaluators may change.
     Row(f"{CONFIG}<path:object_id>/change/", "/admin/mechanisms/cmoconfiguration/{pk:draft}/change/",
         {"GET": STAFF_200}),
@@ -374,6 +383,11 @@ API_ROWS = [
     Row("api/", "/api/", {"GET": EVERYONE_200, "POST": per_role(401, 405, 405, 405, 405)}, api=True),
     Row("api/<drf_format_suffix:format>", "/api/.json", {"GET": EVERYONE_200}, api=True),
     Row("api/matrix/", "/api/matrix/?rows=team&cols=mechanism", {"GET": EVERYONE_200, "POST": API_NOT_ALLOWED}, api=True),
+    # A CMO spreadsheet import (mechanisms/import_api.py): for those who write in a programme; a body
+    # without a file is a 400 naming it (analysts write nowhere: 403 before the body is read).
+    Row("api/imports/configurations/", "/api/imports/configurations/",
+        {"GET": per_role(401, 405, 405, 405, 405), "POST": per_role(401, 403, 400, 400, 400)},
+        api=True, data={"programme": "ctg"}),
     Row("api/matrix/", "/api/matrix/", {"GET": per_role(400, 400, 400, 400, 400)}, api=True),  # rows and cols are required
     Row("api/matrix/", "/api/matrix/?rows=team&cols=wish_dimension&format=csv", {"GET": EVERYONE_200}, api=True),
     Row("api/matrix/", "/api/matrix/?rows=team&cols=mechanism&status=draft", {"GET": per_role(403, 403, 200, 200, 200)}, api=True),
