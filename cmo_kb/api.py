@@ -241,10 +241,18 @@ class KBAPIDefaults(ThrottledViewMixin):
     content_negotiation_class = FormatNegotiation
 
 
+class AmbiguousSlug(exceptions.APIException):
+    """Several rows the user may see have the slug a detail URL names (terms of two programmes)."""
+
+    status_code = 409
+    default_code = "ambiguous"
+
+
 class ProgrammeScopedMixin:
     """What a viewset reads is what the user may see of the programmes (projects/membership.py):
     a private programme's rows are absent from lists and a 404 alone. A programme's own terms have
-    slugs unique within it: a slug two visible programmes share is a 400 asking for ?programme=."""
+    slugs unique within it: a detail by a slug two visible programmes share is a 409 naming them and
+    asking for ?programme= (the request is well formed; what is stored makes it ambiguous)."""
 
     def filter_queryset(self, queryset):
         from projects.membership import scope
@@ -260,7 +268,7 @@ class ProgrammeScopedMixin:
             slug = self.kwargs[self.lookup_url_kwarg or self.lookup_field]
             programmes = sorted(self.filter_queryset(self.get_queryset()).filter(**{self.lookup_field: slug})
                                 .values_list("programme__slug", flat=True))
-            raise exceptions.ValidationError({"programme": [
+            raise AmbiguousSlug({"programme": [
                 f"Several programmes have a {self.get_queryset().model._meta.verbose_name} '{slug}' "
                 f"({', '.join(programmes)}): say which with ?programme=."
             ]}) from None

@@ -87,7 +87,8 @@ ERRORS = {
     "404": (ERROR_DETAIL_OR_FIELDS, "No such object, or not visible to you (drafts are for evaluators); "
             "on a list, no such page."),
     "409": (ERROR_CONFLICT, "Conflicts with the stored data: it would duplicate a stored row (the fields at fault "
-            "are named), or other records still depend on it."),
+            "are named), other records still depend on it, or the slug in the URL is a term of several "
+            "programmes you can see (`programme` names them: add ?programme=)."),
     "415": (ERROR_DETAIL, "Unsupported body: send JSON (or a form)."),
     "422": (ERROR_BAD_INPUT, "Well formed, but the stored data refuses it: a field names a row that does not exist "
             "(or that you cannot see), or a rule across fields or rows is broken (an excerpt's text must be its "
@@ -324,6 +325,9 @@ class KBAutoSchema(VersionedSchemaMixin, AutoSchema):
             codes += ["415", "422"]
         if has_path_parameters or (self.method == "GET" and self._get_paginator() is not None):
             codes.append("404")
+        model = getattr(getattr(self.view, "queryset", None), "model", None)
+        if has_path_parameters and getattr(model, "programme_path", None) == "programme":
+            codes.append("409")  # a programme's own term by a slug another programme shares (cmo_kb/api.py)
         # A view names further errors by action (or method, on a plain APIView): {"list": [403]}.
         extra = getattr(self.view, "schema_extra_error_codes", {})
         codes += [str(code) for code in extra.get(getattr(self.view, "action", None) or self.method.lower(), ())]

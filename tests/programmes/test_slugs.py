@@ -102,7 +102,7 @@ def test_a_shared_slug_of_a_non_member_programme_is_not_seen(clients):
 def test_a_detail_by_a_shared_slug_asks_for_the_programme(clients):
     root = clients["root"]
     response = root.get("/api/contexts/resigned-dependence/")
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert response.json() == {"programme": [
         "Several programmes have a context 'resigned-dependence' (ctg, other): say which with ?programme=."]}
     assert root.get("/api/contexts/resigned-dependence/", {"programme": "other"}).json()["name"] == "Other: resigned wards"
