@@ -188,6 +188,10 @@ SOURCE_UPLOAD_MAX_BYTES = env_int("SOURCE_UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
 if SOURCE_UPLOAD_MAX_BYTES < 1:
     raise ImproperlyConfigured(f"SOURCE_UPLOAD_MAX_BYTES={SOURCE_UPLOAD_MAX_BYTES} must be a positive number of bytes.")
 
+# Where the workbench keeps an upload between its dry-run preview and its confirmation
+# (evidence/staged_uploads.py); default: a folder of the server's temporary directory. Several servers
+# behind one address need a folder they share.
+UPLOAD_STAGING_DIR = os.environ.get("UPLOAD_STAGING_DIR") or None
 
 # Where the seed corpus lives; load_ctg reads fixtures/ctg/ and fixtures/sources/.
 CTG_FIXTURES_DIR = Path(os.environ.get("CTG_FIXTURES_DIR") or BASE_DIR / "fixtures")

@@ -157,11 +157,10 @@ def coding_link(source):
 # --- Sources from documents ------------------------------------------------------------------------
 # "Upload a document" (/admin/evidence/source/upload/): choose a file and a programme, see what would
 # be created (a dry run of evidence/document_import.import_document, the function the command and the
-# API use), then confirm. Between the two steps the file waits in a staging folder outside MEDIA_ROOT,
-# named by a random token kept in the session, so a preview never confirmed stores nothing.
+# API use), then confirm. Between the two steps the file waits outside MEDIA_ROOT
+# (evidence/staged_uploads.py), so a preview never confirmed stores nothing.
 
-STAGED_SESSION_KEY = "source_uploads"
-STAGED_MAX_AGE = 24 * 3600  # seconds a preview's file waits for its confirmation
+STAGED = "source_uploads"  # evidence/staged_uploads.py: the session's staged documents
 
 
 class DocumentUploadForm(forms.Form):
@@ -180,58 +179,6 @@ class DocumentUploadForm(forms.Form):
         self.fields["kind"].queryset = SourceKind.objects.all()
 
 
-def _staging_dir():
-    import tempfile
-    from pathlib import Path
-
-    from django.conf import settings
-
-    folder = Path(getattr(settings, "SOURCE_UPLOAD_STAGING_DIR", None) or Path(tempfile.gettempdir()) / "cmo-kb-uploads")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def _forget_old_staged(folder):
-    import time
-
-    limit = time.time() - STAGED_MAX_AGE
-    for path in folder.iterdir():
-        try:
-            if path.stat().st_mtime < limit:
-                path.unlink()
-        except OSError:
-            pass
-
-
-def _stage(request, data, name, fields):
-    import secrets
-
-    folder = _staging_dir()
-    _forget_old_staged(folder)
-    token = secrets.token_urlsafe(24)
-    (folder / token).write_bytes(data)
-    staged = request.session.get(STAGED_SESSION_KEY, {})
-    staged[token] = {"name": name, **fields}
-    request.session[STAGED_SESSION_KEY] = staged
-    return token
-
-
-def _unstage(request, token):
-    """The staged upload (name, bytes, fields) of ``token`` in this session, removed; None if unknown."""
-    staged = request.session.get(STAGED_SESSION_KEY, {})
-    entry = staged.pop(token, None) if isinstance(token, str) else None
-    request.session[STAGED_SESSION_KEY] = staged
-    if entry is None:
-        return None
-    path = _staging_dir() / token
-    try:
-        data = path.read_bytes()
-        path.unlink()
-    except OSError:
-        return None
-    return entry, data
-
-
 def upload_view(model_admin, request):
     """The workbench's door to import_document: a dry-run preview, then a confirmation. Only for
     those who may add sources; the programmes offered are those the user writes in, and the import
@@ -243,6 +190,7 @@ def upload_view(model_admin, request):
 
     from .document_import import import_document
     from .documents import DocumentRefused, max_bytes
+    from .staged_uploads import stage, unstage
 
     if not model_admin.has_add_permission(request):
         raise PermissionDenied
@@ -252,7 +200,7 @@ def upload_view(model_admin, request):
         "max_bytes": max_bytes(),
     }
     if request.method == "POST" and request.POST.get("confirm"):
-        staged = _unstage(request, request.POST["confirm"])
+        staged = unstage(request, STAGED, request.POST["confirm"])
         if staged is None:
             messages.error(request, "That preview has expired or was already confirmed: upload the document again.")
             return HttpResponseRedirect(reverse("admin:evidence_source_upload"))
@@ -286,7 +234,7 @@ def upload_view(model_admin, request):
                     form.add_error("file", str(problem))
             else:
                 upload.seek(0)
-                token = _stage(request, upload.read(), report.file_name, {
+                token = stage(request, STAGED, upload.read(), report.file_name, {
                     "programme": programme.slug, "kind": report.source.kind.slug, "title": report.source.title})
                 document = report.document
                 return TemplateResponse(request, "admin/evidence/source/upload_preview.html", {

@@ -3,30 +3,27 @@ from the configuration list, and the template it offers (import/template.csv, im
 
 Upload: a dry run of mechanisms/configuration_import.py, shown row by row (what would be created, and
 the errors). Confirm: the same file imported for real, every check run again. Between the two the
-upload waits in a file of the server's temporary directory, named by a random token the user's
-session holds (so only the user who uploaded it can confirm it); it is deleted once imported.
+upload waits in evidence/staged_uploads.py (only the user who uploaded it can confirm it); it is
+deleted once imported.
 """
 
 import os
-import secrets
-import tempfile
-import time
 
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.core.files.base import ContentFile
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
+from evidence.staged_uploads import stage, unstage
 from projects import membership
 from projects.programme_admin import writes_anywhere
 
 from .configuration_import import COLUMNS, file_name_of, import_configurations, template_csv, template_xlsx
 
-SESSION_KEY = "configuration_imports"
-UPLOAD_DIR = os.path.join(tempfile.gettempdir(), "cmo-kb-configuration-imports")
-KEEP_SECONDS = 24 * 60 * 60
+STAGED = "configuration_imports"  # evidence/staged_uploads.py: the session's staged spreadsheets
 
 
 class ConfigurationImportForm(forms.Form):
@@ -65,47 +62,6 @@ def _rows_of(report):
     return [(where, *rows[where]) for where in sorted(rows, key=order)]
 
 
-def _pending(request):
-    return request.session.get(SESSION_KEY, {})
-
-
-def _keep_upload(request, upload, programme, create_terms):
-    os.makedirs(UPLOAD_DIR, mode=0o700, exist_ok=True)
-    _forget_old_uploads()
-    token = secrets.token_hex(16)
-    extension = os.path.splitext(upload.name)[1].lower()
-    with open(os.path.join(UPLOAD_DIR, token + extension), "wb") as stored:
-        for chunk in upload.chunks():
-            stored.write(chunk)
-    pending = _pending(request)
-    pending[token] = {"name": file_name_of(upload), "extension": extension, "programme": programme.slug,
-                      "create_terms": create_terms}
-    request.session[SESSION_KEY] = pending
-    return token
-
-
-def _forget_old_uploads(max_age=KEEP_SECONDS):
-    """Previews nobody confirmed: their files go after a day."""
-    now = time.time()
-    for entry in os.scandir(UPLOAD_DIR):
-        try:
-            if entry.is_file() and now - entry.stat().st_mtime > max_age:
-                os.remove(entry.path)
-        except OSError:  # another worker removed it first
-            pass
-
-
-class _StoredUpload:
-    """A kept upload read back under its own name (the report and the history say the user's file name)."""
-
-    def __init__(self, path, name):
-        self.path, self.name = path, name
-
-    def read(self, size=-1):
-        with open(self.path, "rb") as handle:
-            return handle.read(size)
-
-
 def import_view(model_admin, request):
     opts = model_admin.model._meta
     if not model_admin.has_add_permission(request) or not writes_anywhere(request.user):
@@ -134,27 +90,24 @@ def import_view(model_admin, request):
         else:
             context.update(report=report, rows=_rows_of(report), programme=programme, create_terms=create_terms)
             if report.ok:
-                context["token"] = _keep_upload(request, upload, programme, create_terms)
+                upload.seek(0)
+                context["token"] = stage(request, STAGED, upload.read(), file_name_of(upload),
+                                         {"programme": programme.slug, "create_terms": create_terms})
     context["form"] = form
     return TemplateResponse(request, "admin/mechanisms/cmoconfiguration/import.html", context)
 
 
 def _confirm(model_admin, request, context):
-    token = request.POST["token"]
-    pending = _pending(request)
-    kept = pending.get(token) if isinstance(token, str) and token.isalnum() else None
-    path = os.path.join(UPLOAD_DIR, token + kept["extension"]) if kept else None
-    if kept is None or not os.path.exists(path):
+    staged = unstage(request, STAGED, request.POST["token"])
+    if staged is None:
         messages.error(request, "That upload is no longer waiting to be imported: upload the file again.")
         return HttpResponseRedirect(request.path)
+    kept, data = staged
     programme = membership.writable_programmes(request.user).filter(slug=kept["programme"]).first()
     if programme is None:
         raise PermissionDenied
-    report = import_configurations(_StoredUpload(path, kept["name"]), programme, user=request.user,
+    report = import_configurations(ContentFile(data, name=kept["name"]), programme, user=request.user,
                                    create_terms=kept["create_terms"])
-    os.remove(path)
-    del pending[token]
-    request.session[SESSION_KEY] = pending
     if report.written:
         messages.success(request, report.summary())
         return HttpResponseRedirect(context["changelist_url"] + "?status=draft")

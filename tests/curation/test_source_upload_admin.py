@@ -15,7 +15,7 @@ UPLOAD = "/admin/evidence/source/upload/"
 @pytest.fixture
 def media(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
-    settings.SOURCE_UPLOAD_STAGING_DIR = str(tmp_path / "staged")
+    settings.UPLOAD_STAGING_DIR = str(tmp_path / "staged")
     return tmp_path / "media"
 
 
