@@ -18,6 +18,7 @@ from rest_framework.relations import MANY_RELATION_KWARGS
 from rest_framework.utils import html
 from rest_framework.validators import UniqueTogetherValidator
 
+from cmo_kb.vocabulary import RULE
 from cmo_kb.web_address import WebAddressValidator
 
 NOT_TEXT = "Not a valid string: send text (a JSON string), not a {kind}."
@@ -253,9 +254,13 @@ def resolve_programme(serializer, data):
         mine = list(writable_programmes(user)[:2]) if user is not None else []
         if len(mine) == 1:
             return mine[0]
+        if mine:
+            # Well formed (the schema makes `programme` optional): what is stored, the several
+            # programmes the user writes in, makes it ambiguous, so a 422 (cmo_kb/errors.py).
+            raise serializers.ValidationError({"programme": [
+                "Say which programme this row belongs to: you write in several."]}, code=RULE)
         raise serializers.ValidationError({"programme": [
-            "Say which programme this row belongs to: you write in several." if mine
-            else "This field is required: the slug of a programme you write in (see /api/programmes/)."
+            "This field is required: the slug of a programme you write in (see /api/programmes/)."
         ]}, code="required")
     owner = path.split("__")[0]
     field = serializer.fields.get(owner)

@@ -77,10 +77,6 @@ class ProgrammeSerializer(KBModelSerializer):
         return None if role is None else str(role)
 
     def validate(self, attrs):
-        if self.instance is not None and "copy_vocabulary_from" in attrs:
-            raise serializers.ValidationError({"copy_vocabulary_from": [
-                "Only when creating a programme: its vocabulary is copied once, into an empty programme."
-            ]})
         start = attrs.get("start_year", getattr(self.instance, "start_year", None))
         end = attrs.get("end_year", getattr(self.instance, "end_year", None))
         if start is not None and end is not None and end < start:
@@ -126,6 +122,22 @@ class ProgrammeFilterSet(VocabularyFilterSet):
         fields = []
 
 
+class ProgrammeUpdateSerializer(ProgrammeSerializer):
+    """A programme's fields as PUT and PATCH take them: its vocabulary is copied once, when it is created,
+    so `copy_vocabulary_from` is not one of them (the schema's update body lacks it; sent anyway, a 400
+    says why rather than ignoring it)."""
+
+    class Meta(ProgrammeSerializer.Meta):
+        fields = [name for name in ProgrammeSerializer.Meta.fields if name != "copy_vocabulary_from"]
+
+    def validate(self, attrs):
+        if isinstance(self.initial_data, dict) and "copy_vocabulary_from" in self.initial_data:
+            raise serializers.ValidationError({"copy_vocabulary_from": [
+                "Only when creating a programme: its vocabulary is copied once, into an empty programme."
+            ]})
+        return super().validate(attrs)
+
+
 @extend_schema_view(
     create=extend_schema(description="An evaluator opens a programme and becomes its lead; `copy_vocabulary_from` "
                          "starts it with another programme's vocabulary (in the same transaction)."),
@@ -143,6 +155,9 @@ class ProgrammeViewSet(KBModelViewSet):
 
     serializer_class = ProgrammeSerializer
     filterset_class = ProgrammeFilterSet
+
+    def get_serializer_class(self):
+        return ProgrammeUpdateSerializer if self.action in ("update", "partial_update") else ProgrammeSerializer
 
     def get_queryset(self):
         return Programme.objects.prefetch_related("frameworks")

@@ -70,3 +70,26 @@ def test_new_parameters_are_documented(clients, concepts):  # noqa: F811
     # Who asks decides which programmes are accepted.
     member = {p["name"]: p for p in _served(clients["oana"])["paths"]["/api/configurations/"]["get"]["parameters"]}
     assert member["programme"]["schema"]["items"]["enum"] == ["ctg", "other"]
+
+
+def _request_properties(schema, path, method):
+    body = schema["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+    name = body["$ref"].rsplit("/", 1)[-1]
+    return set(schema["components"]["schemas"][name]["properties"])
+
+
+def test_refusals_that_stored_data_decides_are_documented_as_such(clients, concepts):  # noqa: F811
+    """make fuzz: what a schema cannot know (the programmes one writes in, slugs two programmes share)
+    is a 422 or a 409, each documented, never a 400 for a well-formed request."""
+    schema = _served(clients["mixed"])
+    response = clients["mixed"].post("/api/contexts/", {"slug": "quiet", "name": "Quiet"}, format="json")
+    assert response.status_code == 422
+    _validator(schema, "/api/contexts/", "post", 422)(response.json())
+    response = clients["root"].delete("/api/contexts/resigned-dependence/")
+    assert response.status_code == 409 and list(response.json()) == ["programme"]
+    _validator(schema, "/api/contexts/{slug}/", "delete", 409)(response.json())
+    _validator(schema, "/api/contexts/{slug}/", "get", 409)(response.json())
+    # A programme's vocabulary is copied when it is created: the update body has no such field.
+    assert "copy_vocabulary_from" in _request_properties(schema, "/api/programmes/", "post")
+    assert "copy_vocabulary_from" not in _request_properties(schema, "/api/programmes/{slug}/", "patch")
+    assert "copy_vocabulary_from" not in _request_properties(schema, "/api/programmes/{slug}/", "put")
