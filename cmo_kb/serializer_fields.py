@@ -74,6 +74,17 @@ class StrictEmailField(StrictTextMixin, serializers.EmailField):
     pass
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """JSON true or false only (DRF also took 0, 1, "yes", "on"...: values the schema's boolean
+    refuses); a form's text is read as DRF reads it (a checkbox sends "on")."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool) and not from_a_form(self):
+            kind = "text" if isinstance(data, str) else _kind(data)
+            raise serializers.ValidationError(f"Must be true or false (a JSON boolean), not {kind}.", code="invalid")
+        return super().to_internal_value(data)
+
+
 class StrictManyRelatedField(serializers.ManyRelatedField):
     """A JSON list only: DRF took any iterable (an object's keys, a string's letters were refused)."""
 
@@ -153,6 +164,7 @@ class KBModelSerializer(serializers.ModelSerializer):
         models.SlugField: StrictSlugField,
         models.URLField: StrictURLField,
         models.EmailField: StrictEmailField,
+        models.BooleanField: StrictBooleanField,
     }
 
     def get_fields(self):

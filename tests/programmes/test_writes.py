@@ -221,3 +221,16 @@ def test_a_programme_ends_after_it_starts(clients):
     assert response.json() == {"end_year": ["The programme cannot end (2012) before it starts (2014)."]}
     assert clients["leo"].patch("/api/programmes/ctg/", {"start_year": 2012, "end_year": 2014}, format="json").status_code == 200
     assert clients["leo"].patch("/api/programmes/ctg/", {"end_year": 2011}, format="json").status_code == 422
+
+
+@pytest.mark.parametrize("value", [0, 1, "true", "yes", None, []])
+def test_is_public_is_a_json_boolean(clients, value):
+    """make fuzz: DRF's BooleanField took 0 for false, which the schema's boolean refuses."""
+    from projects.models import Programme
+
+    response = clients["oleo"].patch("/api/programmes/other/", {"is_public": value}, format="json")
+    assert response.status_code == 400, response.content
+    assert list(response.json()) == ["is_public"]
+    assert Programme.objects.get(slug="other").is_public is False
+    response = clients["oleo"].patch("/api/programmes/other/", {"is_public": True}, format="json")
+    assert response.status_code == 200 and response.json()["is_public"] is True
