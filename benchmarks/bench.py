@@ -504,7 +504,9 @@ def bench_lists(server, cur, args, sizes):
         if prefix in cursor_floors:
             floor_fn = cursor_floors[prefix][0]
         elif model is not None:
-            order = ", ".join(f'"{f}"' for f in model._meta.ordering if "__" not in f and not f.startswith("-")) or "id"
+            # Ordering by a foreign key is by its column (a concept mapping's "programme": programme_id).
+            order = ", ".join(f'"{model._meta.get_field(f).column}"' for f in model._meta.ordering
+                              if "__" not in f and not f.startswith("-")) or "id"
             floor_fn = vocabulary_floor(model._meta.db_table, order + ", id")
         else:
             continue
