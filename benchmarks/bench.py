@@ -561,7 +561,7 @@ def bench_search(server, cur, args):
     size = f"{len(terms)} terms"
     for name, template in (("excerpt search (API)", "/api/excerpts/?search={}"),
                            ("configuration search (API)", "/api/configurations/?search={}"),
-                           ("search page /search/", "/search/?q={}")):
+                           ("search page /search/", "/programmes/ctg/search/?q={}")):
         per_term, samples, failure, rss = {}, [], None, 0.0
         for term in terms:
             m = measure_http(server, template.format(quote(term)), args.search_repeat, budget_s=30, timeout=args.page_timeout)
@@ -599,10 +599,12 @@ def bench_pages(server, cur, args):
     configuration = cur.fetchone()[0]
     cur.execute("SELECT max(id) FROM evidence_evidenceexcerpt")
     excerpt = cur.fetchone()[0]
-    pages = ["/", "/teams/", *(f"/teams/{t}/" for t in dict.fromkeys(["camhs", teams[0], teams[-1]])),
-             "/mechanisms/", f"/mechanisms/{mechanism}/", "/wish/", f"/wish/{wish}/", "/quality-domains/",
-             f"/quality-domains/{quality}/", "/matrix/", "/configurations/", f"/configurations/{configuration}/",
-             f"/excerpts/{excerpt}/", "/search/?q=team"]
+    # A programme's pages live under /programmes/<slug>/ (the old addresses are 301s to ctg's).
+    ctg = "/programmes/ctg"
+    pages = ["/", f"{ctg}/", f"{ctg}/teams/", *(f"{ctg}/teams/{t}/" for t in dict.fromkeys(["camhs", teams[0], teams[-1]])),
+             f"{ctg}/mechanisms/", f"{ctg}/mechanisms/{mechanism}/", "/wish/", f"/wish/{wish}/", "/quality-domains/",
+             f"/quality-domains/{quality}/", f"{ctg}/matrix/", f"{ctg}/configurations/",
+             f"{ctg}/configurations/{configuration}/", f"/excerpts/{excerpt}/", f"{ctg}/search/?q=team"]
     for page in pages:
         m = measure_http(server, page, args.repeat, timeout=args.page_timeout)
         if isinstance(m, str):
