@@ -62,6 +62,10 @@ class Source(Curated):
                   "full text. An excerpt coded without a section takes its heading path from here.",
     )
 
+    qda_guid = models.CharField(
+        max_length=36, blank=True,
+        help_text="The source's GUID in the REFI-QDA project it was imported from (exported again as is).")
+
     objects = NaturalKeyManager()
     history = HistoricalRecords(excluded_fields=["full_text"])
 
@@ -138,6 +142,9 @@ class EvidenceExcerpt(Curated):
     # Full-text search (evidence/search.py): filled by a PostgreSQL trigger (migration evidence/0003)
     # from text, attribution and section, with a GIN index; stays NULL on SQLite (icontains fallback).
     search_vector = SearchVectorField(null=True, editable=False)
+    qda_guid = models.CharField(
+        max_length=36, blank=True,
+        help_text="The selection's GUID in the REFI-QDA project it was imported from (exported again as is).")
 
     objects = NaturalKeyManager()
     history = HistoricalRecords(excluded_fields=["search_vector"])
@@ -282,3 +289,7 @@ class EvidenceLink(Curated):
             raise ValidationError({"excerpt": ValidationError(
                 f"Excerpt '{self.excerpt.slug}' is evidence of another programme than configuration "
                 f"'{self.configuration.slug}'.", code=RULE)})
+
+
+# Codes, codings, memos and relations (REFI-QDA projects, thematic coding): evidence/codes.py.
+from evidence.codes import Code, Coding, Memo, Relation  # noqa: E402,F401

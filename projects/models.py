@@ -124,6 +124,9 @@ class Team(Curated):
     aims = models.TextField(blank=True, help_text="What were they trying to do?")
     achievements = models.TextField(blank=True, help_text="What did they achieve?")
     order = models.PositiveIntegerField(default=0)
+    qda_guid = models.CharField(
+        max_length=36, blank=True,
+        help_text="The case's GUID in the REFI-QDA project the team was imported from (exported again as is).")
 
     quality_domains = models.ManyToManyField(QualityDomain, through="TeamQualityDomain", related_name="teams", blank=True)
     relationship_levels = models.ManyToManyField(
