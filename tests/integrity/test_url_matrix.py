@@ -389,6 +389,11 @@ API_ROWS = [
         {"GET": per_role(401, 405, 405, 405, 405), "POST": per_role(401, 403, 400, 400, 400)},
         api=True, data={"programme": "ctg"}),
     Row("api/matrix/", "/api/matrix/", {"GET": per_role(400, 400, 400, 400, 400)}, api=True),  # rows and cols are required
+    # Inter-coder agreement (evidence/agreement_api.py): a read of a source anyone may see; source and
+    # coders are required (a 400 naming them).
+    Row("api/agreement/", "/api/agreement/?source={source}&coders={username:lead},{username:analyst}",
+        {"GET": EVERYONE_200, "POST": API_NOT_ALLOWED}, api=True),
+    Row("api/agreement/", "/api/agreement/", {"GET": per_role(400, 400, 400, 400, 400)}, api=True),
     Row("api/matrix/", "/api/matrix/?rows=team&cols=wish_dimension&format=csv", {"GET": EVERYONE_200}, api=True),
     Row("api/matrix/", "/api/matrix/?rows=team&cols=mechanism&status=draft", {"GET": per_role(403, 403, 200, 200, 200)}, api=True),
     # Tokens: anyone may exchange a password (a wrong one is a 400); issuing one needs an account.
