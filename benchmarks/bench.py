@@ -345,7 +345,7 @@ def excerpt_floor(cur, size, after=(0, -1)):
 
 
 def configuration_floor(cur, size, after=""):
-    rows = fetch(cur, """SELECT c.id, c.slug, c.title, c.status, c.activity, c.effect, c.influence, c.statement,
+    rows = fetch(cur, """SELECT c.id, c.slug, c.title, c.status, c.activity, c.resource, c.reasoning, c.effect, c.influence, c.statement,
                                 c.confidence, c.created_at, c.updated_at, m.slug AS mechanism_slug, m.name AS mechanism_name,
                                 th.slug AS theme_slug, th.name AS theme_name, rl.slug AS relationship_level
                          FROM mechanisms_cmoconfiguration c
@@ -674,7 +674,7 @@ SELECT c.id, c.slug, c.title, c.status,
    WHERE x.cmoconfiguration_id = c.id) AS teams,
   (SELECT string_agg(t.slug, ',') FROM mechanisms_cmoconfiguration_contexts x JOIN mechanisms_context t ON t.id = x.context_id
    WHERE x.cmoconfiguration_id = c.id) AS contexts,
-  c.activity, m.slug AS mechanism, th.slug AS theme, c.effect, c.influence,
+  c.activity, c.resource, c.reasoning, m.slug AS mechanism, th.slug AS theme, c.effect, c.influence,
   (SELECT string_agg(t.slug, ',') FROM mechanisms_cmoconfiguration_outcomes x JOIN mechanisms_outcome t ON t.id = x.outcome_id
    WHERE x.cmoconfiguration_id = c.id) AS outcomes,
   c.statement, c.confidence,

@@ -342,7 +342,7 @@ class CMOConfigurationAdmin(CuratedAdmin):
     list_filter = (StatusFilter, "effect", "influence", "mechanism", "teams", "confidence", "relationship_level",
                    "quality_domains")
     list_select_related = ("mechanism", "updated_by")
-    search_fields = ("title", "slug", "statement", "activity", "notes")
+    search_fields = ("title", "slug", "statement", "activity", "resource", "reasoning", "notes")
     autocomplete_fields = ("programme", "teams", "contexts", "mechanism", "theme", "outcomes", "relationship_level",
                            "quality_domains")
     prepopulated_fields = {"slug": ("title",)}
@@ -351,7 +351,7 @@ class CMOConfigurationAdmin(CuratedAdmin):
         (None, {"fields": ("programme", "title", "slug", "teams", "statement")}),
         ("Context", {"classes": ("cmo-part", "cmo-context"), "fields": ("contexts",)}),
         ("Mechanism", {"classes": ("cmo-part", "cmo-mechanism"),
-                       "fields": ("activity", ("mechanism", "theme"), "effect")}),
+                       "fields": ("activity", "resource", "reasoning", ("mechanism", "theme"), "effect")}),
         ("Outcome", {"classes": ("cmo-part", "cmo-outcome"), "fields": ("outcomes", "quality_domains")}),
         ("Classification", {"fields": (("influence", "confidence"), "relationship_level")}),
         ("Review", {"fields": ("status", "publication_check", "notes",

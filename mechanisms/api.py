@@ -503,7 +503,7 @@ class ConfigurationSerializer(EvaluatorOnlyFieldsMixin, SearchHitSerializerMixin
     class Meta:
         model = CMOConfiguration
         fields = [
-            "id", "slug", "title", "status", "teams", "contexts", "activity", "mechanism", "theme", "effect",
+            "id", "slug", "title", "status", "teams", "contexts", "activity", "resource", "reasoning", "mechanism", "theme", "effect",
             "influence", "outcomes", "wish_shifts", "pathways", "relationship_level", "quality_domains",
             "statement", "confidence", "evidence", "has_evidence", "notes",
             "created_by", "updated_by", "created_at", "updated_at", "rank", "snippet",
@@ -561,7 +561,7 @@ class ConfigurationWriteSerializer(EvaluatorOnlyFieldsMixin, KBModelSerializer):
     class Meta:
         model = CMOConfiguration
         fields = [
-            "slug", "title", "status", "teams", "contexts", "activity", "mechanism", "theme", "effect", "influence",
+            "slug", "title", "status", "teams", "contexts", "activity", "resource", "reasoning", "mechanism", "theme", "effect", "influence",
             "outcomes", "wish_shifts", "pathways", "relationship_level", "quality_domains", "statement", "confidence",
             "notes",
         ]
@@ -726,7 +726,7 @@ class ConfigurationRows:
     compares them)."""
 
     COLUMNS = (
-        "id", "slug", "title", "status", "activity", "effect", "influence", "statement", "confidence", "notes",
+        "id", "slug", "title", "status", "activity", "resource", "reasoning", "effect", "influence", "statement", "confidence", "notes",
         "mechanism__slug", "mechanism__name", "theme__slug", "theme__name", "relationship_level__slug",
         "created_by__username", "updated_by__username", "created_at", "updated_at", "programme__slug",
     )
@@ -795,7 +795,7 @@ class ConfigurationRows:
                     "id": pk, "slug": row["slug"], "title": row["title"], "status": row["status"],
                     "teams": [{"slug": s, "name": n, "short_name": short} for s, n, short in teams],
                     "contexts": [{"slug": s, "name": n, "category": c} for s, n, c in contexts],
-                    "activity": row["activity"],
+                    "activity": row["activity"], "resource": row["resource"], "reasoning": row["reasoning"],
                     "mechanism": None if mechanism is None else {"slug": mechanism, "name": row["mechanism__name"]},
                     "theme": None if theme is None else {"slug": theme, "name": row["theme__name"]},
                     "effect": row["effect"], "influence": row["influence"],
@@ -809,7 +809,8 @@ class ConfigurationRows:
                 item = {
                     "id": pk, "slug": row["slug"], "title": row["title"], "status": row["status"],
                     "teams": [s for s, _, _ in teams], "contexts": [s for s, _, _ in contexts],
-                    "activity": row["activity"], "mechanism": mechanism, "theme": theme,
+                    "activity": row["activity"], "resource": row["resource"], "reasoning": row["reasoning"],
+                    "mechanism": mechanism, "theme": theme,
                     "effect": row["effect"], "influence": row["influence"],
                     "outcomes": [s for s, _, _ in outcomes],
                     "wish_shifts": [f"{d}>{t} ({b})" for d, t, _, b, _ in shifts],

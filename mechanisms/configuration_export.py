@@ -17,7 +17,8 @@ from evidence.models import EvidenceLink
 from mechanisms.models import CMOConfiguration, ConfigurationPathway, WishShift
 
 TEXT = {
-    "slug": "slug", "programme": "programme__slug", "title": "title", "status": "status", "activity": "activity", "effect": "effect",
+    "slug": "slug", "programme": "programme__slug", "title": "title", "status": "status", "activity": "activity",
+    "resource": "resource", "reasoning": "reasoning", "effect": "effect",
     "influence": "influence", "statement": "statement", "confidence": "confidence", "notes": "notes",
     "mechanism": "mechanism__slug", "theme": "theme__slug", "relationship_level": "relationship_level__slug",
     "created_by": "created_by__username", "updated_by": "updated_by__username",

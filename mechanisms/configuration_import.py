@@ -48,6 +48,8 @@ COLUMNS = {
     "teams": "Teams of the programme (slug or name); several with ';' for a cross-team theory.",
     "contexts": "Contexts of the programme (slug or name), ';'-separated.",
     "activity": "The activity that offered the resource (not the mechanism).",
+    "resource": "The resource the programme offered (the mechanism's resource, Dalkin et al. 2015).",
+    "reasoning": "The reasoning or response the resource triggered in people.",
     "mechanism": "The enabling mechanism (slug or name).",
     "theme": "A theme of that mechanism (slug or name).",
     "effect": "triggered or disabled (default triggered).",
@@ -77,6 +79,8 @@ EXAMPLE_ROW = {
     "teams": "shared-haemodialysis-care",
     "contexts": "Patients resigned to dependence on nurses; Financial constraints",
     "activity": "Training patients to take on parts of their own haemodialysis",
+    "resource": "Training and the chance to run parts of their own treatment",
+    "reasoning": "Some patients read it as a plan to cut nurses and hold back",
     "mechanism": "patient-beliefs",
     "theme": "Motivation to engage",
     "effect": "disabled",
@@ -462,13 +466,14 @@ class _Importer:
 
         configuration = CMOConfiguration(
             programme=self.programme, slug=slug, title=title, statement=statement, activity=text["activity"],
-            mechanism=mechanism, theme=theme, effect=choices["effect"], influence=choices["influence"],
+            resource=text["resource"], reasoning=text["reasoning"], mechanism=mechanism, theme=theme, effect=choices["effect"], influence=choices["influence"],
             confidence=choices["confidence"], relationship_level=level, notes=text["notes"],
             status=ReviewStatus.DRAFT, created_by=self.user, updated_by=self.user,
         )
         fields = {"title": ("title", title), "slug": ("slug", slug), "statement": ("statement", statement),
                   "mechanism": ("mechanism", text["mechanism"]), "theme": ("theme", text["theme"]),
-                  "activity": ("activity", text["activity"]), "notes": ("notes", text["notes"])}
+                  "activity": ("activity", text["activity"]), "notes": ("notes", text["notes"]),
+                  "resource": ("resource", text["resource"]), "reasoning": ("reasoning", text["reasoning"])}
         try:
             with transaction.atomic():
                 self._save(configuration)

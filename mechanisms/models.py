@@ -270,6 +270,10 @@ class CMOConfiguration(Curated):
     )
     contexts = models.ManyToManyField(Context, related_name="configurations", blank=True)
     activity = models.TextField(blank=True, help_text="The activity that offered the resource (not the mechanism).")
+    # The mechanism as resource and reasoning (Dalkin et al. 2015): what the programme offered, and the
+    # response it triggered (or failed to) in people, kept apart from the activity that delivered it.
+    resource = models.TextField(blank=True, default="", db_default="", help_text="The resource the programme offered (Dalkin et al. 2015).")
+    reasoning = models.TextField(blank=True, default="", db_default="", help_text="The reasoning or response the resource triggered in people.")
     mechanism = models.ForeignKey(
         EnablingMechanism, null=True, blank=True, on_delete=models.PROTECT, related_name="configurations"
     )

@@ -70,6 +70,8 @@ def _configuration_description(configuration, data, lookups):
         ("Contexts", "; ".join(c.name for c in contexts)),
         ("Activity", configuration.activity.strip()),
         ("Mechanism", mechanism_text),
+        ("Resource", configuration.resource.strip()),
+        ("Reasoning", configuration.reasoning.strip()),
         ("Outcomes", "; ".join(o.name for o in outcomes)),
         ("Influence", configuration.get_influence_display().lower()),
         ("Wish shifts", "; ".join(shifts)),

@@ -283,7 +283,7 @@ class Loader:
 
     def _current_configurations(self):
         section = SECTION_BY_NAME["configurations"]
-        scalar = ["title", "activity", "effect", "statement", "influence", "confidence", "status", "notes"]
+        scalar = ["title", "activity", "resource", "reasoning", "effect", "statement", "influence", "confidence", "status", "notes"]
         refs = ["mechanism", "theme", "relationship_level"]
         rows = {}
         for row in CMOConfiguration.objects.values("slug", *scalar, *(f"{r}__slug" for r in refs)):

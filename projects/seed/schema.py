@@ -298,6 +298,8 @@ SECTIONS = [
             F("teams", "refs", target="teams"),
             F("contexts", "refs", target="contexts"),
             F("activity"),
+            F("resource"),
+            F("reasoning"),
             F("mechanism", "ref", target="mechanisms"),
             F("theme", "ref", target="themes"),
             F("effect", "choice", required=True, choices=_choices(Effect)),

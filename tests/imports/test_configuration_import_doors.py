@@ -105,7 +105,7 @@ def test_the_list_links_the_import_page_and_the_templates_download(kb, evaluator
     response = client.get(ADMIN_URL + "template.csv")
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     lines = response.content.decode("utf-8-sig").splitlines()
-    assert lines[0].startswith("title,slug,teams,contexts,activity,mechanism,theme,effect,influence,outcomes")
+    assert lines[0].startswith("title,slug,teams,contexts,activity,resource,reasoning,mechanism,theme,effect,influence,outcomes")
     assert len(lines) == 2
     workbook = openpyxl.load_workbook(io.BytesIO(client.get(ADMIN_URL + "template.xlsx").content), read_only=True)
     header = next(workbook.worksheets[0].iter_rows(values_only=True))
