@@ -14,6 +14,7 @@ from cmo_kb.token_views import IssueTokenView, MeView, ObtainTokenView
 from evidence import api as evidence_api
 from evidence.agreement_api import AgreementView
 from mechanisms import api as mechanisms_api
+from mechanisms.chain_api import ChainViewSet
 from mechanisms.import_api import ConfigurationImportView
 from projects import api as projects_api
 
@@ -35,6 +36,7 @@ router.register("relationship-pairs", mechanisms_api.RelationshipPairViewSet, ba
 router.register("configurations", mechanisms_api.ConfigurationViewSet, basename="configuration")
 router.register("frameworks", mechanisms_api.FrameworkViewSet, basename="framework")
 router.register("concept-mappings", mechanisms_api.ConceptMappingViewSet, basename="concept-mapping")
+router.register("chains", ChainViewSet, basename="chain")
 router.register("sources", evidence_api.SourceViewSet, basename="source")
 router.register("excerpts", evidence_api.ExcerptViewSet, basename="excerpt")
 router.register("evidence-links", evidence_api.EvidenceLinkViewSet, basename="evidence-link")

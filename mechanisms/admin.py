@@ -19,6 +19,7 @@ from projects.programme_admin import ProgrammeInlineMixin, leads_anywhere, write
 
 from . import import_admin, publish_lock, workflow
 from .models import (
+    ConfigurationChain,
     CMOConfiguration,
     ConceptMapping,
     ConfigurationPathway,
@@ -574,3 +575,19 @@ class WishShiftAdmin(ConfigurationChildAdminMixin, CuratedAdmin):
 
 
 __all__ = ["stamp_user"]
+
+
+@admin.register(ConfigurationChain)
+class ConfigurationChainAdmin(CuratedAdmin):
+    """A chain link: read-only while either of its configurations is locked (published, and the user
+    is not its lead); the model refuses cycles and links across programmes (mechanisms/chains.py)."""
+
+    list_display = ("from_configuration", "to_configuration", "updated_by")
+    list_select_related = ("from_configuration", "to_configuration", "updated_by")
+    search_fields = ("from_configuration__title", "from_configuration__slug", "to_configuration__title",
+                     "to_configuration__slug", "note")
+    autocomplete_fields = ("from_configuration", "to_configuration", "evidence")
+
+    def has_change_permission(self, request, obj=None):
+        locked = obj is not None and (_locked_for(request, obj.from_configuration) or _locked_for(request, obj.to_configuration))
+        return not locked and super().has_change_permission(request, obj)

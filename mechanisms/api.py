@@ -497,6 +497,9 @@ class ConfigurationSerializer(EvaluatorOnlyFieldsMixin, SearchHitSerializerMixin
     quality_domains = StrictSlugRelatedField(slug_field="slug", many=True, read_only=True)
     evidence = EvidenceSerializer(source="evidence_links", many=True, read_only=True)
     has_evidence = serializers.SerializerMethodField(help_text="False for a hypothesis with no evidence yet.")
+    leads_to = serializers.SerializerMethodField(
+        help_text="Slugs of the configurations this one leads to (its outcome is their context; /api/chains/).")
+    follows = serializers.SerializerMethodField(help_text="Slugs of the configurations that lead to this one.")
     created_by = StrictSlugRelatedField(slug_field="username", read_only=True)
     updated_by = StrictSlugRelatedField(slug_field="username", read_only=True)
 
@@ -505,7 +508,7 @@ class ConfigurationSerializer(EvaluatorOnlyFieldsMixin, SearchHitSerializerMixin
         fields = [
             "id", "slug", "title", "status", "teams", "contexts", "activity", "resource", "reasoning", "mechanism", "theme", "effect",
             "influence", "outcomes", "wish_shifts", "pathways", "relationship_level", "quality_domains",
-            "statement", "confidence", "evidence", "has_evidence", "notes",
+            "statement", "confidence", "evidence", "has_evidence", "leads_to", "follows", "notes",
             "created_by", "updated_by", "created_at", "updated_at", "rank", "snippet",
         ]
 
@@ -514,6 +517,20 @@ class ConfigurationSerializer(EvaluatorOnlyFieldsMixin, SearchHitSerializerMixin
 
     def get_has_evidence(self, obj) -> bool:
         return bool(obj.evidence_links.all())
+
+    def _chain(self, obj):
+        if not hasattr(obj, "_chain_neighbours"):
+            from mechanisms.chains import neighbours
+
+            leads_to, follows = neighbours([obj.pk], visible_configurations(self.context.get("request")))
+            obj._chain_neighbours = leads_to.get(obj.pk, []), follows.get(obj.pk, [])
+        return obj._chain_neighbours
+
+    def get_leads_to(self, obj) -> list[str]:
+        return self._chain(obj)[0]
+
+    def get_follows(self, obj) -> list[str]:
+        return self._chain(obj)[1]
 
 
 
@@ -529,7 +546,9 @@ class CompactConfigurationSerializer(ConfigurationSerializer):
     evidence_count = serializers.SerializerMethodField()
 
     class Meta(ConfigurationSerializer.Meta):
-        fields = [f for f in ConfigurationSerializer.Meta.fields if f != "evidence"] + ["evidence_count"]
+        # Without the evidence and the chain (leads_to, follows: the full view and /api/chains/).
+        fields = [f for f in ConfigurationSerializer.Meta.fields
+                  if f not in ("evidence", "leads_to", "follows")] + ["evidence_count"]
 
     def get_wish_shifts(self, obj) -> list[str]:
         return [f"{s.dimension.slug}>{s.toward.slug} ({s.between.slug})" for s in obj.wish_shifts.all()]
@@ -743,8 +762,8 @@ class ConfigurationRows:
         return visible_configurations(request).values(*cls.COLUMNS)
 
     @classmethod
-    def related(cls, ids, view):
-        """The page's related rows, by configuration id: 7 queries (none without rows)."""
+    def related(cls, ids, view, request=None):
+        """The page's related rows, by configuration id: 7 queries, 8 in the full view (none without rows)."""
         config = CMOConfiguration
         related = {
             "teams": _m2m_rows(config.teams, ids, "slug", "name", "short_name"),
@@ -762,6 +781,9 @@ class ConfigurationRows:
         }
         links = EvidenceLink.objects.filter(configuration_id__in=ids)
         if view == "full":
+            from mechanisms.chains import neighbours
+
+            related["leads_to"], related["follows"] = neighbours(ids, visible_configurations(request))
             related["evidence"] = _by_configuration(
                 links.order_by("configuration_id", *EVIDENCE_ORDER).values_list("configuration_id", *cls.EVIDENCE_COLUMNS)
             )
@@ -777,7 +799,7 @@ class ConfigurationRows:
         with view="compact") of ``rows`` (dicts from queryset(), with rank and snippet after a search)."""
         if not rows:
             return []
-        related = cls.related([row["id"] for row in rows], view)
+        related = cls.related([row["id"] for row in rows], view, request)
         show_notes = shows_internal_notes(request)
         # The serializer's DateTimeField, with the request's time zone looked up once, not per value.
         when = serializers.DateTimeField(default_timezone=serializers.DateTimeField().default_timezone()).to_representation
@@ -823,6 +845,8 @@ class ConfigurationRows:
                 evidence = [dict(zip(cls.EVIDENCE_KEYS, link)) for link in related["evidence"].get(pk, [])]
                 item["evidence"] = evidence
                 item["has_evidence"] = bool(evidence)
+                item["leads_to"] = related["leads_to"].get(pk, [])
+                item["follows"] = related["follows"].get(pk, [])
             else:
                 count = related["evidence_count"].get(pk, 0)
                 item["has_evidence"] = bool(count)

@@ -457,3 +457,7 @@ m2m_changed.connect(_refresh_configurations_m2m, sender=CMOConfiguration.context
 m2m_changed.connect(_refresh_configurations_m2m, sender=CMOConfiguration.outcomes.through, dispatch_uid="cmo_search_outcomes")
 post_save.connect(_refresh_configurations_on_rename, sender=Context, dispatch_uid="cmo_search_context_rename")
 post_save.connect(_refresh_configurations_on_rename, sender=Outcome, dispatch_uid="cmo_search_outcome_rename")
+
+
+# Chains: the outcome of one configuration is the context of the next (mechanisms/chains.py).
+from mechanisms.chains import ConfigurationChain  # noqa: E402,F401

@@ -39,7 +39,8 @@ SHOWN_BY = {
     "mechanisms.WishShift": ("wish_shifts",),
     "mechanisms.ConfigurationPathway": ("configurationpathway",),
     "evidence.EvidenceLink": ("evidence_links",),
-    "evidence.EvidenceExcerpt": ("evidence_links__excerpt",),
+    "mechanisms.ConfigurationChain": ("chains_out", "chains_in"),
+    "evidence.EvidenceExcerpt": ("evidence_links__excerpt", "chains_out__evidence", "chains_in__evidence"),
     "evidence.Source": ("evidence_links__excerpt__source",),
     "evidence.SpeakerRole": ("evidence_links__excerpt__speaker_role",),
     "projects.Team": ("teams", "evidence_links__excerpt__team"),
@@ -56,9 +57,14 @@ SHOWN_BY = {
     "projects.RelationshipLevel": ("relationship_level",),
 }
 
-# Rows that belong to one configuration: a change that moves them to another configuration touches
-# that one too.
-CONFIGURATION_CHILDREN = ("mechanisms.WishShift", "mechanisms.ConfigurationPathway", "evidence.EvidenceLink")
+# Rows that belong to a configuration (a chain link to two), by the attributes naming it: a change
+# that moves them to another configuration touches that one too.
+CONFIGURATION_CHILDREN = {
+    "mechanisms.WishShift": ("configuration_id",),
+    "mechanisms.ConfigurationPathway": ("configuration_id",),
+    "evidence.EvidenceLink": ("configuration_id",),
+    "mechanisms.ConfigurationChain": ("from_configuration_id", "to_configuration_id"),
+}
 
 # Many-to-many relations of shown rows: (model, field name). Their through tables change without a
 # save of either row.
@@ -69,6 +75,7 @@ SHOWN_M2M = (
     ("mechanisms.CMOConfiguration", "quality_domains"),
     ("mechanisms.CMOConfiguration", "pathways"),
     ("mechanisms.Outcome", "quality_domains"),
+    ("mechanisms.ConfigurationChain", "evidence"),
 )
 
 # Bookkeeping, not content: who and when, and search columns derived from the content.
@@ -198,8 +205,9 @@ def configurations_concerned(instance):
     from mechanisms.models import CMOConfiguration
 
     found = dict(published_showing(type(instance), [instance.pk]) if instance.pk is not None else [])
-    if _label(type(instance)) in CONFIGURATION_CHILDREN and instance.configuration_id:
-        found.update(published_showing(CMOConfiguration, [instance.configuration_id]))
+    owners = [getattr(instance, name) for name in CONFIGURATION_CHILDREN.get(_label(type(instance)), ())]
+    if any(owners):
+        found.update(published_showing(CMOConfiguration, owners))
     if (isinstance(instance, CMOConfiguration) and instance.status == ReviewStatus.PUBLISHED
             and not may_change_published(current_actor(), instance.programme_id)):
         found.setdefault(instance.slug, instance.title)

@@ -576,6 +576,13 @@ def configuration_detail(request, programme, slug):
         related = share_programme(programme, list(
             others.select_related("theme").prefetch_related("teams").order_by("slug")[:RELATED_SHOWN]))
     teams = list(configuration.teams.all())
+    # Its chain (mechanisms/chains.py) among the programme's published configurations: a query per
+    # step each way (+1 for the evidence of the links found).
+    from mechanisms.chains import walk
+
+    chain_visible = CMOConfiguration.objects.published().filter(programme=programme)
+    chain_up = walk(configuration, chain_visible, "up")
+    chain_down = walk(configuration, chain_visible, "down")
     list_url = reverse("pages:configuration-list", args=[programme.slug])
     crumbs = [programme_crumb(programme), ("Configurations", list_url), (configuration.title, None)]
     if len(teams) == 1:
@@ -588,6 +595,8 @@ def configuration_detail(request, programme, slug):
             "programme": programme,
             "configuration": configuration,
             "teams": teams,
+            "chain_up": chain_up,
+            "chain_down": chain_down,
             "evidence_page": evidence_page,
             "related": related,
             "related_total": related_total,

@@ -109,6 +109,9 @@ def visible(user, obj):
     configuration = _configuration_of(obj)
     if configuration is not None and configuration.status != ReviewStatus.PUBLISHED:
         return membership.can_write(user, programme)
+    if path == "from_configuration__programme" and ReviewStatus.PUBLISHED != obj.from_configuration.status \
+            or path == "from_configuration__programme" and ReviewStatus.PUBLISHED != obj.to_configuration.status:
+        return membership.can_write(user, programme)  # a chain link with a draft at either end: its writers'
     return True
 
 
@@ -125,6 +128,9 @@ def admin_visible(queryset, user):
         return membership.visible_curated(queryset, user)
     if path == "configuration__programme":
         return queryset.filter(configuration__in=membership.visible_curated(CMOConfiguration.objects.all(), user))
+    if path == "from_configuration__programme":  # a chain link: both its ends
+        seen = membership.visible_curated(CMOConfiguration.objects.all(), user)
+        return queryset.filter(from_configuration__in=seen, to_configuration__in=seen)
     if model is ProgrammeMembership:
         if not _authenticated(user):
             return queryset.none()

@@ -38,12 +38,12 @@ CASES = [
     # configurations (+ mechanism, theme, level, users); then one each for teams, contexts,
     # outcomes (+ kind), quality domains, pathways, Wish shifts (+ dimension, pole, pair),
     # evidence links (+ excerpt, team, role, source): no COUNT with cursor pages
-    ("/api/configurations/", 8),
+    ("/api/configurations/", 9),  # + its chain (leads_to, follows)
     ("/api/configurations/?view=compact", 8),
     ("/api/configurations/?format=csv", 8),
     # the same 8, plus one query per slug filter checking the slugs exist (team, mechanism, wish_direction)
-    ("/api/configurations/?team=shc&mechanism=patient-beliefs&wish_direction=agency", 11),
-    ("/api/configurations/?search=extra", 8),
+    ("/api/configurations/?team=shc&mechanism=patient-beliefs&wish_direction=agency", 12),
+    ("/api/configurations/?search=extra", 9),
     # excerpts (+ source without text, team, role, wave, users); their visible links (+ configuration)
     ("/api/excerpts/", 2),
     ("/api/excerpts/?format=csv", 2),
@@ -90,7 +90,7 @@ def test_anonymous_query_counts(kb_with_waves, grow, anon_client, url, expected,
 @pytest.mark.parametrize("url,expected", [
     # + token and user; + the user's groups (the evaluator check, once per request, where the
     # internal notes depend on it)
-    ("/api/configurations/", 8 + 2), ("/api/excerpts/", 2 + 2),
+    ("/api/configurations/", 9 + 2), ("/api/excerpts/", 2 + 2),
     # + token and user only: which configurations a user sees is a subquery of the programmes they
     # belong to (projects/membership.py visible_curated), no evaluator check of its own
     ("/api/evidence-links/", 1 + 1), ("/api/matrix/?rows=team&cols=wish_dimension", 3 + 1),
@@ -106,7 +106,7 @@ def test_token_client_query_counts(kb_with_waves, grow, analyst_client, url, exp
 
 @pytest.mark.parametrize("url,expected", [
     # configuration + the 7 prefetches
-    ("/api/configurations/extra-001/", 8),
+    ("/api/configurations/extra-001/", 9),
     # team + its 3 prefetches
     ("/api/teams/shc/", 4),
     # excerpt + its visible links

@@ -125,7 +125,7 @@ def test_search_results_page_by_cursor_in_rank_order(kb, anon_client, url):
     # excerpts, visible links
     ("/api/excerpts/", 2),
     # configurations + 7 prefetches
-    ("/api/configurations/", 8),
+    ("/api/configurations/", 9),
 ])
 def test_search_query_count_is_independent_of_page_size(kb, anon_client, url, queries):
     for size in (1, 50):

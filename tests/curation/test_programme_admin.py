@@ -19,6 +19,7 @@ from types import SimpleNamespace
 
 import pytest
 from django.contrib import admin
+from django.db.models import Q
 from django.urls import reverse
 
 from cmo_kb.vocabulary import ANALYST_GROUP, EVALUATOR_GROUP, LEAD_EVALUATOR_GROUP, ReviewStatus
@@ -109,6 +110,10 @@ def second(kb):
         TeamRelationshipLevel.objects.create(team=team, relationship_level=kb.micro)
     EvaluationWave.objects.create(programme=kb.programme, slug="wave-1", name="Wave 1", number=1)
     ns.ctg_spare = Context.objects.create(programme=kb.programme, slug="spare", name="A spare context of ctg")
+    from mechanisms.chains import ConfigurationChain
+
+    ConfigurationChain.objects.create(from_configuration=ns.published, to_configuration=ns.draft)
+    ConfigurationChain.objects.create(from_configuration=kb.shc_control, to_configuration=kb.shc_fear)
     return ns
 
 
@@ -224,7 +229,16 @@ def representatives(kb, second):
     for model in programme_models():
         for slug in ("ctg", "second"):
             rows = model.objects.filter(**in_programmes(model, [slug])).order_by("pk")
-            if model is CMOConfiguration or model.programme_path == "configuration__programme":
+            if model.programme_path == "from_configuration__programme":
+                # A chain link: True with both ends published (readers see it), "partly" with one (the
+                # publish lock holds it, but it is its writers' only), False with neither.
+                ends = [Q(from_configuration__status=ReviewStatus.PUBLISHED), Q(to_configuration__status=ReviewStatus.PUBLISHED)]
+                for published, status_rows in ((True, rows.filter(ends[0] & ends[1])),
+                                               ("partly", rows.filter(ends[0] | ends[1]).exclude(ends[0] & ends[1])),
+                                               (False, rows.exclude(ends[0] | ends[1]))):
+                    if status_rows.exists():
+                        chosen.append((status_rows.first(), slug, published))
+            elif model is CMOConfiguration or model.programme_path == "configuration__programme":
                 status = "status" if model is CMOConfiguration else "configuration__status"
                 for published in (True, False):
                     status_rows = rows.filter(**{status: ReviewStatus.PUBLISHED}) if published \
@@ -242,7 +256,7 @@ def test_change_and_delete_only_where_the_person_writes_view_only_where_they_rea
     for obj, slug, published in representatives(kb, second):
         access = ACCESS[person, slug]
         model = type(obj)
-        if published is False and access == READ:
+        if published in (False, "partly") and access == READ:
             access = None  # drafts are the writers'
         if model is ProgrammeMembership and slug not in MEMBER_OF[person]:
             access = None  # who the members are is for the members to know
@@ -259,7 +273,7 @@ def test_change_and_delete_only_where_the_person_writes_view_only_where_they_rea
             may_change = may_delete = access == LEAD  # a programme and its members: its leads
         if published and model is CMOConfiguration:
             may_change = may_delete = access == LEAD  # the publish lock, per programme
-        if published and model.programme_path == "configuration__programme":
+        if published and model.programme_path in ("configuration__programme", "from_configuration__programme"):
             # The lock makes a published configuration's rows read-only for evaluators; their delete
             # page lists the lock's refusal (tests/integrity/test_publish_lock.py).
             may_change = access == LEAD

@@ -30,6 +30,9 @@ def wave(kb):
     concept = FrameworkConcept.objects.create(framework=Framework.objects.create(slug="npt", name="NPT"),
                                               slug="buy-in", name="Buy-in")
     ConceptMapping.objects.create(programme=kb.programme, concept=concept, mechanism=kb.shc_control.mechanism)
+    from mechanisms.chains import ConfigurationChain
+
+    ConfigurationChain.objects.create(from_configuration=kb.shc_control, to_configuration=kb.shc_fear, note="Leads on.")
     return EvaluationWave.objects.create(programme=kb.programme, slug="wave-1", name="Wave 1", number=1, period="2011–2012")
 
 

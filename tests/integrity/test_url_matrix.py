@@ -107,6 +107,7 @@ ADMIN_MODELS = {
     "mechanisms.cmoconfiguration": CURATED,
     "mechanisms.configurationpathway": CURATED,
     "mechanisms.wishshift": CURATED,
+    "mechanisms.configurationchain": CURATED,
     "evidence.sourcekind": CURATED,
     "evidence.evaluationwave": CURATED,
     "evidence.measurementinstrument": CURATED,
@@ -279,7 +280,7 @@ def api_resource_rows(prefix, key, delete=None, patch=API_PATCH, detail=EVERYONE
     `key` names the corpus value that fills the lookup; `delete` is what DELETE of that row gives
     each role (None: not asked of those who may delete, only of those who may not).
     """
-    lookup = "pk" if prefix in ("evidence-links", "concept-mappings") else "slug"
+    lookup = "pk" if prefix in ("evidence-links", "concept-mappings", "chains") else "slug"
     delete = delete or per_role(401, 403, None, None, None)
     return [
         Row(f"api/^{prefix}/$", f"/api/{prefix}/", {"GET": EVERYONE_200, "POST": API_CREATE}, api=True),
@@ -325,6 +326,8 @@ API_ROWS = [
     *api_resource_rows("excerpts", "excerpt", delete=USED_DELETE),
     *api_resource_rows("evidence-links", "link", patch=PUBLISHED_PATCH, delete=per_role(401, 403, 403, None, None)),
     *api_resource_rows("speaker-roles", "speaker-role", delete=USED_DELETE),
+    # A chain link between two published configurations: under the publish lock (evaluators 403).
+    *api_resource_rows("chains", "chain", patch=PUBLISHED_PATCH, delete=per_role(401, 403, 403, None, None)),
     *api_resource_rows("waves", "wave"),
     # The shared frameworks (global) and the crosswalk (a programme's: its writers change it).
     *api_resource_rows("frameworks", "framework"),
@@ -585,6 +588,14 @@ def _corpus_values():
             framework=framework, slug="matrix-concept", name="Matrix concept")
         ConceptMapping.objects.create(programme=published.programme, concept=concept, mechanism=published.mechanism)
     mapping = ConceptMapping.objects.order_by("pk").first()
+    # A chain link between two published configurations of one programme (mechanisms/chains.py).
+    from mechanisms.chains import ConfigurationChain
+
+    if not ConfigurationChain.objects.exists():
+        following = CMOConfiguration.objects.published().filter(programme=published.programme).exclude(
+            pk=published.pk).order_by("slug").first()
+        ConfigurationChain.objects.create(from_configuration=published, to_configuration=following, note="Leads on.")
+    values["chain"] = ConfigurationChain.objects.order_by("pk").first().pk
     values["concept-mapping"] = mapping.pk
     values["framework"] = mapping.concept.framework.slug
 
