@@ -265,3 +265,23 @@ def test_canonical_form_reads_the_imported_rows(coded):
     assert project["links"][RELATION] == {"name": "undermined by", "direction": "OneWay", "color": "#00FF00",
                                           "origin": TRUST, "target": SELECTION}
     assert project["sources"][SOURCE]["text"] == coded.source.full_text
+
+
+def test_an_independent_reader_reads_the_export_whole(coded, tmp_path):
+    from .independent_reader import read_with_pyrefiqda
+    from .qde_compare import summary
+
+    payload = export()
+    counts, project, texts = read_with_pyrefiqda(payload, tmp_path)
+    assert counts == summary(canonical(payload)) == {
+        "codes": 38, "sources": 1, "selections": 3, "codings": 10, "cases": 2, "notes": 3, "links": 3}
+    [source] = project.sources.text_source
+    assert (source.guid, [ref.target_guid for ref in source.note_ref]) == (SOURCE, [MEMO])
+    assert texts[SOURCE] == coded.source.full_text
+    selection = next(s for s in source.plain_text_selection if s.guid == refi_qda.selection_guid("q-control"))
+    assert texts[SOURCE][selection.start_position:selection.end_position] == coded.q_control.text
+    imported = [(c.guid, c.code_ref.target_guid, c.creating_user) for c in selection.coding if c.creating_user]
+    assert imported == [(CODING, TRUST, refi_qda.guid("user", "cora")), (KIND_CODING, QUOTE_KIND, refi_qda.guid("user", "cora"))]
+    themes = next(code for code in project.code_book.codes.code if code.guid == THEMES)
+    assert [(code.name, code.is_codable, code.color) for code in themes.code] == [
+        ("Respect", True, None), ("Trust", True, "#aa5500")]

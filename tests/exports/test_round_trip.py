@@ -155,3 +155,14 @@ def test_the_copy_exports_the_same_codebook_tree_byte_for_byte(round_trip):
         return qde[qde.index("<CodeBook>"):qde.index("</CodeBook>")]
 
     assert codebook(round_trip[1]) == codebook(round_trip[0])
+
+
+@pytest.mark.django_db
+def test_an_independent_reader_reads_both_exports_whole(round_trip, tmp_path):
+    from .independent_reader import read_with_pyrefiqda
+
+    for n, payload in enumerate(round_trip):
+        counts, _, texts = read_with_pyrefiqda(payload, tmp_path / str(n))
+        ours = canonical(payload)
+        assert counts == summary(ours)
+        assert texts == {guid: source["text"] for guid, source in ours["sources"].items()}
