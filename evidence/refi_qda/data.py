@@ -374,9 +374,17 @@ class StreamedRows:
         (codes) or slugs and qda_guids (excerpts) of its ends."""
         from evidence.models import Relation
 
+        from django.db.models import Q
+
+        ids = self.data.programme_ids
         ends = [f"{end}_{kind}__{key}" for end in ("origin", "target")
                 for kind, keys in (("code", ("guid",)), ("excerpt", ("slug", "qda_guid"))) for key in keys]
-        return (Relation.objects.filter(programme_id__in=self.data.programme_ids).order_by("id")
+        # Both ends exported (the model lets a relation reach into another programme): no dangling GUID.
+        exported_ends = Q()
+        for end in ("origin", "target"):
+            exported_ends &= (Q(**{f"{end}_code__programme_id__in": ids})
+                              | Q(**{f"{end}_excerpt__source__programme_id__in": ids}))
+        return (Relation.objects.filter(exported_ends, programme_id__in=ids).order_by("id")
                 .values("guid", "name", "direction", "colour", *ends).iterator(chunk_size=CHUNK))
 
     def link_notes(self):
