@@ -170,7 +170,19 @@ def merge_code_rows(derived, data, with_notes=False):
             node.memos += [memo for memo in data.memo_codes.get(row.pk, []) if memo not in node.memos]
     for code_guid, node in nodes.items():
         node.children = children.get(code_guid, [])
-    return children.get(None, [])
+    roots = children.get(None, [])
+    # Rows in a cycle of parents (clean() refuses one, the database cannot) reach no root: each such
+    # code comes out at the top level, cut from its parent, rather than vanish with its codings.
+    reached = {code.guid for code in _walk(roots)}
+    for row in data.codes:
+        if row.guid not in reached:
+            node = nodes[row.guid]
+            parent = nodes.get(guid_of.get(row.parent_id))
+            if parent is not None:
+                parent.children = [child for child in parent.children if child is not node]
+            roots.append(node)
+            reached.update(code.guid for code in _walk([node]))
+    return roots
 
 
 def _walk(codes):

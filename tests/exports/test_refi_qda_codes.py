@@ -289,3 +289,19 @@ def test_an_independent_reader_reads_the_export_whole(coded, tmp_path):
     themes = next(code for code in project.code_book.codes.code if code.guid == THEMES)
     assert [(code.name, code.is_codable, code.color) for code in themes.code] == [
         ("Respect", True, None), ("Trust", True, "#aa5500")]
+
+
+def test_codes_in_a_cycle_of_parents_come_out_at_the_top(coded, open_qdpx, project_schema):
+    from evidence.models import Code
+
+    # clean() refuses this; an update that skips it does not.
+    first = Code.objects.create(programme=coded.programme, name="Loop A", order=5)
+    second = Code.objects.create(programme=coded.programme, parent=first, name="Loop B")
+    Code.objects.filter(pk=first.pk).update(parent=second)
+    qdpx = open_qdpx(export())
+    project_schema.validate(io.BytesIO(qdpx.qde))
+    codes = qdpx.root.find(P + "CodeBook").find(P + "Codes")
+    # The first of them in the rows' order (order, id): Loop B (order 0) is cut from Loop A.
+    assert top_names(codes)[-1] == "Loop B"
+    assert top_names(codes[-1]) == ["Loop A"]
+    assert top_names(qdpx.codes()[first.guid]) == []
