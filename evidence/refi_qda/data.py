@@ -140,7 +140,7 @@ def load_export_data(include_drafts=False, evidence=True, internal_notes=False, 
     from django.db.models import Q
 
     from cmo_kb.vocabulary import ReviewStatus
-    from evidence.models import Code, Coding, EvidenceExcerpt, EvidenceLink, Memo, Relation, Source, SpeakerRole
+    from evidence.models import Code, EvidenceExcerpt, EvidenceLink, Memo, Relation, Source, SpeakerRole
     from mechanisms.models import (
         CMOConfiguration,
         ConfigurationPathway,
@@ -372,9 +372,9 @@ class StreamedRows:
     def relations(self):
         """One dict per relation of the programmes: its GUID, name, direction, colour, and the GUIDs
         (codes) or slugs and qda_guids (excerpts) of its ends."""
-        from evidence.models import Relation
-
         from django.db.models import Q
+
+        from evidence.models import Relation
 
         ids = self.data.programme_ids
         ends = [f"{end}_{kind}__{key}" for end in ("origin", "target")

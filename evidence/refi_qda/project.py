@@ -429,9 +429,10 @@ def _selection(excerpt, links, lookups, kinds, internal_notes, coding_rows=(), m
         coder = lookups["user"].get(coder_id)
         attributes = _attrs({"guid": coding_guid, "creatingUser": _user_guid(coder.username) if coder else None,
                              "creationDateTime": _datetime(created)})
+        # Stored GUIDs (not derived ones) go through _attrs: escaped whatever a bulk write left in them.
         codings += (f'{pad}{INDENT}<Coding{attributes}>'
-                    f'{pad}{INDENT * 2}<CodeRef targetGUID="{code_guid}" />{pad}{INDENT}</Coding>')
-    note_refs = "".join(f'{pad}{INDENT}<NoteRef targetGUID="{memo}" />' for memo in memos)
+                    f'{pad}{INDENT * 2}<CodeRef{_attrs({"targetGUID": code_guid})} />{pad}{INDENT}</Coding>')
+    note_refs = "".join(f'{pad}{INDENT}<NoteRef{_attrs({"targetGUID": memo})} />' for memo in memos)
     return (f"{pad}<PlainTextSelection{attrs}>{pad}{INDENT}{description}{codings}{note_refs}"
             f"{pad}</PlainTextSelection>")
 
