@@ -146,7 +146,7 @@ class ExportView(APIView):
 
 class ProjectExportView(ExportView):
     """The whole knowledge base as a REFI-QDA project: codebook, sources with coded excerpts,
-    cases (teams), notes, links and sets, streamed. 27 queries anonymously (refi_qda.EXPORT_QUERIES,
+    cases (teams), notes, links and sets, streamed. 34 queries anonymously (refi_qda.EXPORT_QUERIES,
     then refi_qda.STREAM_QUERIES as the body is sent), whatever the data size; a signed-in user adds
     the token (or session and user) lookup, and asking for drafts the user's groups."""
 
@@ -157,7 +157,7 @@ class ProjectExportView(ExportView):
 
 
 class CodebookExportView(ExportView):
-    """The codebook alone (REFI-QDA .qdc), for tools that import codebooks only. 18 queries
+    """The codebook alone (REFI-QDA .qdc), for tools that import codebooks only. 19 queries
     anonymously (refi_qda.CODEBOOK_QUERIES)."""
 
     build = staticmethod(refi_qda.export_codebook)

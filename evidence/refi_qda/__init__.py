@@ -5,11 +5,13 @@ vendored in evidence/refi_qda_schemas/ (the tests validate every export against 
 
 Two steps:
 - ``load_export_data(include_drafts)`` reads everything but the evidence rows in a fixed number of
-  queries (EXPORT_QUERIES, whatever the data size) into an ``ExportData`` snapshot;
+  queries (EXPORT_QUERIES, whatever the data size) into an ``ExportData`` snapshot (with the
+  programmes' Code rows and the memos' code and source references);
 - ``build_codebook_xml`` turns a snapshot into the .qdc without touching the database;
   ``iter_project_qdpx`` writes the .qdpx as a stream of bytes from the snapshot and ``StreamedRows``
-  (excerpts, evidence links and source texts read through ``.iterator()``, STREAM_QUERIES more
-  queries, whatever the data size), so memory stays bounded at a million excerpts. ``iter_qdpx``
+  (excerpts, evidence links, codings, memos, relations and source texts read through ``.iterator()``,
+  STREAM_QUERIES more queries, whatever the data size), so memory stays bounded at a million
+  excerpts (the memos' and relations' GUIDs are held while notes and links are written). ``iter_qdpx``
   does both steps; ``export_qdpx`` joins its chunks (small knowledge bases, tests).
 
 How the knowledge base maps onto QDA-XML
@@ -52,6 +54,20 @@ Project (.qdpx = ZIP of project.qde + sources/<guid>.txt):
   enablers/barriers and triggered/disabled (QDA-XML sets hold codes, not selections).
 - Variables: on sources (kind, date, authors, publisher, programme) and cases (short name,
   organisation, programme). QDA-XML has no variables on selections, hence the excerpt-kind codes.
+
+A programme's own coding (evidence/codes.py: what a REFI-QDA import brings, or codes made here):
+- Code rows join the codebook, each GUID once; a Code row wins over a derived code with its GUID (name,
+  description, colour, codability, parent, place): codebook.merge_code_rows says why and how.
+- Coding rows are codings of their excerpt's selection (GUID, creatingUser = the coder, creationDateTime),
+  after the derived ones; a derived coding whose code a Coding row of the selection has is left out.
+- Memos are Notes, with a NoteRef from each of their codes, selections and sources; Relations are
+  Links. A memo or relation with the GUID of a derived note or link replaces it.
+- Sources, excerpts and teams imported from a project keep its GUIDs (qda_guid): the TextSource and
+  its sources/<guid>.txt, the selection (and every SelectionRef, link end), the case. Two sources or
+  teams exported together with the same qda_guid: the first keeps it, the other takes its derived
+  GUID. (Excerpts are streamed, so two excerpts of different programmes with the same qda_guid are
+  not told apart: export such programmes separately.)
+- Users: also the coders of exported codings and the authors of memos and relations.
 
 Every GUID is a uuid5 over the object's natural key (slug, username, choice value; for a programme's
 own terms, whose slugs are unique within the programme only, the programme's slug and the term's), so

@@ -71,9 +71,11 @@ def iter_project_qdpx(data, rows):
                     if chunk:
                         yield chunk
             entry.write("".join(batch).encode("utf-8"))
-        for slug, full_text in rows.source_texts():
+        for pk, slug, full_text in rows.source_texts():
+            # Named by the TextSource's GUID (the one it was imported with, if any: data.source_guids).
+            name = f"{data.source_guids[pk]}.txt" if pk in data.source_guids else source_file_name(slug)
             # Written as is: no BOM and no newline translation, so offsets stay code points into the file.
-            archive.writestr(_info(f"sources/{source_file_name(slug)}"), full_text.encode("utf-8"))
+            archive.writestr(_info(f"sources/{name}"), full_text.encode("utf-8"))
             chunk = sink.drain()
             if chunk:
                 yield chunk

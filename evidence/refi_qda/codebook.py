@@ -35,6 +35,7 @@ class Code:
     color: str = None
     note: str = None  # GUID of a Note (project exports only)
     children: list = field(default_factory=list)
+    memos: list = field(default_factory=list)  # GUIDs of the memos about it (project exports only)
 
 
 def _choices():
@@ -117,7 +118,83 @@ def own_code(kind, term, data, lookups):
 
 
 def build_codes(data, with_notes=False):
-    """The code tree (list of top-level Code), the same for projects and codebooks."""
+    """The code tree (list of top-level Code), the same for projects and codebooks: the codes derived
+    from the vocabularies and configurations, merged with the programmes' Code rows (merge_code_rows)."""
+    return merge_code_rows(_derived_codes(data, with_notes), data, with_notes)
+
+
+def merge_code_rows(derived, data, with_notes=False):
+    """The derived tree with the programmes' Code rows (evidence/codes.py) merged in, each GUID once.
+
+    Precedence: a Code row wins over a derived code with its GUID. A programme that imported one of
+    our own exports holds the whole exported tree as Code rows (the group codes, the shared
+    frameworks' codes and the other programme's terms, each with the GUID it was exported with), and
+    the project must export again as it came in: so a Code row gives its code's name, description,
+    colour, codability, its parent (the code of its parent row) and its place among its siblings
+    (order, id). A derived code no Code row has stays where the derived tree puts it (under its
+    derived parent, wherever that code now sits), before the Code rows among its siblings; its
+    children follow it. So with no Code rows the tree is the derived one, and with a complete
+    imported copy it is the imported tree exactly.
+
+    Two programmes exported together may each hold a row with the same GUID (both imported the same
+    project): the first programme's row (in the export's programme order) is the code, and the other's
+    children and memos join it. NoteRefs: the derived code's statement note, then the rows' memos.
+    """
+    if not data.codes:
+        return derived
+    rows = {}
+    for row in data.codes:
+        rows.setdefault(row.guid, row)
+    guid_of = {row.pk: row.guid for row in data.codes}
+    derived_by_guid, derived_parent = {}, {}
+
+    def index(codes, parent):
+        for code in codes:
+            derived_by_guid[code.guid] = code
+            derived_parent[code.guid] = parent
+            index(code.children, code.guid)
+
+    index(derived, None)
+    children = {}  # parent GUID (None: top level) -> [Code]
+    nodes = {}
+    for code in _walk(derived):  # derived codes first, in the derived tree's order
+        if code.guid not in rows:
+            nodes[code.guid] = Code(code.guid, code.name, code.codable, code.description, code.color, code.note)
+            children.setdefault(derived_parent[code.guid], []).append(nodes[code.guid])
+    for row in data.codes:
+        node = nodes.get(row.guid)
+        if node is None:
+            twin = derived_by_guid.get(row.guid)
+            node = nodes[row.guid] = Code(row.guid, row.name, row.codable, row.description, row.colour or None,
+                                          twin.note if twin else None)
+            children.setdefault(guid_of.get(row.parent_id), []).append(node)
+        if with_notes:
+            node.memos += [memo for memo in data.memo_codes.get(row.pk, []) if memo not in node.memos]
+    for code_guid, node in nodes.items():
+        node.children = children.get(code_guid, [])
+    roots = children.get(None, [])
+    # Rows in a cycle of parents (clean() refuses one, the database cannot) reach no root: each such
+    # code comes out at the top level, cut from its parent, rather than vanish with its codings.
+    reached = {code.guid for code in _walk(roots)}
+    for row in data.codes:
+        if row.guid not in reached:
+            node = nodes[row.guid]
+            parent = nodes.get(guid_of.get(row.parent_id))
+            if parent is not None:
+                parent.children = [child for child in parent.children if child is not node]
+            roots.append(node)
+            reached.update(code.guid for code in _walk([node]))
+    return roots
+
+
+def _walk(codes):
+    for code in codes:
+        yield code
+        yield from _walk(code.children)
+
+
+def _derived_codes(data, with_notes=False):
+    """The codes derived from the vocabularies and configurations (see the package's docstring)."""
     ExcerptKind, Part = _choices()
     lookups = _lookups(data)
 
@@ -264,8 +341,9 @@ def _code_element(parent, ns, code, with_notes):
     })
     if code.description:
         _sub(element, _q(ns, "Description"), text=code.description)
-    if with_notes and code.note:
-        _sub(element, _q(ns, "NoteRef"), {"targetGUID": code.note})
+    if with_notes:
+        for note in dict.fromkeys(([code.note] if code.note else []) + code.memos):
+            _sub(element, _q(ns, "NoteRef"), {"targetGUID": note})
     for child in code.children:
         _code_element(element, ns, child, with_notes)
     return element

@@ -8,6 +8,8 @@ onto QDA-XML)."""
 
 from dataclasses import dataclass, field
 
+from evidence.refi_qda.schema import guid, source_guid
+
 
 # --- Reading the database ------------------------------------------------------------------------
 
@@ -44,6 +46,15 @@ class ExportData:
     # Without their full text (StreamedRows.source_texts reads it, one source at a time).
     sources: list = field(default_factory=list)
     users: list = field(default_factory=list)
+    # The programmes' Code rows (evidence/codes.py), by programme (in the order above), then order and
+    # id: codebook.build_codes merges them with the derived codes.
+    codes: list = field(default_factory=list)
+    # Code row pk -> [memo GUID, ...]; source pk -> [memo GUID, ...] (the memos' NoteRefs, by memo id).
+    memo_codes: dict = field(default_factory=dict)
+    memo_sources: dict = field(default_factory=dict)
+    # source pk -> GUID, team pk -> GUID: the GUID it was imported with (qda_guid) or the derived one.
+    source_guids: dict = field(default_factory=dict)
+    case_guids: dict = field(default_factory=dict)
     # The exported configurations' pks, as a subquery (StreamedRows filters evidence links by it).
     exported: object = None
 
@@ -68,8 +79,11 @@ EXPORT_QUERIES = [
     "configuration quality domains",
     "Wish shifts (with relationship pair)",
     "configuration pathways (with pathway)",
+    "codes (the programmes' Code rows)",
     "sources (with kind and programme, without their text)",
-    "users who created or changed an exported row",
+    "memos' codes (NoteRefs of codes)",
+    "memos' sources (NoteRefs of sources)",
+    "users who created or changed an exported row, coded an excerpt or wrote a memo or relation",
 ]
 # The queries StreamedRows makes while a project is written, whatever the data size.
 STREAM_QUERIES = [
@@ -79,6 +93,10 @@ STREAM_QUERIES = [
     "excerpts with their evidence links (selections)",
     "evidence links with a note (notes)",
     "evidence links to exported configurations (links)",
+    "codings of each excerpt (selections)",
+    "memos of each excerpt (NoteRefs of selections)",
+    "memos (notes)",
+    "relations (links)",
     "source texts",
 ]
 CODEBOOK_QUERIES = EXPORT_QUERIES[: EXPORT_QUERIES.index("sources (with kind and programme, without their text)")]
@@ -89,6 +107,22 @@ def _grouped(rows):
     for key, value in rows:
         grouped.setdefault(key, []).append(value)
     return grouped
+
+
+def _imported_guids(rows, derived):
+    """{pk: GUID} of sources or teams: the GUID a row was imported with (qda_guid), or the derived one.
+    A GUID is written once: a second row with the same qda_guid (two programmes that imported the same
+    project) falls back to its derived GUID."""
+    from evidence.codes import normalise_guid
+
+    guids, used = {}, set()
+    for row in rows:
+        chosen = normalise_guid(row.qda_guid) if row.qda_guid else None
+        if chosen is None or chosen in used:
+            chosen = derived(row)
+        used.add(chosen)
+        guids[row.pk] = chosen
+    return guids
 
 
 def load_export_data(include_drafts=False, evidence=True, internal_notes=False, programmes=None, drafts_of=None):
@@ -106,7 +140,7 @@ def load_export_data(include_drafts=False, evidence=True, internal_notes=False, 
     from django.db.models import Q
 
     from cmo_kb.vocabulary import ReviewStatus
-    from evidence.models import EvidenceExcerpt, EvidenceLink, Source, SpeakerRole
+    from evidence.models import Code, EvidenceExcerpt, EvidenceLink, Memo, Relation, Source, SpeakerRole
     from mechanisms.models import (
         CMOConfiguration,
         ConfigurationPathway,
@@ -167,11 +201,25 @@ def load_export_data(include_drafts=False, evidence=True, internal_notes=False, 
         .order_by("configuration_id", "order", "pathway__letter")
         .values_list("configuration_id", "pathway__letter")
     )
+    # In the programmes' order (chosen: name, slug), whatever their ids.
+    rank = {pk: index for index, pk in enumerate(ids)}
+    data.codes = sorted(Code.objects.filter(**mine).order_by("order", "id"),
+                        key=lambda code: rank[code.programme_id])
     if not evidence:
         return data
     data.exported = exported
     data.sources = list(Source.objects.filter(**mine).select_related("kind", "programme").defer("full_text")
                         .order_by("title", "slug"))
+    data.memo_codes = _grouped(
+        Memo.codes.through.objects.filter(memo__programme_id__in=ids, code__programme_id__in=ids)
+        .order_by("code_id", "memo_id").values_list("code_id", "memo__guid")
+    )
+    data.memo_sources = _grouped(
+        Memo.sources.through.objects.filter(memo__programme_id__in=ids, source__programme_id__in=ids)
+        .order_by("source_id", "memo_id").values_list("source_id", "memo__guid")
+    )
+    data.source_guids = _imported_guids(data.sources, lambda source: source_guid(source.slug))
+    data.case_guids = _imported_guids(data.teams, lambda team: guid("case", "team", team.slug))
     links = EvidenceLink.objects.filter(configuration_id__in=exported)
     curated = [
         configurations,
@@ -179,11 +227,14 @@ def load_export_data(include_drafts=False, evidence=True, internal_notes=False, 
         EvidenceExcerpt.objects.filter(source__programme_id__in=ids),
         Source.objects.filter(**mine),
         Team.objects.filter(**mine),
+        Memo.objects.filter(**mine),
+        Relation.objects.filter(**mine),
     ]
     who = Q()
     for qs in curated:
         who |= Q(pk__in=qs.filter(created_by__isnull=False).values("created_by"))
         who |= Q(pk__in=qs.filter(updated_by__isnull=False).values("updated_by"))
+    who |= Q(pk__in=StreamedRows(data)._codings().filter(coder__isnull=False).values("coder"))
     data.users = list(get_user_model().objects.filter(who).order_by("username"))
     return data
 
@@ -244,6 +295,12 @@ class StreamedRows:
 
         return EvidenceLink.objects.filter(configuration_id__in=self.data.exported)
 
+    def _codings(self):
+        from evidence.models import Coding
+
+        return Coding.objects.filter(excerpt__source__programme_id__in=self.data.programme_ids,
+                                     code__programme_id__in=self.data.programme_ids)
+
     def latest_excerpt_change(self):
         from django.db.models import Max
 
@@ -259,7 +316,7 @@ class StreamedRows:
         return Rows(
             self._excerpts().filter(team__isnull=False)
             .order_by("team__order", "team__name", "team__slug", "source_id", "start", "end", "pk")
-            .values_list("team_id", "slug"),
+            .values_list("team_id", "slug", "qda_guid"),
             "team excerpts",
         )
 
@@ -273,11 +330,62 @@ class StreamedRows:
         return Rows(
             self._excerpts()
             .order_by("source__title", "source__slug", "start", "end", "pk")
-            .values("pk", "source_id", "slug", "start", "end", "attribution", "section", "kind", "team_id",
+            .values("pk", "source_id", "slug", "qda_guid", "start", "end", "attribution", "section", "kind", "team_id",
                     "speaker_role_id", "wave__name", "note", "created_by_id", "created_at", "updated_by_id",
                     "updated_at", link_configuration_id=F("links__configuration_id"), link_part=F("links__part")),
             "excerpts",
         )
+
+    # The selections' order, for the streams walked alongside them (excerpt__ prefixed).
+    _SELECTION_ORDER = ("source__title", "source__slug", "start", "end", "id")
+
+    def codings(self):
+        """(excerpt id, coding GUID, code GUID, coder id, created) of the Coding rows, in the selections'
+        order, then by id (the order an import made them in)."""
+        return Rows(
+            self._codings().order_by(*(f"excerpt__{key}" for key in self._SELECTION_ORDER), "id")
+            .values_list("excerpt_id", "guid", "code__guid", "coder_id", "created"),
+            "codings",
+        )
+
+    def excerpt_memos(self):
+        """(excerpt id, memo GUID) of the memos about an excerpt, in the selections' order."""
+        from evidence.models import Memo
+
+        ids = self.data.programme_ids
+        return Rows(
+            Memo.excerpts.through.objects.filter(memo__programme_id__in=ids,
+                                                 evidenceexcerpt__source__programme_id__in=ids)
+            .order_by(*(f"evidenceexcerpt__{key}" for key in self._SELECTION_ORDER), "memo_id")
+            .values_list("evidenceexcerpt_id", "memo__guid"),
+            "memos of excerpts",
+        )
+
+    def memos(self):
+        """(guid, name, text, created_by_id, created_at, updated_by_id, updated_at) of the programmes' memos."""
+        from evidence.models import Memo
+
+        return (Memo.objects.filter(programme_id__in=self.data.programme_ids).order_by("id")
+                .values_list("guid", "name", "text", "created_by_id", "created_at", "updated_by_id", "updated_at")
+                .iterator(chunk_size=CHUNK))
+
+    def relations(self):
+        """One dict per relation of the programmes: its GUID, name, direction, colour, and the GUIDs
+        (codes) or slugs and qda_guids (excerpts) of its ends."""
+        from django.db.models import Q
+
+        from evidence.models import Relation
+
+        ids = self.data.programme_ids
+        ends = [f"{end}_{kind}__{key}" for end in ("origin", "target")
+                for kind, keys in (("code", ("guid",)), ("excerpt", ("slug", "qda_guid"))) for key in keys]
+        # Both ends exported (the model lets a relation reach into another programme): no dangling GUID.
+        exported_ends = Q()
+        for end in ("origin", "target"):
+            exported_ends &= (Q(**{f"{end}_code__programme_id__in": ids})
+                              | Q(**{f"{end}_excerpt__source__programme_id__in": ids}))
+        return (Relation.objects.filter(exported_ends, programme_id__in=ids).order_by("id")
+                .values("guid", "name", "direction", "colour", *ends).iterator(chunk_size=CHUNK))
 
     def link_notes(self):
         """(excerpt slug, configuration id, part, note, created_by_id, created_at, updated_by_id,
@@ -288,14 +396,14 @@ class StreamedRows:
         ).iterator(chunk_size=CHUNK)
 
     def links(self):
-        """(excerpt slug, configuration id, part, stance, note) of every exported link."""
+        """(excerpt slug, configuration id, part, stance, note, excerpt qda_guid) of every exported link."""
         return self._links().order_by("excerpt_id", "configuration_id", "part").values_list(
-            "excerpt__slug", "configuration_id", "part", "stance", "note"
+            "excerpt__slug", "configuration_id", "part", "stance", "note", "excerpt__qda_guid"
         ).iterator(chunk_size=CHUNK)
 
     def source_texts(self):
-        """(slug, full text) per source, in the snapshot's order."""
+        """(pk, slug, full text) per source, in the snapshot's order."""
         from evidence.models import Source
 
         return (Source.objects.filter(programme_id__in=self.data.programme_ids).order_by("title", "slug")
-                .values_list("slug", "full_text").iterator(chunk_size=TEXT_CHUNK))
+                .values_list("pk", "slug", "full_text").iterator(chunk_size=TEXT_CHUNK))

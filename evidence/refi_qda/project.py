@@ -23,9 +23,8 @@ from evidence.refi_qda.schema import (
     _sub,
     _user_guid,
     configuration_code_guid,
+    excerpt_selection_guid,
     guid,
-    selection_guid,
-    source_file_name,
     source_guid,
     statement_note_guid,
     term_code_guid,
@@ -248,14 +247,16 @@ def _cases(data, rows):
     ns = PROJECT_NS
     by_team = rows.excerpts_by_team()
     for team in data.teams:
-        case = ET.Element(_q(ns, "Case"), {"guid": guid("case", "team", team.slug), "name": team.name})
+        case_guid = data.case_guids.get(team.pk) or guid("case", "team", team.slug)
+        case = ET.Element(_q(ns, "Case"), {"guid": case_guid, "name": team.name})
         if team.objective:
             _sub(case, _q(ns, "Description"), text=team.objective)
         _variable_value(case, "team-short-name", "Text", team.short_name)
         _variable_value(case, "team-organisation", "Text", team.organisation)
         _variable_value(case, "programme", "Text", team.programme.name)
         pad = "\n" + INDENT * 3
-        refs = (f'{pad}<SelectionRef targetGUID="{selection_guid(slug)}" />' for _, slug in _rows_of(by_team, 0, team.pk))
+        refs = (f'{pad}<SelectionRef targetGUID="{excerpt_selection_guid(slug, qda_guid)}" />'
+                for _, slug, qda_guid in _rows_of(by_team, 0, team.pk))
         yield _Pieces(_streamed(case, 2, refs))
     by_team.exhausted()
 
@@ -263,11 +264,13 @@ def _cases(data, rows):
 def _sources(data, rows, lookups, kinds):
     ns = PROJECT_NS
     selections = rows.selections()
+    codings, memos = rows.codings(), rows.excerpt_memos()
     for source in data.sources:
+        text_source_guid = data.source_guids.get(source.pk) or source_guid(source.slug)
         element = ET.Element(_q(ns, "TextSource"), {k: _xml_text(v) for k, v in {
-            "guid": source_guid(source.slug),
+            "guid": text_source_guid,
             "name": source.title,
-            "plainTextPath": f"internal://{source_file_name(source.slug)}",
+            "plainTextPath": f"internal://{text_source_guid}.txt",
             **_row_audit(source, lookups),
         }.items() if v not in (None, "")})
         description = _lines(("Authors", source.authors), ("Publisher", source.publisher),
@@ -280,10 +283,16 @@ def _sources(data, rows, lookups, kinds):
         _variable_value(trailing, "source-authors", "Text", source.authors)
         _variable_value(trailing, "source-publisher", "Text", source.publisher)
         _variable_value(trailing, "programme", "Text", source.programme.name if source.programme else None)
-        selected = (_selection(excerpt, links, lookups, kinds, data.internal_notes)
-                    for excerpt, links in _grouped_selections(selections, source.pk, lookups["configuration"]))
-        yield _Pieces(_streamed(element, 2, selected, list(trailing)))
+        selected = (
+            _selection(excerpt, links, lookups, kinds, data.internal_notes,
+                       list(_rows_of(codings, 0, excerpt["pk"])), [memo for _, memo in _rows_of(memos, 0, excerpt["pk"])])
+            for excerpt, links in _grouped_selections(selections, source.pk, lookups["configuration"])
+        )
+        note_refs = [ET.Element(_q(ns, "NoteRef"), {"targetGUID": memo}) for memo in data.memo_sources.get(source.pk, [])]
+        yield _Pieces(_streamed(element, 2, selected, note_refs, list(trailing)))
     selections.exhausted()
+    codings.exhausted()
+    memos.exhausted()
 
 
 def _grouped_selections(selections, source_id, exported):
@@ -304,13 +313,25 @@ def _grouped_selections(selections, source_id, exported):
 
 
 def _notes(data, rows, lookups):
+    """The memos (evidence/codes.py Memo), then the derived notes: configuration statements and
+    evidence-link notes. A memo imported from one of our own exports has the GUID of the note it came
+    from, and wins: the derived note with its GUID is left out (the memos' GUIDs are kept in memory
+    meanwhile, one per memo)."""
+    written = set()
+    for memo_guid, name, text, *audit in rows.memos():
+        written.add(memo_guid)
+        yield _note(memo_guid, name, text, _audit(lookups, *audit))
     for configuration in data.configurations:
-        yield _note(statement_note_guid(configuration.slug), f"Statement: {configuration.title}",
-                    configuration.statement, _row_audit(configuration, lookups))
+        note_guid = statement_note_guid(configuration.slug)
+        if note_guid not in written:
+            yield _note(note_guid, f"Statement: {configuration.title}", configuration.statement,
+                        _row_audit(configuration, lookups))
     for excerpt_slug, configuration_id, part, note, *audit in rows.link_notes():
         if note.strip():
             key = (excerpt_slug, lookups["configuration"][configuration_id].slug, part)
-            yield _note(guid("note", "evidence-link", *key), "Evidence link note", note, _audit(lookups, *audit))
+            note_guid = guid("note", "evidence-link", *key)
+            if note_guid not in written:
+                yield _note(note_guid, "Evidence link note", note, _audit(lookups, *audit))
 
 
 def _note(note_guid, name, text, audit):
@@ -325,14 +346,21 @@ def _links(rows, lookups):
     stances = dict(EvidenceLink._meta.get_field("stance").flatchoices)
     parts = dict(EvidenceLink._meta.get_field("part").flatchoices)
     pad = "\n" + INDENT * 2
-    for excerpt_slug, configuration_id, part, stance, note in rows.links():
+    written = set()
+    for relation in rows.relations():
+        written.add(relation["guid"])
+        yield f"{pad}{_leaf('Link', _relation_attributes(relation))}"
+    for excerpt_slug, configuration_id, part, stance, note, excerpt_qda_guid in rows.links():
         configuration_slug = lookups["configuration"][configuration_id].slug
         key = (excerpt_slug, configuration_slug, part)
+        link_guid = guid("link", *key)
+        if link_guid in written:
+            continue
         attrs = _attrs({
-            "guid": guid("link", *key),
+            "guid": link_guid,
             "name": f"{str(stances.get(stance, stance)).lower()} ({str(parts.get(part, part)).lower()})",
             "direction": "OneWay",
-            "originGUID": selection_guid(excerpt_slug),
+            "originGUID": excerpt_selection_guid(excerpt_slug, excerpt_qda_guid),
             "targetGUID": configuration_code_guid(configuration_slug),
         })
         if note.strip():
@@ -342,13 +370,27 @@ def _links(rows, lookups):
             yield f"{pad}<Link{attrs} />"
 
 
-def _selection(excerpt, links, lookups, kinds, internal_notes):
+def _relation_attributes(relation):
+    """A Relation's <Link> attributes; an end is a code (its GUID) or an excerpt (its selection's)."""
+
+    def end(name):
+        if relation[f"{name}_code__guid"]:
+            return relation[f"{name}_code__guid"]
+        return excerpt_selection_guid(relation[f"{name}_excerpt__slug"], relation[f"{name}_excerpt__qda_guid"])
+
+    return {"guid": relation["guid"], "name": relation["name"], "direction": relation["direction"],
+            "color": relation["colour"], "originGUID": end("origin"), "targetGUID": end("target")}
+
+
+def _selection(excerpt, links, lookups, kinds, internal_notes, coding_rows=(), memos=()):
     """A PlainTextSelection, three deep (Sources > TextSource > here), written by hand: it is most
-    of the document."""
+    of the document. Its codings: the derived ones (configurations, parts, speaker role, excerpt
+    kind), less those whose code a Coding row of the excerpt has, then its Coding rows (`coding_rows`:
+    (excerpt id, GUID, code GUID, coder id, created)); then a NoteRef per memo about it."""
     pad = "\n" + INDENT * 3
     slug = excerpt["slug"]
     attrs = _attrs({
-        "guid": selection_guid(slug),
+        "guid": excerpt_selection_guid(slug, excerpt["qda_guid"]),
         "name": _selection_name(excerpt, kinds),
         "startPosition": str(excerpt["start"]),
         "endPosition": str(excerpt["end"]),
@@ -375,12 +417,24 @@ def _selection(excerpt, links, lookups, kinds, internal_notes):
     if role:
         code_guids.append(term_code_guid("speaker-role", lookups["programme_slug"].get(role.programme_id, ""), role.slug))
     code_guids.append(guid("code", "excerpt-kind", excerpt["kind"]))
+    if coding_rows:
+        coded = {code_guid for _, _, code_guid, _, _ in coding_rows}
+        code_guids = [code_guid for code_guid in code_guids if code_guid not in coded]
     codings = "".join(
         f'{pad}{INDENT}<Coding guid="{guid("coding", slug, code_guid)}">'
         f'{pad}{INDENT * 2}<CodeRef targetGUID="{code_guid}" />{pad}{INDENT}</Coding>'
         for code_guid in code_guids
     )
-    return f"{pad}<PlainTextSelection{attrs}>{pad}{INDENT}{description}{codings}{pad}</PlainTextSelection>"
+    for _, coding_guid, code_guid, coder_id, created in coding_rows:
+        coder = lookups["user"].get(coder_id)
+        attributes = _attrs({"guid": coding_guid, "creatingUser": _user_guid(coder.username) if coder else None,
+                             "creationDateTime": _datetime(created)})
+        # Stored GUIDs (not derived ones) go through _attrs: escaped whatever a bulk write left in them.
+        codings += (f'{pad}{INDENT}<Coding{attributes}>'
+                    f'{pad}{INDENT * 2}<CodeRef{_attrs({"targetGUID": code_guid})} />{pad}{INDENT}</Coding>')
+    note_refs = "".join(f'{pad}{INDENT}<NoteRef{_attrs({"targetGUID": memo})} />' for memo in memos)
+    return (f"{pad}<PlainTextSelection{attrs}>{pad}{INDENT}{description}{codings}{note_refs}"
+            f"{pad}</PlainTextSelection>")
 
 
 @functools.cache

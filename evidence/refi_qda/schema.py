@@ -122,5 +122,19 @@ def selection_guid(slug):
     return guid("selection", slug)
 
 
+def imported_or(qda_guid, derived):
+    """The GUID an object was imported with (its qda_guid, normalised), else `derived`."""
+    if qda_guid:
+        from evidence.codes import normalise_guid
+
+        return normalise_guid(qda_guid) or derived
+    return derived
+
+
+def excerpt_selection_guid(slug, qda_guid):
+    """An excerpt's PlainTextSelection GUID: the one it was imported with, else derived from its slug."""
+    return imported_or(qda_guid, None) or selection_guid(slug)
+
+
 def source_file_name(slug):
     return f"{source_guid(slug)}.txt"

@@ -63,11 +63,15 @@ def open_qdpx():
 
 
 @pytest.fixture
-def grow_kb(kb, evaluator):
+def grow_kb(kb, evaluator, django_user_model):
     """grow_kb(n) adds n published configurations, each with its own source, team, context,
     outcome, theme, two excerpts (one linked to two parts), a Wish shift, a pathway, a quality
-    domain, and a curator: everything an export reads grows."""
-    from evidence.models import EvidenceExcerpt, EvidenceLink, Source
+    domain, and a curator; and a code and a child code, two codings by a coder of their own, a memo
+    about the code, an excerpt and the source, a relation, and imported GUIDs on the source, the team
+    and an excerpt: everything an export reads grows."""
+    import uuid
+
+    from evidence.models import Code, Coding, EvidenceExcerpt, EvidenceLink, Memo, Relation, Source
     from mechanisms.models import (
         CMOConfiguration,
         ConfigurationPathway,
@@ -119,5 +123,20 @@ def grow_kb(kb, evaluator):
                                             created_by=evaluator)
             EvidenceLink.objects.create(excerpt=finding, configuration=configuration, part="mechanism",
                                         stance="illustrates", note=f"Grown link note {i}.")
+            source.qda_guid, team.qda_guid, finding.qda_guid = (str(uuid.uuid4()) for _ in range(3))
+            source.save()
+            team.save()
+            finding.save()
+            coder = django_user_model.objects.create(username=f"coder-{i}", is_active=False)
+            group = Code.objects.create(programme=kb.programme, name=f"Grown group {i}", codable=False, order=i)
+            code = Code.objects.create(programme=kb.programme, parent=group, name=f"Grown code {i}", colour="#123456")
+            for coded in (excerpt, finding):
+                Coding.objects.create(excerpt=coded, code=code, coder=coder)
+            memo = Memo.objects.create(programme=kb.programme, name=f"Grown memo {i}", text="Why.", created_by=coder)
+            memo.codes.set([code])
+            memo.excerpts.set([finding])
+            memo.sources.set([source])
+            Relation.objects.create(programme=kb.programme, name="leads to", origin_excerpt=finding,
+                                    target_code=code, updated_by=coder)
 
     return grow

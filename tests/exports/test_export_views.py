@@ -113,11 +113,12 @@ def test_only_get(kb, evaluator_client):
                                           (QDC, len(refi_qda.CODEBOOK_QUERIES))])
 def test_query_count_does_not_grow_with_the_data(kb, grow_kb, anon_client, evaluator_client, django_assert_num_queries,
                                                  url, queries):
-    # Anonymous: only the export's own queries, one per line of refi_qda.EXPORT_QUERIES (20: the
+    # Anonymous: only the export's own queries, one per line of refi_qda.EXPORT_QUERIES (23: the
     # programmes exported, 11 vocabularies, configurations, 4 configuration relations, Wish shifts,
-    # pathways, sources, curators) and, as the .qdpx streams, of refi_qda.STREAM_QUERIES (7: two latest
-    # changes, team excerpts, excerpts with links, link notes, links, source texts); the first 18 for
-    # the codebook. Which programmes a user sees is a subquery of those queries, no query of its own.
+    # pathways, Code rows, sources, memos' codes, memos' sources, users) and, as the .qdpx streams, of
+    # refi_qda.STREAM_QUERIES (11: two latest changes, team excerpts, excerpts with links, link notes,
+    # links, codings, memos of excerpts, memos, relations, source texts); the first 19 for the
+    # codebook. grow_kb adds codes, codings, memos and relations too. Which programmes a user sees is a subquery of those queries, no query of its own.
     # Evaluator with drafts: + token (with user) + the user's groups. The body is read inside the
     # block: a streamed export's queries run as it is sent.
     sizes = []
