@@ -12,6 +12,7 @@ from cmo_kb.api_docs import RedocView, SwaggerView, redoc_bundle_view
 from cmo_kb.throttles import API_THROTTLES
 from cmo_kb.token_views import IssueTokenView, MeView, ObtainTokenView
 from evidence import api as evidence_api
+from evidence.import_api import RefiQdaImportView
 from mechanisms import api as mechanisms_api
 from mechanisms.import_api import ConfigurationImportView
 from projects import api as projects_api
@@ -45,6 +46,7 @@ app_name = "api"
 urlpatterns = [
     path("matrix/", mechanisms_api.MatrixView.as_view(), name="matrix"),
     path("imports/configurations/", ConfigurationImportView.as_view(), name="import-configurations"),
+    path("imports/refi-qda/", RefiQdaImportView.as_view(), name="import-refi-qda"),
     path("auth/token/", ObtainTokenView.as_view(), name="token"),
     path("auth/tokens/", IssueTokenView.as_view(), name="issue-token"),
     path("auth/me/", MeView.as_view(), name="me"),
