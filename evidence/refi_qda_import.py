@@ -314,7 +314,8 @@ class _Importer:
                 continue
             base = _username(user.id or user.name or f"qda-user-{user.guid[:8]}")
             username, n = base, 1
-            while username.lower() in {t.lower() for t in taken}:
+            while username.lower() in {t.lower() for t in taken} or (
+                    n > 1 and User.objects.filter(username__iexact=username).exists()):
                 n += 1
                 username = f"{base[:140]}-{n}"
             taken.add(username)
@@ -792,6 +793,16 @@ class _Importer:
         for case in project.cases:
             refs["code"] += len(case.code_refs)
             refs["source"] += len(case.source_refs)
+        lost = sum(1 for case in project.cases for ref in case.selection_refs if ref not in self.excerpts)
+        if lost:
+            report.note(f"{count(lost, 'case reference')} to selections that are no excerpt here (of a non-text or "
+                        "empty source, or unknown): no team set by them")
+        known_users = {user.guid for user in project.users}
+        strangers = Counter(selection.creating_user for _, selection in project.selections()
+                            if selection.creating_user and selection.creating_user not in known_users)
+        if strangers:
+            report.note(f"{count(sum(strangers.values()), 'selection')} name a creatingUser the project's <Users> "
+                        f"lack ({', '.join(sorted(strangers)[:3])}): their codings have no coder")
         for what, n in refs.items():
             if n:
                 report.note(f"{count(n, 'case reference')} to a {what} not imported: a team holds excerpts only")

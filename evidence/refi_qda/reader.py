@@ -34,6 +34,7 @@ blow up memory.
 
 import io
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import PurePosixPath
@@ -41,7 +42,11 @@ from xml.parsers import expat
 
 from evidence.codes import normalise_guid
 
-# Uncompressed bytes: a ZIP entry that says less than it holds is cut off here too.
+# The file as uploaded, and what its archive unpacks to (as its entries declare it; an entry that
+# holds more than it declares is cut off when read, by the limits below).
+MAX_FILE_BYTES = 1024 * 1024 * 1024
+MAX_UNPACKED_BYTES = 4 * 1024 * 1024 * 1024
+# Uncompressed bytes of project.qde and of one source's file.
 MAX_XML_BYTES = 512 * 1024 * 1024
 MAX_SOURCE_BYTES = 64 * 1024 * 1024
 READ_CHUNK = 1024 * 1024
@@ -394,10 +399,10 @@ def _bytes_of(file):
         return bytes(file)
     if isinstance(file, (str, os.PathLike)):
         with open(file, "rb") as handle:
-            return handle.read()
+            return handle.read(MAX_FILE_BYTES + 1)
     if hasattr(file, "seek"):
         file.seek(0)
-    data = file.read()
+    data = file.read(MAX_FILE_BYTES + 1)
     return data.encode("utf-8") if isinstance(data, str) else data
 
 
@@ -413,6 +418,8 @@ def read(file, file_name=None):
         raise Unreadable(name, "file", "", f"cannot be opened: {error.strerror or error}") from None
     if not data:
         raise Unreadable(name, "file", "", "the file is empty")
+    if len(data) > MAX_FILE_BYTES:
+        raise Unreadable(name, "file", "", f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
     if data.startswith(b"PK"):
         return _read_qdpx(data, name)
     if name.lower().endswith(".qdpx"):
@@ -424,11 +431,12 @@ def read(file, file_name=None):
 def _read_qdpx(data, name):
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-        bad = archive.testzip()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError) as error:
         raise Unreadable(name, "file", "", f"a damaged ZIP archive ({error})") from None
-    if bad is not None:
-        raise Unreadable(name, "file", bad, "a damaged ZIP archive: this entry's checksum is wrong")
+    # Each entry's checksum is checked as it is read (zipfile raises BadZipFile), not by unpacking
+    # everything first: an archive of a million empty entries or one huge one costs nothing until read.
+    if sum(info.file_size for info in archive.infolist()) > MAX_UNPACKED_BYTES:
+        raise Unreadable(name, "file", "", f"the archive unpacks to more than {MAX_UNPACKED_BYTES // (1024 ** 3)} GB")
     files = _Archive(archive)
     qde = files.find("project.qde") if "project.qde" in files.by_lower else None
     if qde is None:
@@ -438,8 +446,11 @@ def _read_qdpx(data, name):
         raise Unreadable(name, "file", ", ".join(files.names[:10]),
                          "no project.qde in the archive: a .qdpx project holds its project in project.qde")
     files.used.add(qde)
-    with archive.open(qde) as stream:
-        root = parse_xml(stream, qde)
+    try:
+        with archive.open(qde) as stream:
+            root = parse_xml(stream, qde)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as error:
+        raise Unreadable(name, "file", qde, f"a damaged ZIP archive: {qde} cannot be unpacked ({error})") from None
     project = _read_document(root, qde, files)
     project.unnamed_files = [n for n in files.names if n not in files.used]
     return project
@@ -613,7 +624,8 @@ class _ProjectReader:
                     self.project.problem(self.at(node).where, "plainTextPath", path,
                                          f"{entry} is not UTF-8 text (byte {error.start} cannot be read)")
                     return None, "unreadable"
-                except (ValueError, zipfile.BadZipFile, OSError) as error:
+                except (ValueError, zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError,
+                        OSError) as error:
                     self.project.problem(self.at(node).where, "plainTextPath", path, f"{entry} cannot be read: {error}")
                     return None, "unreadable"
         if rich and self.files is not None:
@@ -623,7 +635,8 @@ class _ProjectReader:
 
                 try:
                     document = extract(self.files.read(entry), entry)
-                except (DocumentRefused, ValueError) as error:
+                except (DocumentRefused, ValueError, zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError,
+                        RuntimeError) as error:
                     self.project.problem(self.at(node).where, "richTextPath", rich,
                                          f"{entry}: {getattr(error, 'message', error)}")
                     return None, "unreadable"

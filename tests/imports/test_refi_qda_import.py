@@ -580,3 +580,46 @@ def test_queries_do_not_grow_with_the_number_of_selections(programme):
     else:
         assert 0 <= extra <= 16
     assert len(second.captured_queries) < 90
+
+
+def test_selections_of_unknown_users_and_cases_of_missing_selections_are_reported(programme):
+    project = QdaProject("lower")
+    code = project.code("Control")
+    source = project.source("Interview", TEXT)
+    stranger = "11111111-2222-4333-8444-555555555555"
+    project.selection(source, 0, 11, codes=[code], user=stranger)
+    project.case("Team", selections=["99999999-2222-4333-8444-555555555555"])
+    report = run(programme, project.qdpx())
+    assert report.ok and report.written, list(report.lines())
+    coding = Coding.objects.get(code__programme=programme)
+    assert (coding.coder, coding.excerpt.text) == (None, "Interviewer")
+    assert (f"1 selection name a creatingUser the project's <Users> lack ({stranger}): their codings have no coder"
+            in report.notes)
+    assert ("1 case reference to selections that are no excerpt here (of a non-text or empty source, or unknown): "
+            "no team set by them") in report.notes
+
+
+def test_a_damaged_entry_is_refused_naming_it(programme):
+    project, _ = nvivo_project()
+    data = bytearray(project.qdpx())
+    # Flip a byte inside project.qde's compressed data: its checksum no longer matches when read.
+    header = data.index(b"project.qde") + len("project.qde")
+    data[header + 40] ^= 0xFF
+    report = run(programme, bytes(data))
+    assert counts(programme) == NOTHING
+    [problem] = report.errors
+    assert (problem.where, problem.field, problem.value) == ("project.qdpx", "file", "project.qde")
+    assert problem.reason.startswith("a damaged ZIP archive: project.qde cannot be unpacked")
+
+
+def test_a_coding_of_a_group_code_is_refused_naming_the_coding(programme):
+    project = QdaProject("lower")
+    user = project.user("Ann")
+    group = project.code("Group", codable=False)
+    source = project.source("Interview", TEXT)
+    project.selection(source, 0, 11, codes=[group], user=user)
+    report = run(programme, project.qdpx())
+    assert counts(programme) == NOTHING
+    [problem] = report.errors
+    assert "<Coding guid=" in problem.where and problem.field == "code"
+    assert problem.reason == "Code 'Group' is not codable (a group code)."
