@@ -1,8 +1,6 @@
 """The doors of import_refi_qda beyond the function: the API (POST /api/imports/refi-qda/) and the
 workbench page (/admin/evidence/source/import-qda/). (The command: test_refi_qda_import.py.)"""
 
-import pytest
-
 from cmo_kb.vocabulary import EVALUATOR_GROUP
 from evidence.codes import Code, Coding
 from evidence.models import EvidenceExcerpt

@@ -4,7 +4,6 @@ every code, coding, case, note and link in its place. (The full round trip, expo
 programme again to the same project, comes with the exporter's side of it.)"""
 
 import io
-from xml.etree import ElementTree as ET
 
 import pytest
 from django.core.management import call_command
