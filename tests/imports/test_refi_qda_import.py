@@ -623,3 +623,12 @@ def test_a_coding_of_a_group_code_is_refused_naming_the_coding(programme):
     [problem] = report.errors
     assert "<Coding guid=" in problem.where and problem.field == "code"
     assert problem.reason == "Code 'Group' is not codable (a group code)."
+
+
+def test_progress_is_reported_every_few_hundred_selections(programme, monkeypatch):
+    from evidence.import_report import ImportReport
+
+    seen = []
+    monkeypatch.setattr(ImportReport, "progress", lambda self, done, total, label="": seen.append((done, total, label)))
+    assert run(programme, big_project(1100)).written
+    assert seen == [(500, 1100, "selections"), (1000, 1100, "selections"), (1100, 1100, "selections")]

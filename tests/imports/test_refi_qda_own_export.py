@@ -96,3 +96,15 @@ def test_our_excerpt_kind_codes_set_the_kinds(imported):
     programme, _, _ = imported
     kinds = set(EvidenceExcerpt.objects.filter(source__programme=programme).values_list("kind", flat=True))
     assert {"participant_quote", "evaluator_finding"} <= kinds
+
+
+@pytest.mark.django_db
+def test_importing_it_again_changes_nothing(imported):
+    programme, qdpx, _ = imported
+    before = {model: model.objects.count() for model in (Code, Coding, Memo, Relation, EvidenceExcerpt, Source, Team)}
+    report = import_refi_qda(upload("ctg.qdpx", qdpx.payload), programme)
+    assert report.ok and report.written
+    assert {action for action, _ in report.counts()} == {"updated"}
+    assert all(entry.label.endswith("(unchanged)") for entry in report.entries), [
+        e.label for e in report.entries if not e.label.endswith("(unchanged)")][:5]
+    assert {model: model.objects.count() for model in before} == before
