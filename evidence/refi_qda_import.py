@@ -33,7 +33,9 @@ What maps where
 - <Note> -> evidence.Memo, linked to the codes, excerpts and sources whose NoteRefs name it.
 - <Link> between codes and selections -> evidence.Relation.
 - Our own export's "Excerpt kinds" codes set each excerpt's kind, and its selection descriptions'
-  "Section:" and "Attribution:" lines the excerpt's, so our export comes back as it went out.
+  "Section:" and "Attribution:" lines the excerpt's, so our export comes back as it went out. Its
+  source, selection and case GUIDs derive from slugs (evidence/refi_qda/schema.py), so imported into
+  the programme it came from it matches those sources, excerpts (by span) and teams, and copies none.
 - Sets, the other variables, graphs, picture/PDF/audio/video sources, codings of whole sources, links
   to sources or cases, and anything else with no place in the knowledge base are listed, counted,
   in the report's notes: never dropped silently.
@@ -53,7 +55,7 @@ from evidence.codes import Code, Coding, Memo, Relation, new_guid, normalise_gui
 from evidence.import_report import ImportReport, history_reason, run_import
 from evidence.models import EvidenceExcerpt, ExcerptKind, Source, SourceKind
 from evidence.refi_qda import reader
-from evidence.refi_qda.schema import ORIGIN, VARIABLES, guid
+from evidence.refi_qda.schema import ORIGIN, VARIABLES, guid, selection_guid, source_guid
 
 OFFSETS = ("codepoints", "utf16")
 DEFAULT_SOURCE_KIND = "interview-transcript"
@@ -393,7 +395,10 @@ class _Importer:
     def import_sources(self):
         report = self.report
         text_sources = [s for s in self.project.sources if s.kind == "TextSource"]
-        existing = {s.qda_guid: s for s in Source.objects.filter(programme=self.programme).exclude(qda_guid="")}
+        existing = {}
+        for stored in Source.objects.filter(programme=self.programme):
+            # A source our own export wrote has the GUID of its slug (evidence/refi_qda/schema.py).
+            existing.setdefault(stored.qda_guid or source_guid(stored.slug), stored)
         kinds = self.source_kinds()
         found, new, new_at = {}, [], []
         slugs = _SlugMaker(Source, RESERVED_SOURCE_SLUGS, 120)
@@ -468,7 +473,7 @@ class _Importer:
         if not self.project.cases:
             return teams
         stored = list(Team.objects.filter(programme=self.programme))
-        by_guid = {t.qda_guid: t for t in stored if t.qda_guid}
+        by_guid = {t.qda_guid or _team_guid(t.slug): t for t in stored}
         by_name = {}
         for team in stored:
             by_name.setdefault(team.name.strip().lower(), team)
@@ -485,7 +490,7 @@ class _Importer:
             name = (" ".join(case.name.split()) or f"Case {case.guid[:8]}")[:300]
             team = by_guid.get(case.guid) or by_name.get(name.lower())
             if team is not None:
-                changed = not team.qda_guid and _qda(case.guid)
+                changed = not team.qda_guid and _team_guid(team.slug) != case.guid and _qda(case.guid)
                 if changed:
                     team.qda_guid = _qda(case.guid)
                 if self.save(team, case.at, changed=bool(changed)):
@@ -557,7 +562,7 @@ class _Importer:
                     values = {"kind": kind}
                     if team is not None:
                         values["team"] = team
-                    if not excerpt.qda_guid:
+                    if not excerpt.qda_guid and selection_guid(excerpt.slug) != selection.guid:
                         values["qda_guid"] = _qda(selection.guid)
                     changed = [n for n, v in values.items() if getattr(excerpt, n) != v]
                     for name, value in values.items():
@@ -815,6 +820,11 @@ class _Importer:
                         "ignored: " + ", ".join(project.unnamed_files[:10]))
         if project.description.strip():
             report.note("The project's description is not imported: " + project.description.strip()[:200])
+
+
+def _team_guid(slug):
+    """The case GUID our own export gives a team (evidence/refi_qda/project.py)."""
+    return guid("case", "team", slug)
 
 
 def _code_label(code):

@@ -136,3 +136,23 @@ def test_the_page_refuses_other_files_and_non_writers(kb, evaluator, analyst, cl
     assert "Choose a .qdpx project or a .qdc codebook." in response.content.decode()
     client.force_login(analyst)
     assert client.get(ADMIN_URL).status_code in (302, 403)
+
+
+def test_our_export_imported_into_the_programme_it_came_from_duplicates_nothing(kb, evaluator):
+    """Sources, excerpts and teams carry the GUIDs of their slugs in our export: they are matched, not
+    copied (and left untouched, so the publish lock has nothing to refuse an evaluator); the codes and
+    codings are new."""
+    from evidence import refi_qda
+    from evidence.models import Source
+    from evidence.refi_qda_import import import_refi_qda
+    from projects.models import Team
+
+    before = (Source.objects.count(), EvidenceExcerpt.objects.count(), Team.objects.count())
+    report = import_refi_qda(upload("ctg.qdpx", refi_qda.export_qdpx()), kb.programme, user=evaluator)
+    assert report.ok and report.written, list(report.lines())
+    assert (Source.objects.count(), EvidenceExcerpt.objects.count(), Team.objects.count()) == before
+    kinds = {kind: action for action, kind in report.counts()}
+    assert (kinds["source"], kinds["evidence excerpt"], kinds["team"], kinds["code"], kinds["coding"]) == (
+        "updated", "updated", "updated", "created", "created")
+    assert all(e.label.endswith("(unchanged)") for e in report.entries if e.kind in ("source", "evidence excerpt", "team"))
+    assert {c.code.name for c in Coding.objects.filter(excerpt=kb.q_control)} >= {"Participant quote", "Outcome"}
