@@ -360,7 +360,8 @@ class _Archive:
             if text.lower().startswith(prefix):
                 text = text[len(prefix):]
                 break
-        text = text.lstrip("./").lstrip("/")
+        while text.startswith(("./", "/")):
+            text = text[2:] if text.startswith("./") else text[1:]
         base = PurePosixPath(text).name
         for candidate in (text, f"sources/{text}", f"Sources/{text}", f"sources/{base}", base):
             if candidate in self.names:
@@ -380,6 +381,10 @@ class _Archive:
 
 
 def _decode(data):
+    """A source file's text: UTF-8, or UTF-16 when it starts with a UTF-16 byte-order mark (some
+    Windows tools write it so); the mark itself is dropped."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
     text = data.decode("utf-8")
     return text[1:] if text.startswith("\ufeff") else text
 

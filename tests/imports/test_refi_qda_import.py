@@ -632,3 +632,22 @@ def test_progress_is_reported_every_few_hundred_selections(programme, monkeypatc
     monkeypatch.setattr(ImportReport, "progress", lambda self, done, total, label="": seen.append((done, total, label)))
     assert run(programme, big_project(1100)).written
     assert seen == [(500, 1100, "selections"), (1000, 1100, "selections"), (1100, 1100, "selections")]
+
+
+def test_a_utf16_text_file_with_its_bom_is_read(programme):
+    project = QdaProject("lower")
+    user = project.user("Ann")
+    code = project.code("Control")
+    source = project.source("Windows file", ASTRAL)
+    start, end = span(ASTRAL, "𝔘nicode")
+    project.selection(source, start, end, codes=[code], user=user)
+    data = project.qdpx()
+    rewritten = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as old, zipfile.ZipFile(rewritten, "w") as new:
+        for info in old.infolist():
+            content = old.read(info)
+            new.writestr(info.filename, ASTRAL.encode("utf-16") if info.filename.endswith(".txt") else content)
+    report = run(programme, rewritten.getvalue())
+    assert report.ok, list(report.lines())
+    assert Source.objects.get(programme=programme).full_text == ASTRAL
+    assert EvidenceExcerpt.objects.get(source__programme=programme).text == "𝔘nicode"
