@@ -350,8 +350,12 @@ class _Importer:
                 report.created("code", _code_label(code), code.at.where)
             else:
                 row._changed = [name for name, value in values.items() if getattr(row, name) != value]
+                # A parent new in this import has no key yet: it cannot be the stored one.
+                if row.parent_id != (parent.pk if parent is not None else None) or (parent is not None and parent.pk is None):
+                    row._changed.append("parent")
                 for name, value in values.items():
                     setattr(row, name, value)
+                report.updated("code", _code_label(code) + ("" if row._changed else " (unchanged)"), code.at.where)
             row._parent = parent
             new_by_depth[code.depth].append((row, code))
             by_guid[code.guid] = row
@@ -362,11 +366,8 @@ class _Importer:
                 if row.pk is None:
                     row.parent = row._parent  # again, now that the parent has its key
                     continue
-                if row.parent_id != (row._parent.pk if row._parent is not None else None):
-                    row._changed.append("parent")
-                    row.parent = row._parent
+                row.parent = row._parent
                 self.save(row, code.at, changed=bool(row._changed))
-                report.updated("code", _code_label(code) + ("" if row._changed else " (unchanged)"), code.at.where)
             new = [(row, code) for row, code in rows if row.pk is None]
             self.write(Code, [row for row, _ in new], [code.at for _, code in new])
         return by_guid

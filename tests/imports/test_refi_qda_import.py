@@ -651,3 +651,24 @@ def test_a_utf16_text_file_with_its_bom_is_read(programme):
     assert report.ok, list(report.lines())
     assert Source.objects.get(programme=programme).full_text == ASTRAL
     assert EvidenceExcerpt.objects.get(source__programme=programme).text == "𝔘nicode"
+
+
+def test_a_reimport_moves_a_code_to_its_new_parent(programme):
+    first = QdaProject("lower", seed="move")
+    a = first.code("A")
+    b = first.code("B")
+    child = first.code("Child", parent=a)
+    assert run(programme, first.qdc(), name="v1.qdc").written
+    second = QdaProject("lower", seed="other")
+    second.code("A", guid=a)
+    second.code("B", guid=b)
+    second.code("Child renamed", parent=b, guid=child)
+    second.code("New under child", parent=child)
+    report = run(programme, second.qdc(), name="v2.qdc")
+    assert report.ok, list(report.lines())
+    moved = Code.objects.get(programme=programme, guid=child)
+    assert (moved.name, moved.parent.guid) == ("Child renamed", b)
+    assert Code.objects.get(programme=programme, name="New under child").parent == moved
+    assert [(e.action, e.label) for e in report.entries] == [  # in the file's order
+        ("updated", f"A [{a}] (unchanged)"), ("updated", f"B [{b}] (unchanged)"), ("updated", f"Child renamed [{child}]"),
+        ("created", f"New under child [{second.codes[3]['guid']}]")]
