@@ -13,6 +13,7 @@ from cmo_kb.throttles import API_THROTTLES
 from cmo_kb.token_views import IssueTokenView, MeView, ObtainTokenView
 from evidence import api as evidence_api
 from evidence.agreement_api import AgreementView
+from evidence.import_api import RefiQdaImportView
 from mechanisms import api as mechanisms_api
 from mechanisms.chain_api import ChainViewSet
 from mechanisms.import_api import ConfigurationImportView
@@ -49,6 +50,7 @@ urlpatterns = [
     path("matrix/", mechanisms_api.MatrixView.as_view(), name="matrix"),
     path("agreement/", AgreementView.as_view(), name="agreement"),
     path("imports/configurations/", ConfigurationImportView.as_view(), name="import-configurations"),
+    path("imports/refi-qda/", RefiQdaImportView.as_view(), name="import-refi-qda"),
     path("auth/token/", ObtainTokenView.as_view(), name="token"),
     path("auth/tokens/", IssueTokenView.as_view(), name="issue-token"),
     path("auth/me/", MeView.as_view(), name="me"),

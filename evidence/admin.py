@@ -100,6 +100,7 @@ class SourceAdmin(CuratedAdmin):
         info = self.opts.app_label, self.opts.model_name
         return [
             path("upload/", self.admin_site.admin_view(self.upload_view), name="%s_%s_upload" % info),
+            path("import-qda/", self.admin_site.admin_view(self.import_qda_view), name="%s_%s_import_qda" % info),
             path("<path:object_id>/code/", self.admin_site.admin_view(self.code_view), name="%s_%s_code" % info),
             path("<path:object_id>/original/", self.admin_site.admin_view(self.original_view), name="%s_%s_original" % info),
         ] + super().get_urls()
@@ -109,6 +110,11 @@ class SourceAdmin(CuratedAdmin):
 
     def upload_view(self, request):
         return upload_view(self, request)
+
+    def import_qda_view(self, request):
+        from evidence.refi_qda_admin import import_view
+
+        return import_view(self, request)
 
     def original_view(self, request, object_id):
         return source_file_view(self, request, object_id)

@@ -74,6 +74,9 @@ class ImportReport:
     def note(self, text):
         self.notes.append(str(text))
 
+    def progress(self, done, total, label=""):
+        """How far a long import has come (a no-op here; a background run shows it as a bar)."""
+
     def validation_error(self, where, exc, fields=None):
         """Note a Django ValidationError as one problem per field message (``fields`` maps a model
         field to the column or attribute it came from, and the value read there)."""

@@ -82,6 +82,9 @@ several programmes, the codes of a programme's own terms carry its short name.
 The package, by job: schema.py (namespaces, GUIDs, XML helpers), data.py (the snapshot and its
 queries), codebook.py (codes and sets), project.py (project.qde), archive.py (the .qdpx and .qdc
 files). Everything is importable from ``evidence.refi_qda`` as before.
+
+The other way, a project or codebook from any REFI tool (our own export included) into a programme:
+reader.py reads it, evidence/refi_qda_import.py writes it; the mapping above is the one it reads back.
 """
 
 from evidence.refi_qda.schema import (  # noqa: F401

@@ -67,6 +67,19 @@ def test_nul_in_a_form_body(kb, client, evaluator):
     assert api.json() == {"password": ["The form parameter contains a NUL byte (%00), which is not allowed in any value."]}
 
 
+@pytest.mark.parametrize("url", ["/api/imports/configurations/", "/api/imports/refi-qda/"])
+def test_an_import_with_a_nul_or_no_file_is_a_400_naming_the_field(kb, evaluator_client, url):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    response = evaluator_client.post(url, {"programme": "ctg\x00"}, format="multipart")
+    assert response.status_code == 400 and "programme" in response.json()
+    assert evaluator_client.post(url, {"programme": "ctg"}, format="multipart").json() == {
+        "file": ["No file was submitted."]}
+    empty = SimpleUploadedFile("empty.qdpx" if "refi" in url else "empty.csv", b"")
+    response = evaluator_client.post(url, {"programme": "ctg", "file": empty}, format="multipart")
+    assert response.status_code == 400 and list(response.json()) == ["file"]
+
+
 def test_nul_in_a_json_body_is_a_400_naming_the_field_and_writes_nothing(kb, evaluator_client):
     from mechanisms.models import Context
 

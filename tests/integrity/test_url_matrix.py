@@ -234,6 +234,9 @@ ADMIN_ROWS = [
     # Upload a document (evidence/admin_views.py upload_view): staff who add sources; an empty form is a
     # 400 naming the file and programme it needs.
     Row(f"{SOURCE}upload/", "/admin/evidence/source/upload/", {"GET": STAFF_200, "POST": per_role(LOGIN, LOGIN, 400, 400, 400)}),
+    # Import a QDA project (evidence/refi_qda_admin.py): for those who write in a programme; an empty
+    # upload is the form again, naming what it needs.
+    Row(f"{SOURCE}import-qda/", "/admin/evidence/source/import-qda/", {"GET": STAFF_200, "POST": STAFF_200}),
     # A source's original document: the corpus's report was pasted, so it has none (404); a source
     # that does not exist is a 404 as well.
     Row(f"{SOURCE}<path:object_id>/original/", "/admin/evidence/source/{pk:evidence.source}/original/",
@@ -389,6 +392,10 @@ API_ROWS = [
     # A CMO spreadsheet import (mechanisms/import_api.py): for those who write in a programme; a body
     # without a file is a 400 naming it (analysts write nowhere: 403 before the body is read).
     Row("api/imports/configurations/", "/api/imports/configurations/",
+        {"GET": per_role(401, 405, 405, 405, 405), "POST": per_role(401, 403, 400, 400, 400)},
+        api=True, data={"programme": "ctg"}),
+    # A REFI-QDA project import (evidence/import_api.py): the same doors as the spreadsheet import.
+    Row("api/imports/refi-qda/", "/api/imports/refi-qda/",
         {"GET": per_role(401, 405, 405, 405, 405), "POST": per_role(401, 403, 400, 400, 400)},
         api=True, data={"programme": "ctg"}),
     Row("api/matrix/", "/api/matrix/", {"GET": per_role(400, 400, 400, 400, 400)}, api=True),  # rows and cols are required
