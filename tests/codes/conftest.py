@@ -5,7 +5,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from tests.programmes.conftest import clients, other  # noqa: F401  (fixtures used here too)
+from tests.curation.conftest import eva_client  # noqa: F401  (fixtures used here too)
+from tests.programmes.conftest import clients, other  # noqa: F401
 
 CREATED = datetime(2024, 3, 1, 9, 30, tzinfo=timezone.utc)
 
