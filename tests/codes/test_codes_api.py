@@ -304,3 +304,48 @@ def test_list_query_counts_do_not_grow_with_rows(kb, tree, anon_client, django_a
             with django_assert_num_queries(expected):
                 response = anon_client.get(f"{url}{sep}page_size={page_size}")
             assert response.status_code == 200
+
+
+# --- The schema says what the API does -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path,url", [
+    ("/api/codes/", CODES), ("/api/codes/", f"{CODES}?root=true&format=json"), ("/api/codings/", CODINGS),
+    ("/api/codes/{id}/", "code"), ("/api/codings/{id}/", "coding"),
+])
+def test_answers_match_the_served_schema(tree, evaluator_client, path, url):
+    from tests.api.test_schema_truth import _served, _validator
+
+    url = {"code": f"{CODES}{tree.control.pk}/", "coding": f"{CODINGS}{tree.eva_control.pk}/"}.get(url, url)
+    schema = _served(evaluator_client)
+    response = evaluator_client.get(url)
+    assert response.status_code == 200
+    _validator(schema, path, "get", 200)(response.json())
+
+
+def test_the_schema_states_the_formats_and_filters(tree, anon_client):
+    from evidence.codes_api import COLOUR_PATTERN, GUID_PATTERN
+    from tests.api.test_schema_truth import _served
+
+    schema = _served(anon_client)
+    request = schema["components"]["schemas"]["CodeRequest"]["properties"]
+    assert request["colour"]["anyOf"][0]["pattern"] == COLOUR_PATTERN == "^(#[0-9A-Fa-f]{6})?$"
+    assert request["guid"]["pattern"] == GUID_PATTERN
+    assert request["parent"] == {"type": "integer", "nullable": True, "description": request["parent"]["description"]}
+    coding = schema["components"]["schemas"]["CodingRequest"]["properties"]
+    assert set(coding) == {"excerpt", "code", "guid"}  # coder and created are the server's
+    parameters = {p["name"]: p for p in schema["paths"]["/api/codings/"]["get"]["parameters"]}
+    assert parameters["coder"]["schema"]["items"]["enum"] == ["eva"]
+    assert {"programme", "source", "coder", "code", "excerpt", "id", "cursor"} <= set(parameters)
+    parameters = {p["name"]: p for p in schema["paths"]["/api/codes/"]["get"]["parameters"]}
+    assert {"programme", "parent", "root", "codable", "name", "id"} <= set(parameters)
+    assert parameters["root"]["schema"]["type"] == "boolean"
+
+
+def test_the_csv_export_holds_every_visible_row(tree, other_tree, anon_client):
+    body = b"".join(anon_client.get(f"{CODES}export/").streaming_content).decode()
+    lines = body.splitlines()
+    assert lines[0].split(",")[:4] == ["id", "programme", "parent", "guid"]
+    assert len(lines) == 1 + 4 and "Zebrafish" not in body
+    body = b"".join(anon_client.get(f"{CODINGS}export/").streaming_content).decode()
+    assert len(body.splitlines()) == 1 + 2 and "o-quote" not in body

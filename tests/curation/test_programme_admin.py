@@ -109,6 +109,14 @@ def second(kb):
         TeamRelationshipLevel.objects.create(team=team, relationship_level=kb.micro)
     EvaluationWave.objects.create(programme=kb.programme, slug="wave-1", name="Wave 1", number=1)
     ns.ctg_spare = Context.objects.create(programme=kb.programme, slug="spare", name="A spare context of ctg")
+    # A code, a coding, a memo and a relation in each programme (evidence/codes.py).
+    from evidence.codes import Code, Coding, Memo, Relation
+
+    for programme, excerpt in ((p, ns.excerpt), (kb.programme, kb.q_control)):
+        code = Code.objects.create(programme=programme, name=f"Control in {programme.slug}")
+        Coding.objects.create(excerpt=excerpt, code=code)
+        Memo.objects.create(programme=programme, name=f"Memo of {programme.slug}").codes.add(code)
+        Relation.objects.create(programme=programme, origin_code=code, target_excerpt=excerpt)
     return ns
 
 
