@@ -6,17 +6,21 @@ the API does (a code under itself or under another programme's code, a coding of
 another programme's excerpt). Imported by evidence/admin.py.
 """
 
+from django import forms
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.utils.html import format_html
 
+from cmo_kb.vocabulary import RULE
 from projects.admin import CuratedAdmin
 from projects.membership import visible_programmes
 
 from .admin_views import excerpt_label
 from .codes import Code, Coding, Memo, Relation
+from .codes_api import group_code_refusal
 
 PATH_SEPARATOR = " › "
 
@@ -45,8 +49,23 @@ def code_path(pk, tree):
     return PATH_SEPARATOR.join(reversed(names))
 
 
+class CodeForm(forms.ModelForm):
+    class Meta:
+        model = Code
+        fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk and self.instance.codable and cleaned.get("codable") is False:
+            refusal = group_code_refusal(self.instance)
+            if refusal:
+                self.add_error("codable", ValidationError(refusal, code=RULE))
+        return cleaned
+
+
 @admin.register(Code)
 class CodeAdmin(CuratedAdmin):
+    form = CodeForm
     list_display = ("path", "swatch", "codable", "coding_count", "order", "programme")
     list_filter = ("programme", "codable")
     list_select_related = ("programme",)

@@ -37,6 +37,7 @@ from evidence.models import EvidenceExcerpt, Source
 
 # As the schema states them (JSON Schema's patterns are ECMA-262: no \Z, so no Python-only syntax).
 COLOUR_PATTERN = r"^(#[0-9A-Fa-f]{6})?$"
+MAX_ID = 2**63 - 1
 GUID_PATTERN = r"^\{?[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}?$"
 
 
@@ -49,6 +50,9 @@ class StrictPrimaryKeyRelatedField(ProgrammeSlugMixin, serializers.PrimaryKeyRel
     def to_internal_value(self, data):
         if (isinstance(data, bool) or not isinstance(data, int)) and not from_a_form(self):
             self.fail("incorrect_type", data_type=type(data).__name__)
+        if isinstance(data, int) and not -MAX_ID <= data <= MAX_ID:
+            # No row has it (ids are 64-bit); the database driver would overflow rather than miss.
+            self.fail("does_not_exist", pk_value=data)
         return super().to_internal_value(data)
 
 
@@ -84,6 +88,16 @@ def _run_model_clean(probe):
         probe.clean()
     except DjangoValidationError as exc:
         raise serializers.ValidationError(get_error_detail(exc)) from None  # with the rule's code (422)
+
+
+def group_code_refusal(code):
+    """Why ``code`` cannot become a group code (not codable), or None: only codable codes are coded
+    (evidence/codes.py Coding.clean), so a code with codings stays codable. One query."""
+    count = code.codings.count() if code.pk else 0
+    if count:
+        return (f"Code '{code.name}' codes {count} excerpt{'s' if count > 1 else ''}: only codable codes are coded. "
+                "Move or remove its codings first.")
+    return None
 
 
 AUDIT_FIELDS = ["created_by", "updated_by", "created_at", "updated_at"]
@@ -138,6 +152,10 @@ class CodeSerializer(KBModelSerializer):
                 and (instance.children.exists() or instance.codings.exists())):
             raise serializers.ValidationError({"programme": [
                 "A code with codings or codes under it stays in its programme: move or remove them first."]}, code=RULE)
+        if instance is not None and attrs.get("codable") is False:
+            refusal = group_code_refusal(instance)
+            if refusal:
+                raise serializers.ValidationError({"codable": [refusal]}, code=RULE)
         # The tree's rules are the model's (evidence/codes.py Code.clean): a 422 naming `parent`.
         probe = Code(pk=getattr(instance, "pk", None), programme=programme,
                      parent=attrs["parent"] if "parent" in attrs else getattr(instance, "parent", None))

@@ -159,3 +159,15 @@ def test_memo_and_relation_forms_keep_to_one_programme(tree, other_tree, kb, adm
                                                "guid": "6b1c7d0e-5b7a-4c8e-9a37-0e6d1f2b3c4d"})
     assert response.status_code == 302, response.context["adminform"].form.errors
     assert Relation.objects.get(name="Causes").target_excerpt == kb.q_control
+
+
+def test_a_code_with_codings_stays_codable_in_the_workbench(tree, eva_client):
+    url = change_url(tree.control)
+    data = form_data(eva_client.get(url))
+    data.pop("codable")  # an unticked box is not sent
+    response = eva_client.post(url, data)
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {"codable": [
+        "Code 'Control' codes 1 excerpt: only codable codes are coded. Move or remove its codings first."]}
+    tree.control.refresh_from_db()
+    assert tree.control.codable is True

@@ -349,3 +349,20 @@ def test_the_csv_export_holds_every_visible_row(tree, other_tree, anon_client):
     assert len(lines) == 1 + 4 and "Zebrafish" not in body
     body = b"".join(anon_client.get(f"{CODINGS}export/").streaming_content).decode()
     assert len(body.splitlines()) == 1 + 2 and "o-quote" not in body
+
+
+@pytest.mark.parametrize("value", [10**30, -(10**30), 2**63])
+def test_an_id_beyond_64_bits_is_no_codes_and_never_a_500(tree, evaluator_client, value):
+    response = evaluator_client.post(CODES, {"name": "X", "parent": value}, format="json")
+    assert response.status_code == 422
+    assert list(response.json()) == ["parent"]
+    assert evaluator_client.get(f"{CODES}{value}/").status_code == 404
+    assert evaluator_client.get(f"{CODINGS}{value}/").status_code == 404
+
+
+def test_a_code_with_codings_stays_codable(tree, evaluator_client):
+    response = evaluator_client.patch(f"{CODES}{tree.control.pk}/", {"codable": False}, format="json")
+    assert response.status_code == 422
+    assert response.json() == {"codable": [
+        "Code 'Control' codes 1 excerpt: only codable codes are coded. Move or remove its codings first."]}
+    assert evaluator_client.patch(f"{CODES}{tree.fear.pk}/", {"codable": False}, format="json").json()["codable"] is False
