@@ -8,7 +8,7 @@ and a coding names its code by id. The model rules (a code under itself or under
 programme, a coding of a group code or of an excerpt of another programme) are 422s naming the field.
 """
 
-from django.contrib.auth import get_user_model
+import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator
 from rest_framework import serializers
@@ -16,11 +16,13 @@ from rest_framework.fields import get_error_detail
 
 from cmo_kb.api import KBModelViewSet
 from cmo_kb.filters import (
+    LIST_NOTE,
     IntegerListFilter,
     KBFilterSet,
     SlugListFilter,
     StrictBooleanFilter,
     TextListFilter,
+    _schema,
 )
 from cmo_kb.pagination import KBCursorPagination
 from cmo_kb.serializer_fields import (
@@ -195,13 +197,18 @@ class CodeViewSet(KBModelViewSet):
 # --- Codings ------------------------------------------------------------------------------------------
 
 
-def _coders(request):
-    """Who the coder filter knows: the coders of codings the user may see (not every account)."""
-    from projects.membership import visible_programmes
+class CoderFilter(TextListFilter):
+    """Codings by these coders (usernames, exactly). Not a vocabulary: a coder is a person, and one
+    who has coded nothing yet (or whose codings you cannot see) has no codings, an empty list rather
+    than a 400 listing the accounts that have."""
 
-    user = getattr(request, "user", None)
-    return get_user_model()._default_manager.filter(
-        pk__in=Coding.objects.filter(code__programme__in=visible_programmes(user).values("pk")).values("coder_id"))
+    def __init__(self, **kwargs):
+        description = kwargs.pop("help_text", "")
+        django_filters.Filter.__init__(self, **kwargs)
+        _schema(self, f"{description} {LIST_NOTE}", {"type": "string"})
+
+    def filter(self, qs, value):
+        return qs.filter(coder__username__in=value) if value else qs
 
 
 class CodingSerializer(KBModelSerializer):
@@ -257,9 +264,8 @@ class CodingFilterSet(KBFilterSet):
     source = SlugListFilter(Source, field_name="excerpt__source", list_url="/api/sources/",
                             help_text="Codings of the excerpts of these sources (slugs; see /api/sources/). Several "
                             "values: comma-separated or repeated; a row matches any of them.")
-    coder = SlugListFilter(get_user_model(), noun="coder", slug_field="username", field_name="coder", queryset=_coders,
-                           help_text="Codings by these coders (usernames). Several values: comma-separated or "
-                           "repeated; a row matches any of them.")
+    coder = CoderFilter(field_name="coder", help_text="Codings by these coders (usernames, exactly; someone who "
+                        "coded nothing you can see has none).")
     # (?programme= is KBFilterSet's: the code's programme)
 
     class Meta:

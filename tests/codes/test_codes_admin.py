@@ -171,3 +171,14 @@ def test_a_code_with_codings_stays_codable_in_the_workbench(tree, eva_client):
         "Code 'Control' codes 1 excerpt: only codable codes are coded. Move or remove its codings first."]}
     tree.control.refresh_from_db()
     assert tree.control.codable is True
+
+
+def test_the_autocompletes_offer_the_programmes_rows(tree, other_tree, kb, eva_client):
+    response = eva_client.get("/admin/evidence/evidenceexcerpt/autocomplete/", {
+        "app_label": "evidence", "model_name": "coding", "field_name": "excerpt", "term": "control"})
+    assert response.status_code == 200
+    assert [r["id"] for r in response.json()["results"]] == [str(kb.q_control.pk)]
+    response = eva_client.get("/admin/autocomplete/", {
+        "app_label": "evidence", "model_name": "code", "field_name": "parent", "term": ""})
+    assert response.status_code == 200
+    assert sorted(r["text"] for r in response.json()["results"]) == ["Beliefs", "Control", "Fear", "Jobs"]
