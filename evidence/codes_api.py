@@ -40,7 +40,8 @@ from evidence.models import EvidenceExcerpt, Source
 # As the schema states them (JSON Schema's patterns are ECMA-262: no \Z, so no Python-only syntax).
 COLOUR_PATTERN = r"^(#[0-9A-Fa-f]{6})?$"
 MAX_ID = 2**63 - 1
-GUID_PATTERN = r"^\{?[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}?$"
+_HEX_GUID = "[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+GUID_PATTERN = rf"^({_HEX_GUID}|\{{{_HEX_GUID}\}})$"  # in braces or without, not half
 
 
 class StrictPrimaryKeyRelatedField(ProgrammeSlugMixin, serializers.PrimaryKeyRelatedField):
@@ -74,7 +75,10 @@ class GuidField(StrictCharField):
 
     def run_validation(self, data=serializers.empty):
         value = super().run_validation(data)
-        return normalise_guid(value) or value
+        guid = normalise_guid(value)
+        if guid is None:  # (the pattern says as much; this keeps a stray brace out of the column)
+            raise serializers.ValidationError(self.validators[-1].message, code="invalid")
+        return guid
 
 
 def _fixed_guid(serializer, value):

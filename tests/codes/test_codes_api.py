@@ -147,6 +147,8 @@ def test_an_evaluator_codes_an_excerpt_as_herself(tree, kb, evaluator_client, ev
     ({"name": "X", "colour": "#12345"}, 400, "colour", "Not a colour: write it as #RRGGBB, e.g. #2E7D32."),
     ({"name": "X", "guid": "not-a-guid"}, 400, "guid",
      "Not a GUID: write it as 8-4-4-4-12 hexadecimal digits, e.g. 2f1c7d0e-5b7a-4c8e-9a37-0e6d1f2b3c4d."),
+    ({"name": "X", "guid": "8B04CF61-B643-CCCF-8B30-F7A7E541FB6D}"}, 400, "guid",  # make fuzz: a 500 once
+     "Not a GUID: write it as 8-4-4-4-12 hexadecimal digits, e.g. 2f1c7d0e-5b7a-4c8e-9a37-0e6d1f2b3c4d."),
     ({"name": "X", "codable": "yes"}, 400, "codable", "Must be true or false (a JSON boolean), not text."),
     ({"name": "X", "parent": "1"}, 400, "parent", "Incorrect type. Expected pk value, received str."),
     ({"name": "X", "parent": True}, 400, "parent", "Incorrect type. Expected pk value, received bool."),
