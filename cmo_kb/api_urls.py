@@ -14,6 +14,7 @@ from cmo_kb.token_views import IssueTokenView, MeView, ObtainTokenView
 from evidence import api as evidence_api
 from evidence.agreement_api import AgreementView
 from evidence.import_api import RefiQdaImportView
+from evidence import codes_api
 from mechanisms import api as mechanisms_api
 from mechanisms.chain_api import ChainViewSet
 from mechanisms.import_api import ConfigurationImportView
@@ -43,6 +44,8 @@ router.register("excerpts", evidence_api.ExcerptViewSet, basename="excerpt")
 router.register("evidence-links", evidence_api.EvidenceLinkViewSet, basename="evidence-link")
 router.register("speaker-roles", evidence_api.SpeakerRoleViewSet, basename="speaker-role")
 router.register("waves", evidence_api.WaveViewSet, basename="wave")
+router.register("codes", codes_api.CodeViewSet, basename="code")
+router.register("codings", codes_api.CodingViewSet, basename="coding")
 
 app_name = "api"
 

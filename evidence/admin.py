@@ -302,3 +302,7 @@ class EvidenceLinkAdmin(ConfigurationChildAdminMixin, CuratedAdmin):
     @admin.display(description="Excerpt", ordering="excerpt__start")
     def excerpt_label(self, obj):
         return excerpt_label(obj.excerpt)
+
+
+# Codes, codings, memos and relations (issue 12): their own module, registered with the rest.
+from . import codes_admin  # noqa: E402,F401

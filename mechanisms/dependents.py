@@ -16,6 +16,7 @@ PROTECTED_BY = {
     "mechanisms.outcome": ("configurations",),
     "projects.team": ("configurations",),
     "projects.qualitydomain": ("configurations", "outcomes"),
+    "evidence.code": ("memos",),  # a memo about a code would lose it (evidence/codes.py)
 }
 
 

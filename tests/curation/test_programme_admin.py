@@ -114,6 +114,15 @@ def second(kb):
 
     ConfigurationChain.objects.create(from_configuration=ns.published, to_configuration=ns.draft)
     ConfigurationChain.objects.create(from_configuration=kb.shc_control, to_configuration=kb.shc_fear)
+
+    # A code, a coding, a memo and a relation in each programme (evidence/codes.py).
+    from evidence.codes import Code, Coding, Memo, Relation
+
+    for programme, excerpt in ((p, ns.excerpt), (kb.programme, kb.q_control)):
+        code = Code.objects.create(programme=programme, name=f"Control in {programme.slug}")
+        Coding.objects.create(excerpt=excerpt, code=code)
+        Memo.objects.create(programme=programme, name=f"Memo of {programme.slug}").codes.add(code)
+        Relation.objects.create(programme=programme, origin_code=code, target_excerpt=excerpt)
     return ns
 
 

@@ -33,6 +33,11 @@ def wave(kb):
     from mechanisms.chains import ConfigurationChain
 
     ConfigurationChain.objects.create(from_configuration=kb.shc_control, to_configuration=kb.shc_fear, note="Leads on.")
+
+    # A code and a coding (evidence/codes.py).
+    from evidence.codes import Code, Coding
+
+    Coding.objects.create(excerpt=kb.q_control, code=Code.objects.create(programme=kb.programme, name="Control"))
     return EvaluationWave.objects.create(programme=kb.programme, slug="wave-1", name="Wave 1", number=1, period="2011–2012")
 
 
@@ -108,8 +113,9 @@ def test_every_resource_refuses_a_stale_if_match_with_412_naming_the_change_and_
         again = lead_client.patch(url, {field: f"second {prefix}"}, format="json", HTTP_IF_MATCH=new_tag)
         assert again.status_code == 200, url
         assert again.json()[field] == f"second {prefix}"
-    # A membership is a role, no text: tests/programmes/test_members.py changes roles with If-Match.
-    assert without_text == ["programmes/(?P<programme_slug>[^/.]+)/members"]
+    # A membership is a role, no text: tests/programmes/test_members.py changes roles with If-Match;
+    # a coding neither: tests/codes/test_codes_api.py changes its code with If-Match.
+    assert sorted(without_text) == ["codings", "programmes/(?P<programme_slug>[^/.]+)/members"]
 
 
 def test_put_and_delete_honour_if_match_and_star_and_no_header_proceed(kb, evaluator_client):

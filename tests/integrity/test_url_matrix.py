@@ -115,6 +115,10 @@ ADMIN_MODELS = {
     "evidence.source": CURATED,
     "evidence.evidenceexcerpt": CURATED,
     "evidence.evidencelink": CURATED,
+    "evidence.code": CURATED,
+    "evidence.coding": CURATED,
+    "evidence.memo": CURATED,
+    "evidence.relation": CURATED,
 }
 
 
@@ -283,7 +287,7 @@ def api_resource_rows(prefix, key, delete=None, patch=API_PATCH, detail=EVERYONE
     `key` names the corpus value that fills the lookup; `delete` is what DELETE of that row gives
     each role (None: not asked of those who may delete, only of those who may not).
     """
-    lookup = "pk" if prefix in ("evidence-links", "concept-mappings", "chains") else "slug"
+    lookup = "pk" if prefix in ("evidence-links", "concept-mappings", "chains", "codes", "codings") else "slug"
     delete = delete or per_role(401, 403, None, None, None)
     return [
         Row(f"api/^{prefix}/$", f"/api/{prefix}/", {"GET": EVERYONE_200, "POST": API_CREATE}, api=True),
@@ -335,6 +339,9 @@ API_ROWS = [
     # The shared frameworks (global) and the crosswalk (a programme's: its writers change it).
     *api_resource_rows("frameworks", "framework"),
     *api_resource_rows("concept-mappings", "concept-mapping"),
+    # A programme's codes (a coding uses the corpus's code: deleting it is a 409 naming the coding) and codings.
+    *api_resource_rows("codes", "code", delete=USED_DELETE),
+    *api_resource_rows("codings", "coding"),
     # A programme's members: read by its members (every signed-in role here is one of ctg's), changed
     # by its lead; its only lead cannot leave (422 naming the username).
     *[Row(f"api/^programmes/(?P<programme_slug>[^/.]+)/members{route}", f"/api/programmes/{{programme}}/members{url}",
@@ -605,6 +612,15 @@ def _corpus_values():
     values["chain"] = ConfigurationChain.objects.order_by("pk").first().pk
     values["concept-mapping"] = mapping.pk
     values["framework"] = mapping.concept.framework.slug
+
+    # A code with a coding, a memo about it and a relation from it (evidence/codes.py).
+    from evidence.codes import Code, Coding, Memo, Relation
+
+    code = Code.objects.create(programme=published.programme, name="Matrix code")
+    values["code"] = code.pk
+    values["coding"] = Coding.objects.create(excerpt=excerpt, code=code).pk
+    Memo.objects.create(programme=published.programme, name="Matrix memo", text="About the matrix code.").codes.add(code)
+    Relation.objects.create(programme=published.programme, name="Matrix relation", origin_code=code, target_excerpt=excerpt)
 
     # One row (and one history record of it) of every model in the admin; for configurations and
     # their evidence links, the published one.
