@@ -12,6 +12,7 @@ from cmo_kb.api_docs import RedocView, SwaggerView, redoc_bundle_view
 from cmo_kb.throttles import API_THROTTLES
 from cmo_kb.token_views import IssueTokenView, MeView, ObtainTokenView
 from evidence import api as evidence_api
+from evidence.import_api import ImportRunViewSet
 from mechanisms import api as mechanisms_api
 from mechanisms.import_api import ConfigurationImportView
 from projects import api as projects_api
@@ -39,6 +40,8 @@ router.register("excerpts", evidence_api.ExcerptViewSet, basename="excerpt")
 router.register("evidence-links", evidence_api.EvidenceLinkViewSet, basename="evidence-link")
 router.register("speaker-roles", evidence_api.SpeakerRoleViewSet, basename="speaker-role")
 router.register("waves", evidence_api.WaveViewSet, basename="wave")
+# Background imports (evidence/import_runs.py); /imports/configurations/ above is the synchronous door.
+router.register("imports", ImportRunViewSet, basename="import-run")
 
 app_name = "api"
 

@@ -258,6 +258,7 @@ SPECTACULAR_SETTINGS = {
         "ExcerptKindEnum": "evidence.models.ExcerptKind",
         "StanceEnum": "evidence.models.Stance",
         "PartEnum": "evidence.models.Part",
+        "ImportStatusEnum": "evidence.import_runs.ImportStatus",
     },
 }
 
