@@ -296,3 +296,10 @@ class EvidenceLinkAdmin(ConfigurationChildAdminMixin, CuratedAdmin):
     @admin.display(description="Excerpt", ordering="excerpt__start")
     def excerpt_label(self, obj):
         return excerpt_label(obj.excerpt)
+
+
+# Imports in the background, their progress, report and undo: evidence/import_runs_admin.py.
+from .import_runs import ImportRun  # noqa: E402
+from .import_runs_admin import ImportRunAdmin  # noqa: E402
+
+admin.site.register(ImportRun, ImportRunAdmin)

@@ -293,6 +293,12 @@ class ImportRun(models.Model):
 
     # --- undo
 
+    def may_confirm(self, user):
+        """Whether ``user`` may confirm this dry run: its owner, still writing in the programme."""
+        from projects.membership import can_write
+
+        return user is not None and user.is_authenticated and user.pk == self.user_id and can_write(user, self.programme)
+
     def may_undo(self, user):
         """Whether ``user`` may ask for this run's undo: its owner, or a lead of its programme."""
         from projects.membership import can_publish, can_write
