@@ -458,7 +458,8 @@ TEMPLATES[0]["OPTIONS"]["context_processors"].append("cmo_kb.internal_notes.cont
 # `make run` and `make serve` start next to the web server. Nothing else to install or run.
 # TASKS_BACKEND=immediate runs each import in the request that starts it (no worker needed; the
 # page then shows it ended).
-INSTALLED_APPS += ["django_tasks", "django_tasks_db"]
+# (Before the project's apps: evidence/admin.py takes the queue's table out of the workbench.)
+INSTALLED_APPS[INSTALLED_APPS.index("projects"):INSTALLED_APPS.index("projects")] = ["django_tasks", "django_tasks_db"]
 _TASK_BACKENDS = {
     "database": "django_tasks_db.DatabaseBackend",
     "immediate": "django_tasks.backends.immediate.ImmediateBackend",

@@ -143,8 +143,11 @@ class ImportRunViewSet(KBAPIDefaults, mixins.ListModelMixin, mixins.RetrieveMode
         },
     )
     def create(self, request, *args, **kwargs):
-        from projects.membership import can_write, visible_programmes
+        from projects.membership import can_write, visible_programmes, writable_programmes
 
+        if not writable_programmes(request.user).exists():
+            raise exceptions.PermissionDenied("Only the evaluators and lead evaluators of a programme import into it; "
+                                              "you write in no programme.")
         body = self.get_serializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data

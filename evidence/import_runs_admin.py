@@ -77,6 +77,8 @@ class ImportRunAdmin(admin.ModelAdmin):
         return run
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method not in ("GET", "HEAD"):
+            return HttpResponseNotAllowed(["GET"])
         if not str(object_id).isdigit():
             raise Http404("No import of yours has this number.")
         run = self._run(request, object_id)
