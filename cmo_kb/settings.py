@@ -476,6 +476,7 @@ def env_progress_cache(name):
     (IMPORT_PROGRESS_DIR, default a folder of the server's temporary directory) that the web and
     worker processes of one host share; with web and worker on several hosts, a shared folder or a
     redis:// / memcached:// URL."""
+    import hashlib
     import tempfile
 
     raw = (os.environ.get(name) or "").strip()
@@ -486,7 +487,10 @@ def env_progress_cache(name):
                                        "or memcached://, or leave it unset for files.")
         return env_cache(name)
     folder = os.environ.get("IMPORT_PROGRESS_DIR") or os.path.join(tempfile.gettempdir(), "cmo-kb-import-progress")
-    return {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": folder}
+    # Keys by run number: two knowledge bases on one host (two databases) must not read each other's.
+    database = hashlib.sha256(repr((DATABASES["default"].get("HOST"), DATABASES["default"]["NAME"])).encode())
+    return {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": folder,
+            "KEY_PREFIX": database.hexdigest()[:16]}
 
 
 CACHES["import_progress"] = env_progress_cache("IMPORT_PROGRESS_CACHE_URL")

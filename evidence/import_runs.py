@@ -221,6 +221,7 @@ class ImportRun(models.Model):
         if not claimed:
             return
         self.refresh_from_db()
+        caches_progress().delete(self._progress_key())  # a stale key of a database reset since
         token = current_run.set(_RunContext(self))
         report, status, message = None, self.Status.FAILED, ""
         try:
@@ -314,7 +315,9 @@ class ImportRun(models.Model):
 
         found = []
         for model in registered_models.values():
-            history = model.history.model if hasattr(model, "history") else None
+            # (m2m through tables are registered too; their rows go with their owner's)
+            manager = getattr(model, getattr(model._meta, "simple_history_manager_attribute", ""), None)
+            history = getattr(manager, "model", None)
             if history is None:
                 continue
             records = list(history.objects.filter(history_change_reason__startswith=self.history_prefix)
@@ -369,7 +372,7 @@ class ImportRun(models.Model):
         """([(model, first record)] of created rows, [(model, first record)] of updated rows, conflicts)."""
         created, updated, conflicts = [], [], []
         for model, records in self.history_records():
-            history = model.history.model
+            history = getattr(model, model._meta.simple_history_manager_attribute).model
             pk_name = model._meta.pk.attname
             first_of = {}
             for record in records:
@@ -386,7 +389,35 @@ class ImportRun(models.Model):
                     created.append((model, first))
                 else:
                     updated.append((model, first))
+        if not conflicts:
+            conflicts = self._dependents(created)
         return created, updated, conflicts
+
+    @staticmethod
+    def _dependents(created):
+        """Rows that deleting the created rows would take with them (or that protect them) but the run
+        did not create: added after the import, they would be lost silently."""
+        from django.db import router
+        from django.db.models.deletion import Collector
+
+        ours = {(model._meta.concrete_model, record.instance.pk) for model, record in created}
+        conflicts = []
+        for model, record in created:
+            instance = model._base_manager.filter(pk=record.instance.pk).first()
+            if instance is None:
+                continue
+            collector = Collector(using=router.db_for_write(model))
+            try:
+                collector.collect([instance])
+            except ProtectedError as protected:
+                others = protected.protected_objects
+            else:
+                others = [obj for dependent, objs in collector.data.items() for obj in objs]
+            for obj in others:
+                if (type(obj)._meta.concrete_model, obj.pk) not in ours:
+                    conflicts.append(f"{obj._meta.verbose_name} “{obj}”: added after the import; it depends on "
+                                     f"{model._meta.verbose_name} “{instance}”")
+        return list(dict.fromkeys(conflicts))
 
     @staticmethod
     def _restore(model, first, reason):

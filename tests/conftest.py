@@ -81,7 +81,11 @@ def high_throttle_rates(settings):
     from django.core.cache import cache
 
     settings.CACHES = {**settings.CACHES,
-                       "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tests"}}
+                       "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tests"},
+                       # Import progress (evidence/import_runs.py) of this process only: test runs of
+                       # other checkouts share the temporary directory, and their run numbers.
+                       "import_progress": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                           "LOCATION": "tests-import-progress"}}
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {"anon": "100000/minute", "user": "100000/minute"},

@@ -240,6 +240,25 @@ def test_undo_is_refused_when_a_row_changed_after_the_import(kb, evaluator, lead
     assert run.status == "done"
 
 
+def test_undo_is_refused_when_a_row_added_later_depends_on_an_imported_one(kb, evaluator, lead, media):
+    """An evidence link added after the import to an imported configuration would be deleted with it."""
+    from evidence.models import EvidenceLink
+    from mechanisms.models import CMOConfiguration
+    from mechanisms.publish_lock import acting_as
+
+    run = ImportRun.start(user=evaluator, programme=kb.programme, file=csv_file([row()]))
+    configuration = CMOConfiguration.objects.get(slug="patients-feel-in-control")
+    excerpt = configuration.evidence_links.first().excerpt
+    with acting_as(lead):
+        added = EvidenceLink.objects.create(excerpt=excerpt, configuration=configuration, part="context",
+                                            stance="challenges")
+    with pytest.raises(UndoRefused, match="changed after it") as refused:
+        run.undo(evaluator)
+    assert refused.value.rows == [f"evidence link “{added}”: added after the import; it depends on "
+                                  f"CMO configuration “{configuration}”"]
+    assert EvidenceLink.objects.filter(pk=added.pk).exists() and run.status == "done"
+
+
 def test_only_the_owner_or_a_lead_who_writes_there_may_undo(kb, evaluator, lead, analyst, django_user_model, media):
     from cmo_kb.vocabulary import EVALUATOR_GROUP
     from mechanisms.models import CMOConfiguration
