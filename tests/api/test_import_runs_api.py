@@ -113,15 +113,19 @@ def test_who_may_import_see_and_undo(kb, evaluator_client, analyst_client, anon_
 
     response = post(analyst_client, csv_file([row()]))
     assert (response.status_code, response.json()) == (403, {
-        "detail": "You do not write in the programme 'ctg': only its evaluators and lead evaluators can import into it.",
-        "programme": "ctg"})
+        "detail": "Only the evaluators and lead evaluators of a programme import into it; you write in no programme."})
     assert post(anon_client, csv_file([row()])).status_code == 401
     run_id = post(evaluator_client, csv_file([row()])).json()["id"]
     # Seen by its owner and the programme's writers; not by an analyst nor a writer of another programme.
     other = _make_user(django_user_model, "otto", EVALUATOR_GROUP, is_staff=True,
                        programme=Programme.objects.create(slug="other", name="Other"))
+    other_client = token_client(other)
+    response = post(other_client, csv_file([row()]))  # ctg is public: seen, not written in
+    assert (response.status_code, response.json()) == (403, {
+        "detail": "You do not write in the programme 'ctg': only its evaluators and lead evaluators can import into it.",
+        "programme": "ctg"})
     assert [r["id"] for r in lead_client.get("/api/imports/").json()["results"]] == [run_id]
-    for client in (analyst_client, token_client(other)):
+    for client in (analyst_client, other_client):
         assert client.get("/api/imports/").json()["results"] == []
         assert client.get(f"/api/imports/{run_id}/").status_code == 404
         assert client.post(f"/api/imports/{run_id}/undo/").status_code == 404
