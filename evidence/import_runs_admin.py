@@ -45,9 +45,13 @@ class ImportRunAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).visible_to(request.user)
 
-    # Runs are started by the import pages and never edited; anyone on the workbench sees their own.
+    # Runs are started by the import pages and never edited; those who may import (who write in a
+    # programme) see their own and their programmes' runs.
     def has_module_permission(self, request):
-        return request.user.is_active and request.user.is_staff
+        from projects.programme_admin import writes_anywhere
+
+        return request.user.is_active and request.user.is_staff and (
+            request.user.is_superuser or writes_anywhere(request.user))
 
     def has_view_permission(self, request, obj=None):
         return self.has_module_permission(request)
