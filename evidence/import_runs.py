@@ -28,6 +28,7 @@ import os
 import time
 import traceback
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import PurePath
 
 from django.conf import settings
@@ -128,7 +129,8 @@ class ImportRun(models.Model):
     programme = models.ForeignKey("projects.Programme", on_delete=models.CASCADE, related_name="import_runs")
     kind = models.CharField(max_length=40, help_text="The importer: document, configurations, refi-qda.")
     file = models.FileField(upload_to="imports/%Y/%m/", blank=True,
-                            help_text="The uploaded file, kept until the run is done (a dry run's until it is confirmed).")
+                            help_text="The uploaded file, kept until the run is done (a dry run's until it is "
+                            "confirmed, or for a day).")
     file_name = models.CharField(max_length=255)
     options = models.JSONField(default=dict, blank=True)
     dry_run = models.BooleanField(default=False)
@@ -193,11 +195,20 @@ class ImportRun(models.Model):
         run = cls(user=user if getattr(user, "is_authenticated", False) else None, programme=programme,
                   kind=importer.kind, file_name=name[:255], options=dict(options or {}), dry_run=dry_run,
                   confirms=confirms)
+        cls.forget_unconfirmed()
         run.file.save(name, file, save=False)
         run.save()
         run.enqueue()
         run.refresh_from_db()
         return run
+
+    @classmethod
+    def forget_unconfirmed(cls, age=timedelta(days=1)):
+        """Delete the files of dry runs nobody confirmed within ``age`` (their reports stay); a query,
+        and one delete a file. Called whenever a run starts."""
+        for run in cls.objects.filter(dry_run=True, finished_at__lt=timezone.now() - age).exclude(file=""):
+            run.file.delete(save=False)
+            cls.objects.filter(pk=run.pk).update(file="")
 
     def enqueue(self):
         run_import_task.enqueue(self.pk)

@@ -20,7 +20,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('kind', models.CharField(help_text='The importer: document, configurations, refi-qda.', max_length=40)),
-                ('file', models.FileField(blank=True, help_text="The uploaded file, kept until the run is done (a dry run's until it is confirmed).", upload_to='imports/%Y/%m/')),
+                ('file', models.FileField(blank=True, help_text="The uploaded file, kept until the run is done (a dry run's until it is confirmed, or for a day).", upload_to='imports/%Y/%m/')),
                 ('file_name', models.CharField(max_length=255)),
                 ('options', models.JSONField(blank=True, default=dict)),
                 ('dry_run', models.BooleanField(default=False)),

@@ -106,6 +106,19 @@ def test_a_dry_run_then_its_confirmation_write_once_with_the_run_in_history(kb, 
         dry.confirm(evaluator)  # once only
 
 
+def test_an_unconfirmed_dry_run_loses_its_file_after_a_day(kb, evaluator, media):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    dry = ImportRun.start(user=evaluator, programme=kb.programme, file=csv_file([row()]), dry_run=True)
+    assert stored_files(media)
+    ImportRun.objects.filter(pk=dry.pk).update(finished_at=timezone.now() - timedelta(days=2))
+    ImportRun.start(user=evaluator, programme=kb.programme, file=csv_file([row(mechanism="nope")]))
+    dry.refresh_from_db()
+    assert not dry.file and stored_files(media) == [] and dry.report["entries"]  # the report stays
+
+
 def test_a_refused_run_keeps_its_report_and_writes_nothing(kb, evaluator, media):
     run = ImportRun.start(user=evaluator, programme=kb.programme, file=csv_file([row(mechanism="nowhere")]))
     assert (run.status, run.written) == ("refused", False)
