@@ -24,6 +24,9 @@ from mechanisms.import_api import ImportReportSerializer  # noqa: F401 (the Impo
 from .import_runs import IMPORTERS, ImportRun, UndoRefused, importer_for
 
 
+BOOLEAN_OPTIONS = {"create_terms"}  # the importers' options that are true or false (the others are text)
+
+
 class ImportRunSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
     file = serializers.CharField(source="file_name", read_only=True)
@@ -102,6 +105,11 @@ class ImportRunRequestSerializer(serializers.Serializer):
             accepted = ", ".join(importer.options) or "none"
             raise serializers.ValidationError({"options": [f"Unknown option {', '.join(unknown)} for a {importer.kind} "
                                                            f"import. Accepted: {accepted}."]})
+        odd = sorted(name for name, value in data["options"].items()
+                     if not isinstance(value, bool if name in BOOLEAN_OPTIONS else str))
+        if odd:
+            raise serializers.ValidationError({"options": [
+                f"{name}: give {'true or false' if name in BOOLEAN_OPTIONS else 'a text'}." for name in odd]})
         data["importer"] = importer
         return data
 

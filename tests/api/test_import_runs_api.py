@@ -96,6 +96,7 @@ def test_a_document_is_imported_by_its_extension_with_its_options(kb, evaluator_
     ({"options": "[1]"}, "a.csv", {"options": ['Give a JSON object, e.g. {"create_terms": true}.']}),
     ({"options": '{"title": "x"}'}, "a.csv", {"options": ["Unknown option title for a configurations import. "
                                                           "Accepted: create_terms."]}),
+    ({"options": '{"create_terms": "yes"}'}, "a.csv", {"options": ["create_terms: give true or false."]}),
     ({"programme": "nowhere"}, "a.csv", {"programme": ["No programme 'nowhere' that you can see (see /api/programmes/)."]}),
 ])
 def test_bad_requests_name_the_field(kb, evaluator_client, fields, name, message):
