@@ -336,7 +336,8 @@ def test_progress_is_visible_from_another_connection_while_the_import_runs(media
     """The import runs in a thread (its own connection, its one transaction open); this thread reads
     the run's status meanwhile, as the status endpoint does in another process."""
     if connection.vendor == "sqlite" and connection.is_in_memory_db():
-        pytest.skip("an in-memory SQLite database is shared by table locks; the file database is tested by make run")
+        pytest.skip("an in-memory SQLite database is shared by table locks: "
+                    "test_progress_is_visible_on_a_sqlite_file checks SQLite on a file, as make run has it")
     from mechanisms.models import Context
     from tests.conftest import home_programme
 
@@ -381,3 +382,22 @@ def test_progress_is_visible_from_another_connection_while_the_import_runs(media
     finally:
         finish.set()
         IMPORTERS.pop("test-slow")
+
+
+def test_progress_is_visible_on_a_sqlite_file(tmp_path):
+    """The same on a SQLite file database (the quick start's), in a process of its own
+    (tests/imports/sqlite_progress_probe.py): the run's row and progress are read while the import
+    holds SQLite's write lock."""
+    import os
+    import subprocess
+    import sys
+
+    probe = os.path.join(os.path.dirname(__file__), "sqlite_progress_probe.py")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TASKS_BACKEND")}
+    result = subprocess.run([sys.executable, probe, str(tmp_path / "db.sqlite3"), str(tmp_path / "media"),
+                             str(tmp_path / "progress")], cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.splitlines() == [
+        "while running: {'status': 'running', 'done': 1, 'total': 2, 'label': 'halfway'}",
+        "after: {'status': 'done', 'done': 2, 'total': 2}"]
