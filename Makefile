@@ -29,8 +29,11 @@ load: migrate
 demo-users: migrate
 	$(PY) manage.py create_demo_users
 
+# Imports run in the background (evidence/import_runs.py): the tasks worker (manage.py db_worker, the
+# queue is a table of the same database) runs next to the server and stops with it.
 run: install migrate load demo-users
-	$(PY) manage.py runserver $(HOST)
+	$(PY) manage.py db_worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	  $(PY) manage.py runserver $(HOST)
 
 # Production: gunicorn with a few workers, DEBUG off, static files collected (WhiteNoise serves the
 # hashed, compressed copies). Needs SECRET_KEY and ALLOWED_HOSTS; see README "Running in production".
@@ -43,7 +46,12 @@ serve: install
 	$(PY) manage.py check
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
-	HOST=$(HOST) exec $(VENV)/bin/gunicorn --config gunicorn.conf.py cmo_kb.wsgi
+	@# gunicorn and the imports' tasks worker (manage.py db_worker) side by side; a signal to make (or
+	@# either one ending) stops both.
+	$(PY) manage.py db_worker & worker=$$!; \
+	  HOST=$(HOST) $(VENV)/bin/gunicorn --config gunicorn.conf.py cmo_kb.wsgi & web=$$!; \
+	  trap 'kill $$web $$worker 2>/dev/null; wait' EXIT INT TERM; \
+	  while kill -0 $$web 2>/dev/null && kill -0 $$worker 2>/dev/null; do sleep 1; done
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

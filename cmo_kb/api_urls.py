@@ -13,8 +13,9 @@ from cmo_kb.throttles import API_THROTTLES
 from cmo_kb.token_views import IssueTokenView, MeView, ObtainTokenView
 from evidence import api as evidence_api
 from evidence.agreement_api import AgreementView
-from evidence.import_api import RefiQdaImportView
+from evidence.refi_qda_api import RefiQdaImportView
 from evidence import codes_api
+from evidence.import_api import ImportRunViewSet
 from mechanisms import api as mechanisms_api
 from mechanisms.chain_api import ChainViewSet
 from mechanisms.import_api import ConfigurationImportView
@@ -46,6 +47,8 @@ router.register("speaker-roles", evidence_api.SpeakerRoleViewSet, basename="spea
 router.register("waves", evidence_api.WaveViewSet, basename="wave")
 router.register("codes", codes_api.CodeViewSet, basename="code")
 router.register("codings", codes_api.CodingViewSet, basename="coding")
+# Background imports (evidence/import_runs.py); /imports/configurations/ above is the synchronous door.
+router.register("imports", ImportRunViewSet, basename="import-run")
 
 app_name = "api"
 

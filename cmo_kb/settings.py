@@ -258,6 +258,7 @@ SPECTACULAR_SETTINGS = {
         "ExcerptKindEnum": "evidence.models.ExcerptKind",
         "StanceEnum": "evidence.models.Stance",
         "PartEnum": "evidence.models.Part",
+        "ImportStatusEnum": "evidence.import_runs.ImportStatus",
     },
 }
 
@@ -450,3 +451,46 @@ LOGGING = {
 # --- Curators' internal notes (cmo_kb/internal_notes.py) ------------------------------------------
 # Templates show configuration notes and excerpt notes to evaluators only, via `show_internal_notes`.
 TEMPLATES[0]["OPTIONS"]["context_processors"].append("cmo_kb.internal_notes.context_processor")
+
+# --- Imports in the background (evidence/import_runs.py) -------------------------------------------
+# django-tasks (the backport of Django 6's tasks framework) with its database backend
+# (django-tasks-db): an import is a row in the database, run by `manage.py db_worker`, which
+# `make run` and `make serve` start next to the web server. Nothing else to install or run.
+# TASKS_BACKEND=immediate runs each import in the request that starts it (no worker needed; the
+# page then shows it ended).
+# (Before the project's apps: evidence/admin.py takes the queue's table out of the workbench.)
+INSTALLED_APPS[INSTALLED_APPS.index("projects"):INSTALLED_APPS.index("projects")] = ["django_tasks", "django_tasks_db"]
+_TASK_BACKENDS = {
+    "database": "django_tasks_db.DatabaseBackend",
+    "immediate": "django_tasks.backends.immediate.ImmediateBackend",
+}
+_task_backend = (os.environ.get("TASKS_BACKEND") or "database").strip().lower()
+if _task_backend not in _TASK_BACKENDS:
+    raise ImproperlyConfigured(f"TASKS_BACKEND={_task_backend!r}: use database (a db_worker runs imports) or immediate.")
+TASKS = {"default": {"BACKEND": _TASK_BACKENDS[_task_backend]}}
+
+
+def env_progress_cache(name):
+    """The import progress cache. The import holds its transaction open (on SQLite: the database's
+    write lock), so progress cannot go through the database: by default it is files in a folder
+    (IMPORT_PROGRESS_DIR, default a folder of the server's temporary directory) that the web and
+    worker processes of one host share; with web and worker on several hosts, a shared folder or a
+    redis:// / memcached:// URL."""
+    import hashlib
+    import tempfile
+
+    raw = (os.environ.get(name) or "").strip()
+    if raw:
+        if raw.lower().startswith(("db:", "locmem:")):
+            raise ImproperlyConfigured(f"{name}={raw!r}: the progress of an import cannot go through the database "
+                                       "(the import holds its transaction) or one process's memory; use redis:// "
+                                       "or memcached://, or leave it unset for files.")
+        return env_cache(name)
+    folder = os.environ.get("IMPORT_PROGRESS_DIR") or os.path.join(tempfile.gettempdir(), "cmo-kb-import-progress")
+    # Keys by run number: two knowledge bases on one host (two databases) must not read each other's.
+    database = hashlib.sha256(repr((DATABASES["default"].get("HOST"), DATABASES["default"]["NAME"])).encode())
+    return {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": folder,
+            "KEY_PREFIX": database.hexdigest()[:16]}
+
+
+CACHES["import_progress"] = env_progress_cache("IMPORT_PROGRESS_CACHE_URL")

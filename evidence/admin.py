@@ -306,3 +306,18 @@ class EvidenceLinkAdmin(ConfigurationChildAdminMixin, CuratedAdmin):
 
 # Codes, codings, memos and relations (issue 12): their own module, registered with the rest.
 from . import codes_admin  # noqa: E402,F401
+
+# Imports in the background, their progress, report and undo: evidence/import_runs_admin.py.
+from .import_runs import ImportRun  # noqa: E402
+from .import_runs_admin import ImportRunAdmin  # noqa: E402
+
+admin.site.register(ImportRun, ImportRunAdmin)
+
+# django-tasks-db registers its queue table in the admin; the import runs' own pages say all a user needs
+# (status, progress, report), and the queue's rows hold task arguments only: kept out of the workbench.
+try:
+    from django_tasks_db.models import DBTaskResult  # noqa: E402
+
+    admin.site.unregister(DBTaskResult)
+except (ImportError, admin.exceptions.NotRegistered):  # the app not installed, or loaded after this one
+    pass

@@ -205,18 +205,32 @@ def upload_view(model_admin, request):
             messages.error(request, "That preview has expired or was already confirmed: upload the document again.")
             return HttpResponseRedirect(reverse("admin:evidence_source_upload"))
         entry, data = staged
-        try:
-            report = import_document((entry["name"], data), entry["programme"], user=request.user,
-                                     kind=entry["kind"], title=entry["title"])
-        except (DocumentRefused, ProgrammeWriteRefused) as refused:
-            messages.error(request, refused.message)
+        from projects.models import Programme
+
+        from .import_runs import ImportRun
+        from .import_runs_admin import run_url
+
+        programme = Programme.objects.filter(slug=entry["programme"]).first()
+        if programme is None:
+            messages.error(request, f"There is no programme '{entry['programme']}' any more.")
             return HttpResponseRedirect(reverse("admin:evidence_source_upload"))
-        if not report.written:
-            messages.error(request, "; ".join(str(p) for p in report.errors) or report.summary())
+        # The real import runs in the background as an ImportRun: its page shows its progress and report,
+        # and it can be undone as one step. The write rule is checked again there, as the user.
+        run = ImportRun.start(user=request.user, programme=programme, file=(entry["name"], data), kind="document",
+                              options={"kind": entry["kind"], "title": entry["title"]})
+        if run.written:
+            created = Source.history.filter(history_change_reason__startswith=run.history_prefix, history_type="+")
+            source = Source.objects.filter(pk__in=created.values("id")).first()
+            if source is not None:
+                messages.success(request, f"Source “{source.title}” created from {entry['name']}: "
+                                          f"{len(source.full_text):,} characters, {len(source.outline)} headings "
+                                          f"(import #{run.pk}, which can be undone from its page).")
+                return HttpResponseRedirect(reverse("admin:evidence_source_change", args=[source.pk]))
+        if run.ended and not run.written:
+            messages.error(request, "; ".join(f"{p['where']}: {p['reason']}" for p in run.report["errors"])
+                           or "Nothing was written.")
             return HttpResponseRedirect(reverse("admin:evidence_source_upload"))
-        messages.success(request, f"Source “{report.source.title}” created from {entry['name']}: "
-                                  f"{len(report.source.full_text):,} characters, {len(report.source.outline)} headings.")
-        return HttpResponseRedirect(reverse("admin:evidence_source_change", args=[report.source.pk]))
+        return HttpResponseRedirect(run_url(run))
 
     form = DocumentUploadForm(request.POST or None, request.FILES or None, user=request.user)
     if request.method == "POST" and form.is_valid():

@@ -109,6 +109,7 @@ def import_document(file, programme, user=None, kind=None, title=None, dry_run=F
     stored = []
 
     def write(report):
+        report.progress(1, 3, "text read")
         source = Source(
             slug=unique_slug(title), kind=kind, programme=programme, title=title, full_text=document.text,
             extractor=document.extractor, extractor_version=document.extractor_version, outline=document.outline,
@@ -121,7 +122,9 @@ def import_document(file, programme, user=None, kind=None, title=None, dry_run=F
         if not dry_run:
             source.file.save(name, ContentFile(data), save=False)
             stored.append(source.file.name)
+        report.progress(2, 3, "original file stored")
         source.save()
+        report.progress(3, 3, "source written")
         report.created(Source._meta.verbose_name, title, where=name)
         report.note(f"{len(document.text):,} characters, {document.headings} heading"
                     f"{'s' if document.headings != 1 else ''}; read by {document.extractor} {document.extractor_version}")

@@ -1,94 +1,197 @@
-"""POST /api/imports/refi-qda/: a REFI-QDA project (.qdpx) or codebook (.qdc) imported into a
-programme through the one function the command and the workbench use (evidence/refi_qda_import.py),
-answered with its report, as POST /api/imports/configurations/ answers (mechanisms/import_api.py).
+"""/api/imports/: imports in the background (evidence/import_runs.py).
 
-A plain APIView, not a router resource: an import is an action on a programme, not a collection of
-rows to list, read or version."""
+GET /api/imports/               the caller's runs, and the runs of the programmes they write in
+POST /api/imports/              multipart: file, programme, kind (default: from the extension), dry_run,
+                                options (a JSON object) -> 202 with the run and its Location
+GET /api/imports/<id>/          status, progress and, once ended, the report
+POST /api/imports/<id>/undo/    undo a real run as one step (its owner, or a lead of its programme)
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
-from rest_framework import exceptions, permissions, serializers, status
+The synchronous doors stay: POST /api/imports/configurations/ and POST /api/sources/upload/.
+"""
+
+import json
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, extend_schema_view
+from rest_framework import exceptions, mixins, permissions, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from cmo_kb.api import KBAPIDefaults
-from cmo_kb.openapi import ERROR_BAD_INPUT, ERROR_FORBIDDEN
+from cmo_kb.openapi import ERROR_BAD_INPUT, ERROR_DETAIL, ERROR_FORBIDDEN
 from cmo_kb.serializer_fields import StrictCharField
-from mechanisms.import_api import ImportReportSerializer
+from mechanisms.import_api import ImportReportSerializer  # noqa: F401 (the ImportReport schema component)
 
-from .refi_qda_import import OFFSETS, import_refi_qda
+from .import_runs import IMPORTERS, ImportRun, UndoRefused, importer_for
 
 
-class RefiQdaImportRequestSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="The REFI-QDA project (.qdpx: a ZIP of project.qde and its sources) or "
-                                 "codebook (.qdc).")
+BOOLEAN_OPTIONS = {"create_terms"}  # the importers' options that are true or false (the others are text)
+
+
+class ImportRunSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+    file = serializers.CharField(source="file_name", read_only=True)
+    programme = serializers.CharField(source="programme.slug", read_only=True)
+    user = serializers.CharField(source="user.username", read_only=True, allow_null=True, default=None)
+    done = serializers.SerializerMethodField(help_text="Steps done (rows, elements); live while the run runs.")
+    total = serializers.SerializerMethodField(help_text="Steps in all (0 until the importer knows).")
+    percent = serializers.SerializerMethodField()
+    ended = serializers.BooleanField(read_only=True, help_text="Whether the run has stopped (done, refused, failed, undone).")
+    written = serializers.BooleanField(read_only=True, help_text="Whether the run wrote (a real run without errors).")
+
+    class Meta:
+        model = ImportRun
+        fields = ["id", "url", "status", "kind", "file", "programme", "user", "dry_run", "options", "done", "total",
+                  "percent", "ended", "written", "message", "created_at", "started_at", "finished_at", "undone_at"]
+        read_only_fields = fields
+
+    def get_url(self, run) -> str:
+        return f"/api/imports/{run.pk}/"
+
+    def get_done(self, run) -> int:
+        return run.live_progress()[0]
+
+    def get_total(self, run) -> int:
+        return run.live_progress()[1]
+
+    def get_percent(self, run) -> int:
+        return run.status_dict()["percent"]
+
+
+@extend_schema_field({"allOf": [{"$ref": "#/components/schemas/ImportReport"}], "nullable": True})
+class ReportField(serializers.JSONField):
+    pass
+
+
+class ImportRunDetailSerializer(ImportRunSerializer):
+    report = ReportField(read_only=True, help_text="What the run did or would do, row by row; null until it ends.")
+
+    class Meta(ImportRunSerializer.Meta):
+        fields = [*ImportRunSerializer.Meta.fields, "report"]
+        read_only_fields = fields
+
+
+class ImportRunRequestSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="The file: a document (.txt .md .docx .odt .pdf .html .rtf), a CMO "
+                                 "spreadsheet (.csv .xlsx) or a REFI-QDA project (.qdpx .qdc).")
     programme = StrictCharField(max_length=80, help_text="Slug of the programme to import into (you must write there).")
+    kind = serializers.ChoiceField(choices=[], required=False,
+                                   help_text="The importer; default: the one that reads the file's extension.")
     dry_run = serializers.BooleanField(default=False, help_text="Check and report what would be written; write nothing.")
-    offsets = serializers.ChoiceField(
-        choices=OFFSETS, default="codepoints",
-        help_text="How the project counts selection positions: `codepoints` (characters, REFI-QDA's rule) or `utf16` "
-        "(UTF-16 units: a character outside the Basic Multilingual Plane, such as an emoji, counts two).")
+    options = StrictCharField(required=False, default="{}", max_length=2000,
+                              help_text='A JSON object of the importer\'s options, e.g. {"create_terms": true} for '
+                              'configurations, {"kind": "interview", "title": "…"} for a document.')
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = sorted(IMPORTERS)
+
+    def validate_options(self, value):
+        try:
+            options = json.loads(value or "{}")
+        except ValueError:
+            raise serializers.ValidationError("Not JSON: give an object, e.g. {\"create_terms\": true}.") from None
+        if not isinstance(options, dict):
+            raise serializers.ValidationError("Give a JSON object, e.g. {\"create_terms\": true}.")
+        return options
+
+    def validate(self, data):
+        importer = importer_for(data["file"].name, data.get("kind"))
+        if importer is None:
+            known = ", ".join(ext for imp in IMPORTERS.values() for ext in imp.extensions)
+            raise serializers.ValidationError({"file": [f"No importer reads “{data['file'].name}”: give a file "
+                                                        f"ending in {known}, or name the kind."]})
+        unknown = sorted(set(data["options"]) - set(importer.options))
+        if unknown:
+            accepted = ", ".join(importer.options) or "none"
+            raise serializers.ValidationError({"options": [f"Unknown option {', '.join(unknown)} for a {importer.kind} "
+                                                           f"import. Accepted: {accepted}."]})
+        odd = sorted(name for name, value in data["options"].items()
+                     if not isinstance(value, bool if name in BOOLEAN_OPTIONS else str))
+        if odd:
+            raise serializers.ValidationError({"options": [
+                f"{name}: give {'true or false' if name in BOOLEAN_OPTIONS else 'a text'}." for name in odd]})
+        data["importer"] = importer
+        return data
 
 
-class RefiQdaImportView(KBAPIDefaults, APIView):
-    """Import a REFI-QDA project or codebook (NVivo, ATLAS.ti, MAXQDA, QualCoder, Taguette, CMO KB) into a programme.
+UNDO_REFUSED = {**ERROR_DETAIL, "properties": {
+    "detail": {"type": "string"},
+    "rows": {"type": "array", "items": {"type": "string"}, "description": "The rows changed after the import."}}}
 
-    Codes become the programme's codes (matched by GUID: a re-import updates them), text sources become
-    sources, selections become excerpts at exactly their positions, codings keep their coder and date,
-    cases become teams, notes become memos and links between codes and selections become relations; what
-    has no place (sets, other variables, non-text sources...) is listed in `notes`. All or nothing: any
-    error anywhere and nothing is written; the report names every error (file, element and line,
-    attribute, value, reason).
 
-    200: a dry run without errors (nothing written); 201: written; 422: refused, with the report;
-    400: the body is malformed, or the file is no .qdpx or .qdc at all (a damaged ZIP, no project.qde):
-    the field is named (`file`); 403: you do not write in the programme.
-    """
+@extend_schema_view(
+    list=extend_schema(description="Your imports, and those of the programmes you write in, newest first."),
+    retrieve=extend_schema(description="An import's status and progress; its report once it has ended. Poll "
+                           "this until `ended` is true."),
+)
+class ImportRunViewSet(KBAPIDefaults, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Imports run in the background: documents, CMO spreadsheets, REFI-QDA projects."""
 
     permission_classes = [permissions.IsAuthenticated]
-    pagination_class = None
     filter_backends = []
+    lookup_value_regex = "[0-9]+"
+
+    def get_queryset(self):
+        if not self.request.user.is_authenticated:  # the schema's probe
+            return ImportRun.objects.none()
+        return ImportRun.objects.visible_to(self.request.user).select_related("programme", "user")
+
+    def get_serializer_class(self):
+        if self.action == "create":
+            return ImportRunRequestSerializer
+        return ImportRunSerializer if self.action == "list" else ImportRunDetailSerializer
 
     @extend_schema(
-        operation_id="imports_refi_qda_create",
-        request={"multipart/form-data": RefiQdaImportRequestSerializer},
+        request={"multipart/form-data": ImportRunRequestSerializer},
         responses={
-            200: OpenApiResponse(ImportReportSerializer, description="A dry run without errors: what a real run writes."),
-            201: OpenApiResponse(ImportReportSerializer, description="Written."),
-            400: OpenApiResponse(ERROR_BAD_INPUT, description="A malformed body, or a file that is no REFI-QDA project "
-                                 "or codebook at all (a damaged ZIP, no project.qde): the field at fault is named (`file`)."),
+            202: OpenApiResponse(ImportRunDetailSerializer, description="Queued (or already run): poll its Location."),
+            400: OpenApiResponse(ERROR_BAD_INPUT, description="A malformed body, a file no importer reads, an unknown "
+                                 "option, or a programme you cannot see; the field at fault is named."),
             403: OpenApiResponse(ERROR_FORBIDDEN, description="You do not write in the programme (`programme` names it)."),
-            422: OpenApiResponse(
-                {"oneOf": [{"$ref": "#/components/schemas/ImportReport"}, ERROR_BAD_INPUT]},
-                description="Refused: the report with every error, nothing written (XML that is not well formed "
-                "too: its error names the element and the line); or `programme` names no programme you can see."),
         },
-        examples=[OpenApiExample("A selection past the end of its text", response_only=True, status_codes=["422"], value={
-            "file": "interviews.qdpx", "dry_run": False, "written": False, "counts": [], "entries": [],
-            "errors": [{"where": "project.qde line 120 <PlainTextSelection guid=6f1c…>", "field": "endPosition",
-                        "value": "5120", "reason": "past the end of the text of 'Interview 3' (5081 characters)"}],
-            "notes": []})],
     )
-    def post(self, request):
-        from projects.membership import visible_programmes, writable_programmes
+    def create(self, request, *args, **kwargs):
+        from projects.membership import can_write, visible_programmes, writable_programmes
 
         if not writable_programmes(request.user).exists():
-            raise exceptions.PermissionDenied(
-                "Only the evaluators and lead evaluators of a programme import QDA projects into it; "
-                "you write in no programme.")
-        body = RefiQdaImportRequestSerializer(data=request.data)
+            raise exceptions.PermissionDenied("Only the evaluators and lead evaluators of a programme import into it; "
+                                              "you write in no programme.")
+        body = self.get_serializer(data=request.data)
         body.is_valid(raise_exception=True)
-        slug = body.validated_data["programme"]
-        programme = visible_programmes(request.user).filter(slug=slug).first()
+        data = body.validated_data
+        programme = visible_programmes(request.user).filter(slug=data["programme"]).first()
         if programme is None:
             raise exceptions.ValidationError(
-                {"programme": [f"No programme '{slug}' that you can see (see /api/programmes/)."]}, code="does_not_exist")
-        report = import_refi_qda(body.validated_data["file"], programme, user=request.user,
-                                 dry_run=body.validated_data["dry_run"], offsets=body.validated_data["offsets"])
-        if report.errors and all(problem.field == "file" for problem in report.errors):
-            return Response({"file": [f"{problem.where}: {problem.reason}" for problem in report.errors]},
-                            status=status.HTTP_400_BAD_REQUEST)
-        if report.errors:
-            code = status.HTTP_422_UNPROCESSABLE_ENTITY
-        else:
-            code = status.HTTP_201_CREATED if report.written else status.HTTP_200_OK
-        return Response(report.as_dict(), status=code)
+                {"programme": [f"No programme '{data['programme']}' that you can see (see /api/programmes/)."]})
+        if not can_write(request.user, programme):
+            error = exceptions.PermissionDenied(
+                f"You do not write in the programme '{programme.slug}': only its evaluators and lead evaluators can "
+                "import into it.")
+            error.detail = {"detail": error.detail, "programme": programme.slug}
+            raise error
+        run = ImportRun.start(user=request.user, programme=programme, file=data["file"], kind=data["importer"].kind,
+                              dry_run=data["dry_run"], options=data["options"])
+        body = ImportRunDetailSerializer(run, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": f"/api/imports/{run.pk}/"})
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: OpenApiResponse(ImportRunDetailSerializer, description="Undone: what the run created is deleted, "
+                                 "what it updated restored."),
+            403: OpenApiResponse(ERROR_FORBIDDEN, description="Neither the run's owner nor a lead of its programme."),
+            409: OpenApiResponse(UNDO_REFUSED, description="Refused, nothing changed: already undone, a dry run, or "
+                                 "rows changed after the import (`rows` names them)."),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def undo(self, request, *args, **kwargs):
+        run = self.get_object()
+        if not run.may_undo(request.user):
+            raise exceptions.PermissionDenied(
+                f"Only the user who imported the file, or a lead evaluator of '{run.programme.slug}', can undo it.")
+        try:
+            run.undo(request.user)
+        except UndoRefused as refused:
+            return Response({"detail": refused.message, "rows": refused.rows}, status=status.HTTP_409_CONFLICT)
+        return Response(ImportRunDetailSerializer(run, context=self.get_serializer_context()).data)

@@ -10,16 +10,27 @@ checks, the same report) and rolls back, so what it shows is what a real run doe
 half-written.
 
 History: every row written is recorded by django-simple-history as the importing user (``user``)
-with the change reason ``import: <file name>`` (``history_reason``).
+with the change reason ``import: <file name>`` (``history_reason``), or ``import #<run>: <file name>``
+when the import runs as an ImportRun (evidence/import_runs.py), which is how a run is undone as one
+step.
+
+Progress: an importer calls ``report.progress(done, total)`` now and then (a row of a spreadsheet, a
+step of a document); outside an ImportRun it costs one context-variable read.
 """
 
 import contextlib
+import contextvars
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 HISTORY_REASON_MAX = 100  # simple-history's history_change_reason is a CharField(max_length=100)
+
+# The ImportRun being executed in this thread (evidence/import_runs.py), or None: it gives the history
+# reason its run number and receives the progress. A context variable, so the importers (and any new
+# one) need no extra argument to be run in the background.
+current_run = contextvars.ContextVar("current_import_run", default=None)
 
 
 @dataclass(frozen=True)
@@ -75,7 +86,11 @@ class ImportReport:
         self.notes.append(str(text))
 
     def progress(self, done, total, label=""):
-        """How far a long import has come (a no-op here; a background run shows it as a bar)."""
+        """How far the import is: ``done`` of ``total`` steps (rows, elements), ``label`` saying
+        what is being read. Shown on the run's page; a no-op outside a background run."""
+        run = current_run.get()
+        if run is not None:
+            run.progress(done, total, label)
 
     def validation_error(self, where, exc, fields=None):
         """Note a Django ValidationError as one problem per field message (``fields`` maps a model
@@ -133,7 +148,11 @@ class ImportRefused(Exception):
 
 
 def history_reason(file_name):
-    return f"import: {file_name}"[:HISTORY_REASON_MAX]
+    """The change reason of every history record an import writes: ``import #<run id>: <file>``
+    inside an ImportRun (what its undo looks for), else ``import: <file>``."""
+    run = current_run.get()
+    prefix = f"import #{run.pk}" if run is not None else "import"
+    return f"{prefix}: {file_name}"[:HISTORY_REASON_MAX]
 
 
 def run_import(write, report, user=None):

@@ -293,3 +293,6 @@ class EvidenceLink(Curated):
 
 # Codes, codings, memos and relations (REFI-QDA projects, thematic coding): evidence/codes.py.
 from evidence.codes import Code, Coding, Memo, Relation  # noqa: E402,F401
+
+# Imports in the background, with their progress, report and undo: evidence/import_runs.py.
+from evidence.import_runs import ImportRun  # noqa: E402,F401

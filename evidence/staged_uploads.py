@@ -1,6 +1,6 @@
 """An upload waiting between its dry-run preview and the user's confirmation, for the workbench's
-imports (a document as a source, evidence/admin_views.py; a CMO spreadsheet,
-mechanisms/import_admin.py).
+document upload (evidence/admin_views.py; the confirmed import then runs as an ImportRun). The CMO
+spreadsheet import keeps its file with its dry run instead (evidence/import_runs.py).
 
 The file waits in a folder outside MEDIA_ROOT (UPLOAD_STAGING_DIR, default a folder of the server's
 temporary directory), named by a random token that only the uploading user's session holds, so only

@@ -396,7 +396,8 @@ class _Importer:
         from evidence.models import Source
 
         self.sources = {source.slug: source for source in Source.objects.filter(programme=self.programme)}
-        for number, row in rows:
+        report.progress(0, len(rows), "rows")
+        for done, (number, row) in enumerate(rows, start=1):
             where = f"{report.file_name} row {number}"
             values = {}
             for index, cell in enumerate(row):
@@ -410,6 +411,7 @@ class _Importer:
                     cell = cell.replace("\x00", "")
                 values[column] = cell
             self._row(where, values)
+            report.progress(done, len(rows), "rows")
 
     # --- one row
 

@@ -80,7 +80,12 @@ def high_throttle_rates(settings):
     the throttles on the database cache, across processes."""
     from django.core.cache import cache
 
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tests"}}
+    settings.CACHES = {**settings.CACHES,
+                       "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tests"},
+                       # Import progress (evidence/import_runs.py) of this process only: test runs of
+                       # other checkouts share the temporary directory, and their run numbers.
+                       "import_progress": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                           "LOCATION": "tests-import-progress"}}
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {"anon": "100000/minute", "user": "100000/minute"},
@@ -88,6 +93,14 @@ def high_throttle_rates(settings):
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def immediate_tasks(settings):
+    """Background imports (evidence/import_runs.py) run at once, in the request that starts them, so
+    tests are deterministic; tests/imports/test_import_runs.py runs the database backend's worker."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    yield
 
 
 def token_client(user):

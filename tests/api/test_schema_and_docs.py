@@ -34,6 +34,10 @@ def test_schema_covers_every_resource(schema):
     assert "/api/codes/{id}/" in schema["paths"] and "/api/codings/{id}/" in schema["paths"]
     assert "/api/matrix/" in schema["paths"]
     assert "/api/auth/token/" in schema["paths"]
+    # Imports in the background (evidence/import_api.py), next to the synchronous spreadsheet import.
+    for path in ("/api/imports/", "/api/imports/{id}/", "/api/imports/{id}/undo/", "/api/imports/configurations/"):
+        assert path in schema["paths"], path
+    assert set(schema["paths"]["/api/imports/"]) == {"get", "post"}
 
 
 def _parameters(schema, path):

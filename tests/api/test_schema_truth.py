@@ -25,11 +25,18 @@ def _parameters(schema, path, method="get"):
     return {p["name"]: p for p in schema["paths"][path][method].get("parameters", [])}
 
 
+# A user's own imports (evidence/import_api.py) are the one read that needs signing in.
+PRIVATE_READS = ("/api/imports/",)
+
+
 def test_public_reads_need_no_auth_and_writes_do(anon_schema):
     for path, item in anon_schema["paths"].items():
         for method, operation in item.items():
             security = operation.get("security", [])
-            if method == "get":
+            if method == "get" and path.startswith(PRIVATE_READS):
+                assert {} not in security and security, f"GET {path} needs a token"
+                assert "401" in operation["responses"], f"GET {path} documents its 401"
+            elif method == "get":
                 assert {} in security, f"GET {path}: anonymous clients read it"
             elif path != "/api/auth/token/":
                 assert {} not in security and security, f"{method.upper()} {path} needs a token"
@@ -235,3 +242,25 @@ def test_write_errors_match_the_schema(kb, evaluator_client):
     # The schema says every free text of a body is without NUL.
     title = schema["components"]["schemas"]["PatchedConfigurationWriteRequest"]["properties"]["title"]
     assert title["pattern"] == "^[^\\u0000]*$"
+
+
+def test_import_run_answers_match_the_schema(kb, evaluator_client, settings, tmp_path):
+    """POST /api/imports/ (202), its status, the list and the undo (200, then 409) as the schema says."""
+    import io
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    schema = _served(evaluator_client)
+    upload = io.BytesIO(b"title,statement\nA schema check,In C M leads to O.\n")
+    upload.name = "sheet.csv"
+    response = evaluator_client.post("/api/imports/", {"file": upload, "programme": "ctg"}, format="multipart")
+    assert response.status_code == 202, response.content
+    _validator(schema, "/api/imports/", "post", 202)(response.json())
+    run = response.json()["id"]
+    _validator(schema, "/api/imports/{id}/", "get", 200)(evaluator_client.get(f"/api/imports/{run}/").json())
+    _validator(schema, "/api/imports/", "get", 200)(evaluator_client.get("/api/imports/").json())
+    response = evaluator_client.post(f"/api/imports/{run}/undo/")
+    assert response.status_code == 200, response.content
+    _validator(schema, "/api/imports/{id}/undo/", "post", 200)(response.json())
+    response = evaluator_client.post(f"/api/imports/{run}/undo/")
+    assert response.status_code == 409
+    _validator(schema, "/api/imports/{id}/undo/", "post", 409)(response.json())

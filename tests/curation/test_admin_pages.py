@@ -9,7 +9,10 @@ CURATED_APPS = {"projects", "mechanisms", "evidence"}
 
 def curated_models():
     return sorted(
-        (m for m in admin.site._registry if m._meta.app_label in CURATED_APPS), key=lambda m: m._meta.label
+        # (with an audit history: import runs are records of imports, with pages of their own,
+        # tests/imports/test_configuration_import_doors.py)
+        (m for m in admin.site._registry if m._meta.app_label in CURATED_APPS and hasattr(m, "history")),
+        key=lambda m: m._meta.label
     )
 
 

@@ -53,6 +53,10 @@ def test_preview_then_confirm(kb, client, evaluator, media, tmp_path):
     source = Source.objects.get(slug="closing-the-gap")
     assert done.status_code == 302 and done["Location"] == f"/admin/evidence/source/{source.pk}/change/"
     assert source.full_text == DOCX_TEXT and source.created_by == evaluator
+    from evidence.import_runs import ImportRun
+
+    run = ImportRun.objects.get()  # the confirmed import ran as an ImportRun, so it can be undone
+    assert source.history.get().history_change_reason == f"import #{run.pk}: report.docx"
     assert stored_files(media) == ["sources/ctg/closing-the-gap/report.docx"]
     assert list((tmp_path / "staged").iterdir()) == []
     # A token is good once.

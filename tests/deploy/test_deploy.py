@@ -204,6 +204,8 @@ def test_make_serve_runs_gunicorn_with_debug_off_and_collected_static_files(tmp_
     output = (tmp_path / "serve.log").read_text()
     assert "manage.py collectstatic --noinput" in output
     assert output.count("Booting worker with pid") == 2
+    # The imports' tasks worker runs next to gunicorn (README "Imports in the background").
+    assert "manage.py db_worker" in output and "Starting worker" in output, output[-3000:]
     # Access log and Django's warnings both reach the log (stderr).
     assert re.search(r'"GET /api/teams/ HTTP/1\.1" 200', output), output[-3000:]
     assert "WARNING django.request" in output and "Not Found: /no-such-page/" in output

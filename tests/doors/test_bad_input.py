@@ -142,8 +142,8 @@ def test_every_api_list_refuses_a_nul_in_each_of_its_parameters(kb, client, pref
 @pytest.mark.parametrize("prefix", sorted(prefix for prefix, _, _ in router.registry) + ["matrix"])
 def test_odd_values_in_every_parameter_of_every_list_are_never_a_500(kb, client, lead, prefix):
     """Not a NUL: other values a fuzzer sends. Each is a 200 or a 400 (404 for a page) naming the parameter.
-    (A programme's members are read by its members only: as ctg's lead.)"""
-    if "programme_slug" in prefix:
+    (A programme's members are read by its members only, and imports by those who import: as ctg's lead.)"""
+    if "programme_slug" in prefix or prefix == "imports":
         client.force_login(lead)
     viewset = next((viewset for p, viewset, _ in router.registry if p == prefix), None)
     if viewset is None:
@@ -311,3 +311,25 @@ def test_a_token_request_without_a_username_is_a_400_naming_it(kb, evaluator_cli
     response = evaluator_client.post("/api/auth/tokens/", {}, format="json")
     assert response.status_code == 400
     assert response.json() == {"username": ["This field is required."]}
+
+
+@pytest.mark.parametrize("fields, field", [
+    ({"programme": "c\x00tg"}, "programme"),
+    ({"options": '{"create_terms": "\x00"}'}, "options"),
+    ({"options": "9" * 3000}, "options"),
+    ({"dry_run": "perhaps"}, "dry_run"),
+    ({"kind": "\x00"}, "kind"),
+])
+def test_a_background_import_with_a_bad_field_is_a_400_naming_it(kb, evaluator_client, settings, tmp_path, fields, field):
+    """POST /api/imports/ (evidence/import_api.py): a bad field is named, and no run is started."""
+    import io
+
+    from evidence.import_runs import ImportRun
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    upload = io.BytesIO(b"title,statement\nA,B\n")
+    upload.name = "sheet.csv"
+    response = evaluator_client.post("/api/imports/", {"file": upload, "programme": "ctg", **fields}, format="multipart")
+    assert response.status_code == 400, response.content
+    assert field in response.json()
+    assert not ImportRun.objects.exists()

@@ -112,27 +112,40 @@ def test_the_list_links_the_import_page_and_the_templates_download(kb, evaluator
     assert header[:3] == ("title", "slug", "teams")
 
 
-def test_the_page_previews_then_imports_on_confirm(kb, evaluator, client):
+def test_the_page_runs_a_dry_run_whose_page_confirms_it(kb, evaluator, client, settings, tmp_path):
+    """The upload becomes a dry run in the background (evidence/import_runs.py); its page shows the
+    report row by row and, without errors, the button that imports the file for real."""
+    from evidence.import_runs import ImportRun
     from mechanisms.models import CMOConfiguration
 
+    settings.MEDIA_ROOT = str(tmp_path)
     client.force_login(evaluator)
     response = client.post(ADMIN_URL, {"programme": "ctg", "file": upload([row(), row(title="Bad", mechanism="nope")])})
-    assert response.status_code == 200
-    page = response.content.decode()
-    assert "Nothing can be imported" in page and "no such mechanism in the programme" in page
-    assert 'name="token"' not in page
+    refused = ImportRun.objects.get()
+    assert response["Location"] == f"/admin/evidence/importrun/{refused.pk}/change/"
+    page = client.get(response["Location"]).content.decode()
+    assert "Refused: nothing was written" in page and "no such mechanism in the programme" in page
+    assert 'id="import-confirm"' not in page
     response = client.post(ADMIN_URL, {"programme": "ctg", "file": upload([row()])})
-    page = response.content.decode()
-    assert "Preview: nothing is written yet" in page and "patients-feel-in-control" in page
+    page = client.get(response["Location"]).content.decode()
+    assert "Dry run: what a real import will write" in page and "patients-feel-in-control" in page
     assert not CMOConfiguration.objects.filter(slug="patients-feel-in-control").exists()
-    token = response.context["token"]
-    response = client.post(ADMIN_URL, {"token": token})
-    assert response.status_code == 302
+    dry = ImportRun.objects.first()
+    response = client.post(f"/admin/evidence/importrun/{dry.pk}/confirm/")
+    real = ImportRun.objects.first()
+    assert (response["Location"], real.confirms, real.status) == (
+        f"/admin/evidence/importrun/{real.pk}/change/", dry, "done")
     configuration = CMOConfiguration.objects.get(slug="patients-feel-in-control")
     assert configuration.status == ReviewStatus.DRAFT and configuration.created_by == evaluator
-    # A token is used once.
-    response = client.post(ADMIN_URL, {"token": token})
+    page = client.get(response["Location"]).content.decode()
+    assert "Written" in page and 'id="import-undo"' in page
+    # A dry run is confirmed once.
+    response = client.post(f"/admin/evidence/importrun/{dry.pk}/confirm/")
     assert response.status_code == 302 and CMOConfiguration.objects.filter(slug__startswith="patients").count() == 1
+    # Undo, from the run's page.
+    response = client.post(f"/admin/evidence/importrun/{real.pk}/undo/", follow=True)
+    assert f"Import #{real.pk} undone" in response.content.decode()
+    assert not CMOConfiguration.objects.filter(slug="patients-feel-in-control").exists()
 
 
 def test_the_page_is_only_for_writers_of_the_programme(kb, client, django_user_model):

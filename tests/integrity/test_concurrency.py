@@ -41,11 +41,23 @@ def wave(kb):
     return EvaluationWave.objects.create(programme=kb.programme, slug="wave-1", name="Wave 1", number=1, period="2011–2012")
 
 
+# Import runs (/api/imports/, evidence/import_api.py) are records of what an import did, never edited
+# through the API (only undone, as one step): no version to tag, no If-Match to honour.
+NOT_VERSIONED = {"imports"}
+
+
 def _registry():
     import cmo_kb.api  # noqa: F401  (first: drf-spectacular's views import it back)
     from cmo_kb.api_urls import router
 
-    return router.registry
+    return [entry for entry in router.registry if entry[0] not in NOT_VERSIONED]
+
+
+def test_import_runs_are_read_only_but_for_their_undo(kb, lead_client):
+    from evidence.import_api import ImportRunViewSet
+
+    assert {"update", "partial_update", "destroy"}.isdisjoint(dir(ImportRunViewSet))
+    assert lead_client.patch("/api/imports/1/", {}, format="json").status_code in (404, 405)
 
 
 def _detail_urls(client):

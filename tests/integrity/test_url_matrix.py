@@ -119,6 +119,7 @@ ADMIN_MODELS = {
     "evidence.coding": CURATED,
     "evidence.memo": CURATED,
     "evidence.relation": CURATED,
+    "evidence.importrun": "imports",  # rows of their own below (IMPORT_RUN)
 }
 
 
@@ -258,8 +259,32 @@ for _row in admin_model_rows("mechanisms.cmoconfiguration", CURATED):
     elif _row.pattern.endswith("change/"):
         _row.expect = {"GET": STAFF_200, "POST": LOCKED_POST}
     ADMIN_ROWS.append(_row)
+# Imports (evidence/import_runs_admin.py): staff see their own runs and those of the programmes they
+# write in (the corpus's run is the evaluator's dry run in ctg, without its file any more); nobody adds,
+# edits or deletes a run by hand. Confirm is the owner's (without a file: back to the page saying so);
+# undo is the owner's or a lead's (a dry run: back to the page saying there is nothing to undo).
+IMPORT_RUN = "admin/evidence/importrun/"
+STAFF_403 = per_role(LOGIN, LOGIN, 403, 403, 403)
+STAFF_405 = per_role(LOGIN, LOGIN, 405, 405, 405)
+ADMIN_ROWS += [
+    Row(IMPORT_RUN, f"/{IMPORT_RUN}", {"GET": STAFF_200}),
+    Row(f"{IMPORT_RUN}add/", f"/{IMPORT_RUN}add/", {"GET": STAFF_403, "POST": STAFF_403}),
+    Row(f"{IMPORT_RUN}<path:object_id>/history/", f"/{IMPORT_RUN}{{pk:evidence.importrun}}/history/", {"GET": STAFF_200}),
+    Row(f"{IMPORT_RUN}<path:object_id>/delete/", f"/{IMPORT_RUN}{{pk:evidence.importrun}}/delete/",
+        {"GET": STAFF_403, "POST": STAFF_403}),
+    Row(f"{IMPORT_RUN}<path:object_id>/change/", f"/{IMPORT_RUN}{{pk:evidence.importrun}}/change/",
+        {"GET": STAFF_200, "POST": STAFF_405}),
+    Row(f"{IMPORT_RUN}<path:object_id>/change/", f"/{IMPORT_RUN}999999/change/", {"GET": per_role(LOGIN, LOGIN, 404, 404, 404)}),
+    Row(f"{IMPORT_RUN}<path:object_id>/", f"/{IMPORT_RUN}{{pk:evidence.importrun}}/", {"GET": STAFF_MOVED}),
+    Row(f"{IMPORT_RUN}<int:run_id>/status/", f"/{IMPORT_RUN}{{pk:evidence.importrun}}/status/", {"GET": STAFF_200}),
+    Row(f"{IMPORT_RUN}<int:run_id>/status/", f"/{IMPORT_RUN}999999/status/", {"GET": per_role(LOGIN, LOGIN, 404, 404, 404)}),
+    Row(f"{IMPORT_RUN}<int:run_id>/confirm/", f"/{IMPORT_RUN}{{pk:evidence.importrun}}/confirm/",
+        {"GET": STAFF_405, "POST": per_role(LOGIN, LOGIN, MOVED, 403, 403)}),
+    Row(f"{IMPORT_RUN}<int:run_id>/undo/", f"/{IMPORT_RUN}{{pk:evidence.importrun}}/undo/",
+        {"GET": STAFF_405, "POST": STAFF_MOVED}),
+]
 for _label, _profile in ADMIN_MODELS.items():
-    if _label in ("mechanisms.cmoconfiguration",):
+    if _label in ("mechanisms.cmoconfiguration", "evidence.importrun"):
         continue
     for _row in admin_model_rows(_label, _profile):
         if _label == "projects.programmemembership" and _row.pattern.endswith("add/"):
@@ -401,10 +426,27 @@ API_ROWS = [
     Row("api/imports/configurations/", "/api/imports/configurations/",
         {"GET": per_role(401, 405, 405, 405, 405), "POST": per_role(401, 403, 400, 400, 400)},
         api=True, data={"programme": "ctg"}),
-    # A REFI-QDA project import (evidence/import_api.py): the same doors as the spreadsheet import.
+    # A REFI-QDA project import (evidence/refi_qda_api.py): the same doors as the spreadsheet import.
     Row("api/imports/refi-qda/", "/api/imports/refi-qda/",
         {"GET": per_role(401, 405, 405, 405, 405), "POST": per_role(401, 403, 400, 400, 400)},
         api=True, data={"programme": "ctg"}),
+    # Imports in the background (evidence/import_api.py): the list is the caller's runs and those of the
+    # programmes they write in; starting one needs a programme to write in (analysts: 403) and a file
+    # (a JSON body has none: 400). The corpus's run is the evaluator's dry run: an analyst cannot see
+    # it (404); an undo of it is refused as a 409 (a dry run wrote nothing).
+    Row("api/^imports/$", "/api/imports/", {"GET": per_role(401, 200, 200, 200, 200),
+                                            "POST": per_role(401, 403, 400, 400, 400)}, api=True, data={"programme": "ctg"}),
+    Row("api/^imports\\.(?P<format>[a-z0-9]+)/?$", "/api/imports.json", {"GET": per_role(401, 200, 200, 200, 200)}, api=True),
+    Row("api/^imports/(?P<pk>[0-9]+)/$", "/api/imports/{pk:evidence.importrun}/",
+        {"GET": per_role(401, 404, 200, 200, 200), "PATCH": per_role(401, 405, 405, 405, 405),
+         "DELETE": per_role(401, 405, 405, 405, 405)}, api=True),
+    Row("api/^imports/(?P<pk>[0-9]+)/$", "/api/imports/999999/", {"GET": per_role(401, 404, 404, 404, 404)}, api=True),
+    Row("api/^imports/(?P<pk>[0-9]+)\\.(?P<format>[a-z0-9]+)/?$", "/api/imports/{pk:evidence.importrun}.json",
+        {"GET": per_role(401, 404, 200, 200, 200)}, api=True),
+    Row("api/^imports/(?P<pk>[0-9]+)/undo/$", "/api/imports/{pk:evidence.importrun}/undo/",
+        {"GET": per_role(401, 405, 405, 405, 405), "POST": per_role(401, 404, 409, 409, 409)}, api=True),
+    Row("api/^imports/(?P<pk>[0-9]+)/undo\\.(?P<format>[a-z0-9]+)/?$", "/api/imports/{pk:evidence.importrun}/undo.json",
+        {"POST": per_role(401, 404, 409, 409, 409)}, api=True),
     Row("api/matrix/", "/api/matrix/", {"GET": per_role(400, 400, 400, 400, 400)}, api=True),  # rows and cols are required
     # Inter-coder agreement (evidence/agreement_api.py): a read of a source anyone may see; source and
     # coders are required (a 400 naming them).
@@ -621,6 +663,13 @@ def _corpus_values():
     values["coding"] = Coding.objects.create(excerpt=excerpt, code=code).pk
     Memo.objects.create(programme=published.programme, name="Matrix memo", text="About the matrix code.").codes.add(code)
     Relation.objects.create(programme=published.programme, name="Matrix relation", origin_code=code, target_excerpt=excerpt)
+    # An import run: the evaluator's dry run of a spreadsheet in ctg, ended, its file gone.
+    from evidence.import_runs import ImportRun
+
+    ImportRun.objects.create(user=users["evaluator"], programme=Programme.objects.get(slug="ctg"),
+                             kind="configurations", file_name="matrix.csv", dry_run=True, status="done", done=1, total=1,
+                             report={"file": "matrix.csv", "dry_run": True, "written": False, "counts": [],
+                                     "entries": [], "errors": [], "notes": []})
 
     # One row (and one history record of it) of every model in the admin; for configurations and
     # their evidence links, the published one.
