@@ -131,7 +131,7 @@ class Coding(Curated):
 
 
 class Memo(Curated):
-    """A memo (REFI-QDA <Note>): text an evaluator wrote about codes, excerpts or sources."""
+    """A memo (REFI-QDA <Note>): text an evaluator wrote about codes, excerpts, sources or relations."""
 
     programme = models.ForeignKey("projects.Programme", on_delete=models.PROTECT, related_name="memos")
     guid = models.CharField(max_length=36, default=new_guid, validators=[validate_guid])
@@ -140,6 +140,7 @@ class Memo(Curated):
     codes = models.ManyToManyField(Code, blank=True, related_name="memos")
     excerpts = models.ManyToManyField("evidence.EvidenceExcerpt", blank=True, related_name="memos")
     sources = models.ManyToManyField("evidence.Source", blank=True, related_name="memos")
+    relations = models.ManyToManyField("evidence.Relation", blank=True, related_name="memos")
 
     history = HistoricalRecords()
 

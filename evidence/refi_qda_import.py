@@ -213,6 +213,7 @@ class _Importer:
         self.import_codings()
         self.import_memos()
         self.import_relations()
+        self.link_memos_to_relations()
         self.note_what_has_no_place()
 
     # --- checks before any write
@@ -670,13 +671,11 @@ class _Importer:
                             targets[ref]["codes"].append(self.codes[coding.code])
         for case in self.project.cases:
             unplaced["a case"] += len(case.note_refs)
-        for link in self.project.links:
-            unplaced["a link"] += len(link.note_refs)
         unplaced["the project"] += len(self.project.note_refs)
         for what, count in unplaced.items():
             if count:
                 report.note(f"{count} note reference{'s' if count != 1 else ''} from {what}: the note is a memo, "
-                            "without that reference (a memo refers to codes, excerpts and sources)")
+                            "without that reference (a memo refers to codes, excerpts, sources and relations)")
         if not self.project.notes:
             return
         existing = {m.guid: m for m in Memo.objects.filter(programme=self.programme)}
@@ -753,6 +752,28 @@ class _Importer:
                 self.save(relation, link.at, changed=bool(changed))
                 report.updated("relation", (link.name or guid_value) + ("" if changed else " (unchanged)"), link.at.where)
         self.write(Relation, new, new_at)
+
+    def link_memos_to_relations(self):
+        """A <Link>'s NoteRefs: the memos (notes) about the relation it became (after both exist)."""
+        refs = [(normalise_guid(link.guid or ""), normalise_guid(ref or "")) for link in self.project.links
+                for ref in link.note_refs]
+        if not refs:
+            return
+        relations = dict(Relation.objects.filter(programme=self.programme).values_list("guid", "pk"))
+        memos = dict(Memo.objects.filter(programme=self.programme).values_list("guid", "pk"))
+        through = Memo.relations.through
+        stored = set(through.objects.filter(memo__programme=self.programme).values_list("memo_id", "relation_id"))
+        wanted, missing = set(), 0
+        for link_guid, memo_guid in refs:
+            if link_guid in relations and memo_guid in memos:
+                wanted.add((memos[memo_guid], relations[link_guid]))
+            else:
+                missing += 1
+        through.objects.bulk_create([through(memo_id=memo, relation_id=relation)
+                                     for memo, relation in sorted(wanted - stored)])
+        if missing:
+            self.report.note(f"{missing} note reference{'s' if missing != 1 else ''} from links not imported or to "
+                             "notes not in the project: left out")
 
     # --- what has no place
 

@@ -52,6 +52,8 @@ class ExportData:
     # Code row pk -> [memo GUID, ...]; source pk -> [memo GUID, ...] (the memos' NoteRefs, by memo id).
     memo_codes: dict = field(default_factory=dict)
     memo_sources: dict = field(default_factory=dict)
+    # Relation pk -> [memo GUID, ...] (the NoteRefs of the <Link>s relations become).
+    memo_relations: dict = field(default_factory=dict)
     # source pk -> GUID, team pk -> GUID: the GUID it was imported with (qda_guid) or the derived one.
     source_guids: dict = field(default_factory=dict)
     case_guids: dict = field(default_factory=dict)
@@ -83,6 +85,7 @@ EXPORT_QUERIES = [
     "sources (with kind and programme, without their text)",
     "memos' codes (NoteRefs of codes)",
     "memos' sources (NoteRefs of sources)",
+    "memos' relations (NoteRefs of links)",
     "users who created or changed an exported row, coded an excerpt or wrote a memo or relation",
 ]
 # The queries StreamedRows makes while a project is written, whatever the data size.
@@ -217,6 +220,10 @@ def load_export_data(include_drafts=False, evidence=True, internal_notes=False, 
     data.memo_sources = _grouped(
         Memo.sources.through.objects.filter(memo__programme_id__in=ids, source__programme_id__in=ids)
         .order_by("source_id", "memo_id").values_list("source_id", "memo__guid")
+    )
+    data.memo_relations = _grouped(
+        Memo.relations.through.objects.filter(memo__programme_id__in=ids, relation__programme_id__in=ids)
+        .order_by("relation_id", "memo_id").values_list("relation_id", "memo__guid")
     )
     data.source_guids = _imported_guids(data.sources, lambda source: source_guid(source.slug))
     data.case_guids = _imported_guids(data.teams, lambda team: guid("case", "team", team.slug))
@@ -385,7 +392,7 @@ class StreamedRows:
             exported_ends &= (Q(**{f"{end}_code__programme_id__in": ids})
                               | Q(**{f"{end}_excerpt__source__programme_id__in": ids}))
         return (Relation.objects.filter(exported_ends, programme_id__in=ids).order_by("id")
-                .values("guid", "name", "direction", "colour", *ends).iterator(chunk_size=CHUNK))
+                .values("pk", "guid", "name", "direction", "colour", *ends).iterator(chunk_size=CHUNK))
 
     def link_notes(self):
         """(excerpt slug, configuration id, part, note, created_by_id, created_at, updated_by_id,

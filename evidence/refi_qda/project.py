@@ -211,7 +211,7 @@ def iter_project_xml(data, rows):
     yield from _streamed(ET.Element(_q(ns, "Cases")), 1, _cases(data, rows), optional=True)
     yield from _streamed(ET.Element(_q(ns, "Sources")), 1, _sources(data, rows, lookups, kinds), optional=True)
     yield from _streamed(ET.Element(_q(ns, "Notes")), 1, _notes(data, rows, lookups), optional=True)
-    yield from _streamed(ET.Element(_q(ns, "Links")), 1, _links(rows, lookups), optional=True)
+    yield from _streamed(ET.Element(_q(ns, "Links")), 1, _links(rows, lookups, data.memo_relations), optional=True)
 
     tail = ET.Element("Tail")
     _add_sets(tail, ns, data, member_attribute="targetGUID")
@@ -340,7 +340,7 @@ def _note(note_guid, name, text, audit):
             f'{pad}{INDENT}{_leaf("PlainTextContent", text=text)}{pad}</Note>')
 
 
-def _links(rows, lookups):
+def _links(rows, lookups, memo_relations=None):
     from evidence.models import EvidenceLink
 
     stances = dict(EvidenceLink._meta.get_field("stance").flatchoices)
@@ -349,7 +349,12 @@ def _links(rows, lookups):
     written = set()
     for relation in rows.relations():
         written.add(relation["guid"])
-        yield f"{pad}{_leaf('Link', _relation_attributes(relation))}"
+        memos = (memo_relations or {}).get(relation["pk"], [])
+        if memos:
+            refs = "".join(f"{pad}{INDENT}{_leaf('NoteRef', {'targetGUID': memo})}" for memo in memos)
+            yield f"{pad}<Link{_attrs(_relation_attributes(relation))}>{refs}{pad}</Link>"
+        else:
+            yield f"{pad}{_leaf('Link', _relation_attributes(relation))}"
     for excerpt_slug, configuration_id, part, stance, note, excerpt_qda_guid in rows.links():
         configuration_slug = lookups["configuration"][configuration_id].slug
         key = (excerpt_slug, configuration_slug, part)

@@ -113,7 +113,7 @@ def test_only_get(kb, evaluator_client):
                                           (QDC, len(refi_qda.CODEBOOK_QUERIES))])
 def test_query_count_does_not_grow_with_the_data(kb, grow_kb, anon_client, evaluator_client, django_assert_num_queries,
                                                  url, queries):
-    # Anonymous: only the export's own queries, one per line of refi_qda.EXPORT_QUERIES (23: the
+    # Anonymous: only the export's own queries, one per line of refi_qda.EXPORT_QUERIES (24: the
     # programmes exported, 11 vocabularies, configurations, 4 configuration relations, Wish shifts,
     # pathways, Code rows, sources, memos' codes, memos' sources, users) and, as the .qdpx streams, of
     # refi_qda.STREAM_QUERIES (11: two latest changes, team excerpts, excerpts with links, link notes,
