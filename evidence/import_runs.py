@@ -201,6 +201,29 @@ class ImportRun(models.Model):
         return run
 
     @classmethod
+    def in_process(cls, *, user, programme, kind, file_name, dry_run, options, call):
+        """A run made here and now by a management command: ``call()`` imports (as the command's
+        user) and returns its ImportReport; the run records it like a background one, its history
+        reason is the run's, so `undo_import` undoes it. Returns (run, report)."""
+        run = cls.objects.create(user=user, programme=programme, kind=kind, file_name=PurePath(file_name).name[:255],
+                                 options=dict(options or {}), dry_run=dry_run, status=cls.Status.RUNNING,
+                                 started_at=timezone.now())
+        token = current_run.set(_RunContext(run))
+        try:
+            report = call()
+        except Exception as exc:
+            cls.objects.filter(pk=run.pk).update(status=cls.Status.FAILED, message=f"{type(exc).__name__}: {exc}",
+                                                 finished_at=timezone.now())
+            raise
+        finally:
+            current_run.reset(token)
+        run.report = report.as_dict()
+        run.status = cls.Status.DONE if report.ok else cls.Status.REFUSED
+        run.finished_at = timezone.now()
+        run.save(update_fields=["report", "status", "finished_at"])
+        return run, report
+
+    @classmethod
     def forget_unconfirmed(cls, age=timedelta(days=1)):
         """Delete the files of dry runs nobody confirmed within ``age`` (their reports stay); a query,
         and one delete a file. Called whenever a run starts."""

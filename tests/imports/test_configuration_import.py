@@ -255,6 +255,29 @@ def test_the_command_prints_the_report_and_fails_on_errors(kb, evaluator, tmp_pa
     assert "sheet.csv row 2: slug 'patients-feel-in-control': a configuration with this slug already exists" in str(failure.value)
 
 
+def test_a_commands_import_is_a_run_undone_in_one_step(kb, evaluator, tmp_path):
+    """The command records its import as a run (evidence/import_runs.py), so undo_import undoes it."""
+    from evidence.import_runs import ImportRun
+    from mechanisms.models import CMOConfiguration
+
+    path = tmp_path / "sheet.csv"
+    path.write_bytes(csv_file([row()]).getvalue())
+    out = io.StringIO()
+    call_command("import_configurations", str(path), "--programme", "ctg", "--user", "eva", stdout=out)
+    run = ImportRun.objects.get(file_name="sheet.csv", dry_run=False)
+    assert (run.status, run.user, run.kind, run.report["written"]) == ("done", evaluator, "configurations", True)
+    assert f"undo it with `manage.py undo_import {run.pk}`" in out.getvalue()
+    imported = CMOConfiguration.objects.get(slug="patients-feel-in-control")
+    assert imported.history.latest().history_change_reason == f"import #{run.pk}: sheet.csv"
+    call_command("undo_import", str(run.pk), stdout=io.StringIO())
+    assert not CMOConfiguration.objects.filter(slug="patients-feel-in-control").exists()
+    run.refresh_from_db()
+    assert run.status == "undone"
+    with pytest.raises(CommandError, match="No file"):
+        call_command("import_configurations", str(tmp_path / "missing.csv"), "--programme", "ctg")
+    assert ImportRun.objects.count() == 1
+
+
 def test_a_second_quote_goes_in_numbered_columns(kb, evaluator):
     from mechanisms.models import CMOConfiguration
 
