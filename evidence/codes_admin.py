@@ -134,6 +134,21 @@ class CodingAdmin(CuratedAdmin):
         ("Record", {"classes": ("collapse",), "fields": (("created_by", "created_at"), ("updated_by", "updated_at"))}),
     )
 
+    def get_urls(self):
+        from django.urls import path
+
+        from .agreement_admin import agreement_view
+
+        def agreement(request):
+            if not self.has_view_permission(request):
+                from django.core.exceptions import PermissionDenied
+
+                raise PermissionDenied
+            return agreement_view(self, request)
+
+        return [path("agreement/", self.admin_site.admin_view(agreement), name="evidence_coding_agreement")] \
+            + super().get_urls()
+
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
         initial.setdefault("coder", request.user.pk)  # who codes it, unless an import said otherwise

@@ -171,3 +171,23 @@ def test_a_private_programmes_source_is_unknown_to_outsiders(coded, anon_client,
     assert response.status_code == 400
     assert "Unknown source 'agreement-text'" in response.json()["source"][0]
     assert evaluator_client.get("/api/agreement/", {"source": "agreement-text", "coders": "ann,bob"}).status_code == 200
+
+
+def test_the_workbench_page_compares_and_links_disagreements_to_the_text(coded, admin_client):
+    listing = admin_client.get("/admin/evidence/coding/").content.decode()
+    assert "/admin/evidence/coding/agreement/" in listing
+    page = admin_client.get("/admin/evidence/coding/agreement/", {"sources": [coded.source.pk], "coders": ["ann", "bob"]})
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "<h2>Trust</h2>" in html and "<h2>Fear</h2>" in html
+    assert "90.0%" in html  # Trust: 90 of 100 characters agreed
+    assert f"/admin/evidence/source/{coded.source.pk}/code/" in html and "characters 30–40" in html
+    assert f"<q>{TEXT[30:40]}</q>" in html
+    one = admin_client.get("/admin/evidence/coding/agreement/", {"sources": [coded.source.pk], "coders": ["ann"]})
+    assert "Give at least two coders" in one.content.decode()
+
+
+def test_the_workbench_page_is_for_those_who_see_codings(coded, client, django_user_model):
+    nobody = django_user_model.objects.create_user("nobody", password="pw", is_staff=True)
+    client.force_login(nobody)
+    assert client.get("/admin/evidence/coding/agreement/").status_code == 403

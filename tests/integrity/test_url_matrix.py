@@ -242,6 +242,11 @@ ADMIN_ROWS = [
     # Import a QDA project (evidence/refi_qda_admin.py): for those who write in a programme; an empty
     # upload is the form again, naming what it needs.
     Row(f"{SOURCE}import-qda/", "/admin/evidence/source/import-qda/", {"GET": STAFF_200, "POST": STAFF_200}),
+    # Inter-coder agreement (evidence/agreement_admin.py): staff who see codings; the form, or its report.
+    Row("admin/evidence/coding/agreement/", "/admin/evidence/coding/agreement/", {"GET": STAFF_200}),
+    Row("admin/evidence/coding/agreement/",
+        "/admin/evidence/coding/agreement/?sources={pk:evidence.source}&coders={username:lead}&coders={username:analyst}",
+        {"GET": STAFF_200}),
     # A source's original document: the corpus's report was pasted, so it has none (404); a source
     # that does not exist is a 404 as well.
     Row(f"{SOURCE}<path:object_id>/original/", "/admin/evidence/source/{pk:evidence.source}/original/",
