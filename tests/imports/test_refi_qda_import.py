@@ -672,3 +672,24 @@ def test_a_reimport_moves_a_code_to_its_new_parent(programme):
     assert [(e.action, e.label) for e in report.entries] == [  # in the file's order
         ("updated", f"A [{a}] (unchanged)"), ("updated", f"B [{b}] (unchanged)"), ("updated", f"Child renamed [{child}]"),
         ("created", f"New under child [{second.codes[3]['guid']}]")]
+
+
+def test_a_qda_import_run_is_undone_in_one_step(programme, evaluator, tmp_path):
+    """Through the command (a recorded run, evidence/import_command.py), then undo_import: every code,
+    source, excerpt, coding and memo the project brought is gone, and the users it made stay inert."""
+    from tests.conftest import join
+    from evidence.import_runs import ImportRun
+
+    join(evaluator, programme, "evaluator")
+    project, ids = nvivo_project()
+    path = tmp_path / "project.qdpx"
+    path.write_bytes(project.qdpx())
+    call_command("import_refi_qda", str(path), "--programme", programme.slug, "--user", evaluator.username,
+                 stdout=io.StringIO())
+    assert counts(programme) == {**NOTHING, "codes": 10, "sources": 1, "excerpts": 2, "codings": 4}
+    run = ImportRun.objects.get(kind="refi-qda")
+    assert Code.objects.get(guid=ids["chain"][0]).history.latest().history_change_reason == f"import #{run.pk}: project.qdpx"
+    call_command("undo_import", str(run.pk), stdout=io.StringIO())
+    assert counts(programme) == NOTHING
+    run.refresh_from_db()
+    assert run.status == "undone"
