@@ -8,7 +8,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
-from rest_framework.exceptions import ValidationError as APIValidationError
+from rest_framework.exceptions import APIException
 
 from projects.membership import scope
 
@@ -40,7 +40,7 @@ def agreement_view(model_admin, request):
         try:
             comparison = resolve(request.user, [s.slug for s in form.cleaned_data["sources"]],
                                  [u.username for u in form.cleaned_data["coders"]], [])
-        except APIValidationError as refused:
+        except APIException as refused:  # a 400 or 404 of the API: the field it names
             for field, messages in refused.detail.items():
                 form.add_error("sources" if field == "source" else "coders" if field == "coders" else None,
                                ValidationError([str(message) for message in messages]))

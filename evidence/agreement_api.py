@@ -21,6 +21,13 @@ from .models import Source
 
 MAX_SOURCES = 50
 MAX_CODERS = 20
+MAX_CODES = 200
+# What the schema states of each parameter (schemathesis holds the API to it): a comma list of non-blank
+# items, as many as the view takes; a well-formed list naming what does not exist is a 404 naming it.
+_ITEM = r"\s*[^,\s][^,]*"
+SOURCE_PATTERN = rf"^{_ITEM}(,{_ITEM}){{0,{MAX_SOURCES - 1}}}$"
+CODERS_PATTERN = rf"^{_ITEM}(,{_ITEM}){{1,{MAX_CODERS - 1}}}$"
+CODE_PATTERN = rf"^\s*[0-9]{{1,18}}\s*(,\s*[0-9]{{1,18}}\s*){{0,{MAX_CODES - 1}}}$"
 
 
 def _listed(value):
@@ -28,8 +35,9 @@ def _listed(value):
 
 
 def resolve(user, source_slugs, coder_names, code_ids):
-    """The Comparison a request asks for, or a ValidationError naming each parameter at fault."""
-    errors = {}
+    """The Comparison a request asks for, or a ValidationError naming each parameter at fault (a 400:
+    missing, blank or too many), or NotFound naming what does not exist (a 404)."""
+    errors, missing = {}, {}
     sources = []
     if not source_slugs:
         errors["source"] = ["source is required: the slug of a source, or several separated by commas."]
@@ -45,13 +53,13 @@ def resolve(user, source_slugs, coder_names, code_ids):
         }
         unknown = [slug for slug in source_slugs if slug not in found]
         if unknown:
-            errors["source"] = [f"Unknown source {', '.join(repr(slug) for slug in unknown)}."]
+            missing["source"] = [f"Unknown source {', '.join(repr(slug) for slug in unknown)}."]
         elif len({row[4] for row in found.values()}) > 1:
             errors["source"] = ["The sources must all be of one programme (codes are a programme's own)."]
         else:
             sources = [found[slug][:4] for slug in dict.fromkeys(source_slugs)]
     coders = []
-    names = list(dict.fromkeys(coder_names))
+    names = list(coder_names)  # the same coder twice is compared with themselves
     if len(names) < 2:
         errors["coders"] = ["Give at least two coders' usernames, separated by commas."]
     elif len(names) > MAX_CODERS:
@@ -60,9 +68,12 @@ def resolve(user, source_slugs, coder_names, code_ids):
         users = {user.username: user for user in get_user_model()._default_manager.filter(username__in=names)}
         unknown = [name for name in names if name not in users]
         if unknown:
-            errors["coders"] = [f"Unknown coder {', '.join(repr(name) for name in unknown)}."]
+            missing["coders"] = [f"Unknown coder {', '.join(repr(name) for name in unknown)}."]
         coders = [users[name] for name in names if name in users]
     ids = []
+    if len(code_ids) > MAX_CODES:
+        errors["code"] = [f"At most {MAX_CODES} codes at a time (got {len(code_ids)})."]
+        code_ids = []
     for value in code_ids:
         if not value.isdigit() or len(value) > 18:
             errors["code"] = [f"{value!r} is not a code id (a whole number)."]
@@ -70,13 +81,15 @@ def resolve(user, source_slugs, coder_names, code_ids):
         ids.append(int(value))
     if errors:
         raise exceptions.ValidationError(errors)
+    if missing:
+        raise exceptions.NotFound(missing)
     programme_id = Source.objects.filter(pk=sources[0][0]).values_list("programme_id", flat=True).get()
     codes = Code.objects.filter(programme_id=programme_id).order_by("order", "id")
     if ids:
         codes = list(codes.filter(pk__in=ids))
         missing = sorted(set(ids) - {code.pk for code in codes})
         if missing:
-            raise exceptions.ValidationError({"code": [
+            raise exceptions.NotFound({"code": [
                 f"No code {', '.join(map(str, missing))} in this source's programme."]})
     else:
         used = Coding.objects.filter(excerpt__source_id__in=[row[0] for row in sources],
@@ -132,19 +145,22 @@ class AgreementView(KBAPIDefaults, GenericAPIView):
     pagination_class = None
     filter_backends = []
     extra_query_params = ("source", "coders", "code")
+    schema_extra_error_codes = {"get": [404]}  # a source, coder or code that does not exist (or is not yours to see)
 
     def get_queryset(self):
         return Coding.objects.none()
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("source", OpenApiTypes.STR, required=True,
-                             description="A source's slug, or several of one programme separated by commas."),
-            OpenApiParameter("coders", OpenApiTypes.STR, required=True,
-                             description="Two or more usernames separated by commas."),
-            OpenApiParameter("code", OpenApiTypes.STR,
-                             description="A code id, or several separated by commas (default: every code the "
-                             "coders used on the sources)."),
+            OpenApiParameter("source", {"type": "string", "pattern": SOURCE_PATTERN}, required=True,
+                             description=f"A source's slug, or up to {MAX_SOURCES} of one programme separated by "
+                             "commas. One you may not see, or none, is a 404 naming it."),
+            OpenApiParameter("coders", {"type": "string", "pattern": CODERS_PATTERN}, required=True,
+                             description=f"Two to {MAX_CODERS} usernames separated by commas (404 naming one "
+                             "that does not exist)."),
+            OpenApiParameter("code", {"type": "string", "pattern": CODE_PATTERN},
+                             description=f"A code id, or up to {MAX_CODES} separated by commas (default: every "
+                             "code the coders used on the sources; 404 naming one not of their programme)."),
         ],
         responses=AgreementSerializer,
     )

@@ -211,9 +211,10 @@ class ImportRun(models.Model):
         token = current_run.set(_RunContext(run))
         try:
             report = call()
-        except Exception as exc:
-            cls.objects.filter(pk=run.pk).update(status=cls.Status.FAILED, message=f"{type(exc).__name__}: {exc}",
-                                                 finished_at=timezone.now())
+        except BaseException:
+            # Refused before any report (an unreadable file, a user who may not write there): the
+            # command says why; nothing was written, so there is no run to keep.
+            cls.objects.filter(pk=run.pk).delete()
             raise
         finally:
             current_run.reset(token)

@@ -148,18 +148,19 @@ def test_api_agreement_queries_do_not_grow_with_codings(coded, evaluator_client)
     assert len(after) == len(before)
 
 
-@pytest.mark.parametrize("params, field, words", [
-    ({"coders": "ann,bob"}, "source", "source is required"),
-    ({"source": "nope", "coders": "ann,bob"}, "source", "Unknown source 'nope'"),
-    ({"source": "agreement-text", "coders": "ann"}, "coders", "at least two"),
-    ({"source": "agreement-text", "coders": "ann,zed"}, "coders", "Unknown coder 'zed'"),
-    ({"source": "agreement-text", "coders": "ann,bob", "code": "x"}, "code", "not a code id"),
-    ({"source": "agreement-text", "coders": "ann,bob", "code": "999999"}, "code", "No code 999999"),
-    ({"source": "agreement-text", "coders": "ann,bob", "coder": "ann"}, "coder", "Unknown query parameter"),
+@pytest.mark.parametrize("params, status, field, words", [
+    ({"coders": "ann,bob"}, 400, "source", "source is required"),
+    ({"source": "agreement-text", "coders": "ann"}, 400, "coders", "at least two"),
+    ({"source": "agreement-text", "coders": "ann,bob", "code": "x"}, 400, "code", "not a code id"),
+    ({"source": "agreement-text", "coders": "ann,bob", "coder": "ann"}, 400, "coder", "Unknown query parameter"),
+    ({"source": "nope", "coders": "ann,bob"}, 404, "source", "Unknown source 'nope'"),
+    ({"source": "agreement-text", "coders": "ann,zed"}, 404, "coders", "Unknown coder 'zed'"),
+    ({"source": "agreement-text", "coders": "ann,bob", "code": "999999"}, 404, "code", "No code 999999"),
 ])
-def test_api_agreement_bad_input_names_the_parameter(coded, evaluator_client, params, field, words):
+def test_api_agreement_bad_input_names_the_parameter(coded, evaluator_client, params, status, field, words):
+    """A malformed request is a 400; a well-formed one naming what does not exist, a 404 naming it."""
     response = evaluator_client.get("/api/agreement/", params)
-    assert response.status_code == 400
+    assert response.status_code == status
     assert words in response.json()[field][0]
 
 
@@ -168,7 +169,7 @@ def test_a_private_programmes_source_is_unknown_to_outsiders(coded, anon_client,
     programme.is_public = False
     programme.save()
     response = anon_client.get("/api/agreement/", {"source": "agreement-text", "coders": "ann,bob"})
-    assert response.status_code == 400
+    assert response.status_code == 404
     assert "Unknown source 'agreement-text'" in response.json()["source"][0]
     assert evaluator_client.get("/api/agreement/", {"source": "agreement-text", "coders": "ann,bob"}).status_code == 200
 

@@ -302,7 +302,7 @@ def test_a_refusal_after_the_file_was_saved_leaves_no_file(kb, media, monkeypatc
     assert stored_files(media) == []
 
 
-def test_command_imports_and_prints_the_report(kb, media, tmp_path):
+def test_command_imports_and_prints_the_report(kb, media, tmp_path, lead):
     from evidence.models import Source
 
     path = tmp_path / "transcript.txt"
@@ -310,12 +310,19 @@ def test_command_imports_and_prints_the_report(kb, media, tmp_path):
     out = io.StringIO()
     call_command("import_source", str(path), "--programme", "ctg", "--kind", "evaluation-report",
                  "--title", "Interview one", stdout=out)
+    from evidence.import_runs import ImportRun
+
+    run = ImportRun.objects.get(kind="document")
     assert out.getvalue().splitlines() == [
         "transcript.txt: Written. 1 source created; 0 errors.",
         f"  note: 29 characters, 0 headings; read by Python standard library {Source.objects.get(slug='interview-one').extractor_version}",
         "  source: interview-one",
+        f"  import #{run.pk}: undo it with `manage.py undo_import {run.pk}`",
     ]
     assert Source.objects.get(slug="interview-one").full_text == "Interview one\nQ: How was it?\n"
+    # The command's import is a run like the workbench's: undone in one step, its file with it.
+    call_command("undo_import", str(run.pk), "--user", lead.username, stdout=io.StringIO())
+    assert not Source.objects.filter(slug="interview-one").exists()
 
 
 @pytest.mark.parametrize("args, message", [

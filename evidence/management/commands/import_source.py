@@ -33,8 +33,18 @@ class Command(BaseCommand):
             if found is None:
                 raise CommandError(f"There is no user '{user}'.")
             user = found
+        from evidence.import_runs import ImportRun
+        from projects.models import Programme
+
+        found = Programme.objects.filter(slug=programme).first()
+        if found is None:
+            raise CommandError(f"There is no programme '{programme}'.")
         try:
-            report = import_document(path, programme, user=user, kind=kind, title=title, dry_run=dry_run)
+            # Recorded as an import run (evidence/import_runs.py), so `undo_import` undoes it.
+            run, report = ImportRun.in_process(
+                user=user, programme=found, kind="document", file_name=path, dry_run=dry_run,
+                options={name: value for name, value in (("kind", kind), ("title", title)) if value},
+                call=lambda: import_document(path, found, user=user, kind=kind, title=title, dry_run=dry_run))
         except FileNotFoundError:
             raise CommandError(f"No such file: {path}") from None
         except IsADirectoryError:
@@ -50,3 +60,4 @@ class Command(BaseCommand):
             raise CommandError(report.summary())
         if report.written:
             self.stdout.write(f"  source: {report.source.slug}")
+            self.stdout.write(f"  import #{run.pk}: undo it with `manage.py undo_import {run.pk}`")
