@@ -90,7 +90,7 @@ def test_a_document_is_imported_by_its_extension_with_its_options(kb, evaluator_
 
 @pytest.mark.parametrize("fields, name, message", [
     ({}, "picture.png", {"file": ["No importer reads “picture.png”: give a file ending in .txt, .md, .markdown, .docx, "
-                                  ".odt, .pdf, .html, .htm, .rtf, .csv, .xlsx, or name the kind."]}),
+                                  ".odt, .pdf, .html, .htm, .rtf, .csv, .xlsx, .qdpx, .qdc, or name the kind."]}),
     ({"kind": "nothing"}, "a.csv", {"kind": ['"nothing" is not a valid choice.']}),
     ({"options": "{"}, "a.csv", {"options": ['Not JSON: give an object, e.g. {"create_terms": true}.']}),
     ({"options": "[1]"}, "a.csv", {"options": ['Give a JSON object, e.g. {"create_terms": true}.']}),
