@@ -1,31 +1,24 @@
 """The workbench's "Import a QDA project" page (/admin/evidence/source/import-qda/), linked from the
 source list: a REFI-QDA project (.qdpx) or codebook (.qdc) imported through evidence/refi_qda_import.py.
 
-Upload: a dry run, shown element by element (what would be created or updated, and the errors, each
-at its element and line). Confirm: the same file imported for real, every check run again. Between the
-two the upload waits in evidence/staged_uploads.py (only the user who uploaded it can confirm it); it is
-deleted once imported. As mechanisms/import_admin.py does for CMO spreadsheets.
+Upload: a dry run in the background (an ImportRun, evidence/import_runs.py) whose page shows its
+progress and then the report element by element (what would be created or updated, and the errors,
+each at its element and line); confirm there, and the same file is imported for real, every check run
+again; the real run's page offers its undo. As mechanisms/import_admin.py does for CMO spreadsheets.
 """
 
 import os
-import re
 
 from django import forms
-from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.files.base import ContentFile
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from evidence.refi_qda_import import file_name_of, import_refi_qda
-from evidence.staged_uploads import stage, unstage
 from projects import membership
 from projects.programme_admin import writes_anywhere
 
-STAGED = "refi_qda_imports"  # evidence/staged_uploads.py: the session's staged projects
 EXTENSIONS = (".qdpx", ".qdc")
-_LINE = re.compile(r" line (\d+)\b")
 
 
 class RefiQdaImportForm(forms.Form):
@@ -50,23 +43,10 @@ class RefiQdaImportForm(forms.Form):
         return upload
 
 
-def rows_of(report):
-    """The report element by element for the preview: [(where, entries, errors)], in the file's
-    order (by line; file-wide problems first)."""
-    rows = {}
-    for entry in report.entries:
-        rows.setdefault(entry.where, ([], []))[0].append(entry)
-    for problem in report.errors:
-        rows.setdefault(problem.where, ([], []))[1].append(problem)
-
-    def order(where):
-        found = _LINE.search(where)
-        return (int(found.group(1)) if found else -1, where)
-
-    return [(where, *rows[where]) for where in sorted(rows, key=order)]
-
-
 def import_view(model_admin, request):
+    """The upload becomes a dry run in the background (an ImportRun, evidence/import_runs.py): its page
+    shows the progress, then the report element by element, and without errors the button that
+    imports the file for real; the real run's page offers its undo."""
     opts = model_admin.model._meta
     if not model_admin.has_add_permission(request) or not writes_anywhere(request.user):
         raise PermissionDenied
@@ -78,39 +58,13 @@ def import_view(model_admin, request):
         "app_label": opts.app_label,
         "changelist_url": reverse("admin:evidence_source_changelist"),
     }
-    if request.method == "POST" and "token" in request.POST:
-        return _confirm(request, context)
     form = RefiQdaImportForm(request.POST or None, request.FILES or None, user=request.user)
     if request.method == "POST" and form.is_valid():
-        programme, upload, offsets = (form.cleaned_data[name] for name in ("programme", "file", "offsets"))
-        try:
-            report = import_refi_qda(upload, programme, user=request.user, dry_run=True, offsets=offsets)
-        except membership.ProgrammeWriteRefused as refusal:
-            form.add_error("programme", refusal.message)
-        else:
-            context.update(report=report, rows=rows_of(report), programme=programme, offsets=offsets)
-            if report.ok:
-                upload.seek(0)
-                context["token"] = stage(request, STAGED, upload.read(), file_name_of(upload),
-                                         {"programme": programme.slug, "offsets": offsets})
+        from evidence.import_runs import ImportRun
+        from evidence.import_runs_admin import run_url
+
+        run = ImportRun.start(user=request.user, programme=form.cleaned_data["programme"], file=form.cleaned_data["file"],
+                              kind="refi-qda", dry_run=True, options={"offsets": form.cleaned_data["offsets"]})
+        return HttpResponseRedirect(run_url(run))
     context["form"] = form
-    return TemplateResponse(request, "admin/evidence/source/import_qda.html", context)
-
-
-def _confirm(request, context):
-    staged = unstage(request, STAGED, request.POST["token"])
-    if staged is None:
-        messages.error(request, "That upload is no longer waiting to be imported: upload the file again.")
-        return HttpResponseRedirect(request.path)
-    kept, data = staged
-    programme = membership.writable_programmes(request.user).filter(slug=kept["programme"]).first()
-    if programme is None:
-        raise PermissionDenied
-    report = import_refi_qda(ContentFile(data, name=kept["name"]), programme, user=request.user, offsets=kept["offsets"])
-    if report.written:
-        messages.success(request, report.summary())
-        return HttpResponseRedirect(context["changelist_url"] + f"?programme__id__exact={programme.pk}")
-    # The knowledge base changed since the dry run: show why nothing was written.
-    context.update(report=report, rows=rows_of(report), programme=programme, offsets=kept["offsets"],
-                   form=RefiQdaImportForm(user=request.user, initial={"programme": programme, "offsets": kept["offsets"]}))
     return TemplateResponse(request, "admin/evidence/source/import_qda.html", context)

@@ -104,29 +104,34 @@ def test_the_sources_list_links_the_page(kb, evaluator, client):
     assert ADMIN_URL in client.get("/admin/evidence/source/").content.decode()
 
 
-def test_the_page_previews_element_by_element_then_imports_on_confirm(kb, evaluator, client):
+def test_the_page_runs_a_dry_run_whose_page_confirms_it_then_undoes_it(kb, evaluator, client, settings, tmp_path):
+    """The upload becomes a dry run in the background (evidence/import_runs.py): its page shows the
+    report element by element and, without errors, the button that imports the file for real."""
+    from evidence.import_runs import ImportRun
+
+    settings.MEDIA_ROOT = str(tmp_path)
     client.force_login(evaluator)
     response = client.post(ADMIN_URL, {"programme": "ctg", "offsets": "codepoints",
                                        "file": upload("bad.qdpx", project_bytes(past_the_end=True))})
-    page = response.content.decode()
-    assert response.status_code == 200
-    assert "Nothing can be imported" in page and "past the end of the text of" in page and 'name="token"' not in page
+    refused = ImportRun.objects.get()
+    assert (response.status_code, response["Location"]) == (302, f"/admin/evidence/importrun/{refused.pk}/change/")
+    page = client.get(response["Location"]).content.decode()
+    assert "Refused: nothing was written" in page and "past the end of the text of" in page
+    assert 'id="import-confirm"' not in page
     response = client.post(ADMIN_URL, {"programme": "ctg", "offsets": "codepoints",
                                        "file": upload("good.qdpx", project_bytes())})
-    page = response.content.decode()
-    assert "Preview: nothing is written yet" in page and "evidence excerpt created" in page
-    # File-wide rows first (the source kind the import adds), then the elements in the file's order.
-    wheres = [where for where, _, _ in response.context["rows"]]
-    assert wheres[0] == "project.qde"
-    lines = [int(where.split(" line ")[1].split()[0]) for where in wheres[1:]]
-    assert lines == sorted(lines) and len(lines) == 5  # user, code, source, selection, coding
+    dry = ImportRun.objects.first()
+    assert (dry.kind, dry.dry_run, dry.status, dry.options) == ("refi-qda", True, "done", {"offsets": "codepoints"})
+    page = client.get(response["Location"]).content.decode()
+    assert "Dry run: what a real import will write" in page and "project.qde line " in page
     assert not Code.objects.filter(name="Feeling in control").exists()
-    token = response.context["token"]
-    response = client.post(ADMIN_URL, {"token": token})
-    assert response.status_code == 302
+    response = client.post(f"/admin/evidence/importrun/{dry.pk}/confirm/")
+    real = ImportRun.objects.first()
+    assert (real.confirms, real.status) == (dry, "done")
     assert Code.objects.get(name="Feeling in control").created_by == evaluator
-    response = client.post(ADMIN_URL, {"token": token})  # a token is used once
-    assert response.status_code == 302 and Code.objects.filter(name="Feeling in control").count() == 1
+    response = client.post(f"/admin/evidence/importrun/{real.pk}/undo/", follow=True)
+    assert f"Import #{real.pk} undone" in response.content.decode()
+    assert not Code.objects.filter(name="Feeling in control").exists()
 
 
 def test_the_page_refuses_other_files_and_non_writers(kb, evaluator, analyst, client):
