@@ -3,8 +3,6 @@
 written), and the run recorded as an import (evidence/import_runs.py ImportRun.in_process), so
 `manage.py undo_import <id>` undoes a command's import as it undoes one from the workbench."""
 
-import os
-
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
@@ -34,10 +32,6 @@ class ImportCommand(BaseCommand):
     def handle(self, path, programme, dry_run, user, **options):
         from evidence.import_runs import ImportRun
 
-        if os.path.isdir(path):
-            raise CommandError(f"'{path}' is a folder, not a file to import.")
-        if not os.path.exists(path):
-            raise CommandError(f"No file '{path}'.")
         found = Programme.objects.filter(slug=programme).first()
         if found is None:
             known = ", ".join(Programme.objects.order_by("slug").values_list("slug", flat=True))
