@@ -296,8 +296,9 @@ class KBAutoSchema(VersionedSchemaMixin, AutoSchema):
             if filter_ is not None and _is_free_text(filter_):
                 # Any text is a search term ("-1.5e+131", "null" too), one or comma-separated: a query
                 # string cannot tell a number or a JSON null from the text that spells it, so the
-                # schema is the empty one (anything), with no type for a fuzzer to step outside.
-                parameter["schema"] = {}
+                # schema has no type for a fuzzer to step outside; only a NUL byte, which no parameter
+                # may hold (cmo_kb/middleware.py: a 400), is outside it.
+                parameter["schema"] = {"pattern": NO_NUL}
                 parameter.pop("explode", None)
                 parameter.pop("style", None)
                 continue

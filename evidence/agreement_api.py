@@ -24,7 +24,7 @@ MAX_CODERS = 20
 MAX_CODES = 200
 # What the schema states of each parameter (schemathesis holds the API to it): a comma list of non-blank
 # items, as many as the view takes; a well-formed list naming what does not exist is a 404 naming it.
-_ITEM = r"\s*[^,\s][^,]*"
+_ITEM = r"\s*[^,\s\u0000][^,\u0000]*"  # (no NUL: no parameter may hold one, cmo_kb/middleware.py)
 SOURCE_PATTERN = rf"^{_ITEM}(,{_ITEM}){{0,{MAX_SOURCES - 1}}}$"
 CODERS_PATTERN = rf"^{_ITEM}(,{_ITEM}){{1,{MAX_CODERS - 1}}}$"
 CODE_PATTERN = rf"^\s*[0-9]{{1,18}}\s*(,\s*[0-9]{{1,18}}\s*){{0,{MAX_CODES - 1}}}$"

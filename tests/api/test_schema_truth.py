@@ -87,10 +87,12 @@ def test_query_parameters_say_what_they_accept(kb, anon_schema, evaluator_client
 
 def test_free_text_filters_accept_any_text(kb, anon_schema, client):
     # A query string cannot tell JSON null or a number from the text spelling it: a free-text
-    # filter's schema is the empty one, so no value counts as "schema-violating" (make fuzz sent
-    # name=null as invalid data and the API rightly searched for the text "null").
+    # filter's schema has no type, so no value counts as "schema-violating" (make fuzz sent
+    # name=null as invalid data and the API rightly searched for the text "null"); only a NUL byte is
+    # outside it, as the API refuses one in any parameter (make fuzz sent name=a%00 as valid data).
     for path, name in [("/api/relationship-levels/", "name"), ("/api/excerpts/", "search"), ("/api/matrix/", "slug"), ("/api/sources/", "title")]:
-        assert _parameters(anon_schema, path)[name]["schema"] == {}, (path, name)
+        assert _parameters(anon_schema, path)[name]["schema"] == {"pattern": "^[^\\u0000]*$"}, (path, name)
+    assert client.get("/api/relationship-levels/", {"name": "a\x00b"}).status_code == 400
     for value in ("null", "-1.5e+131", "true", "{}"):
         response = client.get("/api/relationship-levels/", {"name": value})
         assert response.status_code == 200, value
