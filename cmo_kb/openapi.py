@@ -298,7 +298,9 @@ class KBAutoSchema(VersionedSchemaMixin, AutoSchema):
                 # string cannot tell a number or a JSON null from the text that spells it, so the
                 # schema has no type for a fuzzer to step outside; only a NUL byte, which no parameter
                 # may hold (cmo_kb/middleware.py: a 400), is outside it.
-                parameter["schema"] = {"pattern": NO_NUL}
+                # (A value without a type may be a list, sent as the parameter repeated: its items, and
+                # theirs, hold no NUL either.)
+                parameter["schema"] = copy.deepcopy(NO_NUL_TEXT)
                 parameter.pop("explode", None)
                 parameter.pop("style", None)
                 continue
@@ -449,6 +451,9 @@ def filter_parameters(filterset_class):
 # PostgreSQL stores no NUL character in text, so a body holding one is a 400 (cmo_kb/parsers.py); the
 # schema says so of every free text it takes, as an ECMA-262 pattern (JSON Schema's dialect).
 NO_NUL = "^[^\\u0000]*$"
+# Any value a query string can carry, but no NUL in any of its strings (a free-text filter's schema).
+NO_NUL_TEXT = {"pattern": NO_NUL, "items": {"pattern": NO_NUL, "items": {"pattern": NO_NUL}},
+               "additionalProperties": {"pattern": NO_NUL}}
 
 
 def _forbid_nul(schema):
