@@ -96,7 +96,7 @@ class ValuesRows:
     serializers whose every field is one of: a model column (its DRF field formats the value), a
     foreign key's slug (SlugRelatedField), a list of related slugs (SlugRelatedField many=True), a
     list of owned rows (a nested many=True ModelSerializer over a reverse foreign key, whose own
-    fields follow these rules), or a SerializerMethodField (called with the row). Each list is one
+    fields follow these rules), a foreign key's id (PrimaryKeyRelatedField), or a SerializerMethodField (called with the row). Each list is one
     more query, in the related model's ordering, as prefetch_related gives.
     ``ValuesRows.of(serializer_class)`` is None for any other serializer, whose list keeps the
     instances.
@@ -117,7 +117,7 @@ class ValuesRows:
     @classmethod
     def _plan(cls, serializer_class):
         from django.core.exceptions import FieldDoesNotExist
-        from rest_framework.relations import ManyRelatedField, SlugRelatedField
+        from rest_framework.relations import ManyRelatedField, PrimaryKeyRelatedField, SlugRelatedField
 
         if getattr(serializer_class, "evaluator_only_fields", ()):
             return None  # its fields depend on who asks; the plan is made once
@@ -166,6 +166,9 @@ class ValuesRows:
                 column = f"{field.source}__{field.slug_field}"
                 plan.columns.append(column)
                 plan.fields.append((name, "column", (column, None)))
+            elif isinstance(field, PrimaryKeyRelatedField) and model_field.many_to_one and model_field.concrete:
+                plan.columns.append(model_field.attname)  # the foreign key's own column (a code's parent id)
+                plan.fields.append((name, "column", (model_field.attname, None)))
             elif not model_field.is_relation and model_field.concrete and not isinstance(
                 field, (serializers.Serializer, serializers.ListSerializer, serializers.RelatedField)
             ):

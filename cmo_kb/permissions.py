@@ -34,3 +34,13 @@ def visible_configurations(request):
     from mechanisms.models import CMOConfiguration
 
     return CMOConfiguration.objects.visible_to(getattr(request, "user", None))
+
+
+def visible_configuration(request):
+    """visible_configurations as a condition on a configuration reached through a prefix: a callable
+    ``prefix -> Q`` (mechanisms/chains.py filters both ends of a link with it, by join)."""
+    from mechanisms.models import CMOConfiguration
+    from projects.membership import curated_condition
+
+    user = getattr(request, "user", None)
+    return lambda prefix="": curated_condition(CMOConfiguration, user, prefix)

@@ -189,6 +189,7 @@ class CodeViewSet(KBModelViewSet):
     programme's codes are its members'); written by its evaluators and leads. Looked up by id. A code
     that codings, codes under it or relations use cannot be deleted (409 naming them)."""
 
+    list_reads_rows = True  # cmo_kb/api.py ValuesRows
     lookup_field = "pk"
     serializer_class = CodeSerializer
     filterset_class = CodeFilterSet
@@ -283,6 +284,7 @@ class CodingViewSet(KBModelViewSet):
     code must be codable and of the excerpt's programme (422 naming `code`); one coder codes an excerpt
     with a code once (409). Looked up by id, cursor-paginated by id."""
 
+    list_reads_rows = True  # cmo_kb/api.py ValuesRows
     lookup_field = "pk"
     serializer_class = CodingSerializer
     filterset_class = CodingFilterSet

@@ -36,7 +36,7 @@ from cmo_kb.filters import (
 from cmo_kb.internal_notes import EvaluatorOnlyFieldsMixin, shows_internal_notes
 from cmo_kb.openapi import filter_parameters
 from cmo_kb.pagination import KBCursorPagination
-from cmo_kb.permissions import request_is_evaluator, visible_configurations
+from cmo_kb.permissions import request_is_evaluator, visible_configuration, visible_configurations
 from cmo_kb.serializer_fields import (
     KBModelSerializer,
     StrictCharField,
@@ -522,7 +522,7 @@ class ConfigurationSerializer(EvaluatorOnlyFieldsMixin, SearchHitSerializerMixin
         if not hasattr(obj, "_chain_neighbours"):
             from mechanisms.chains import neighbours
 
-            leads_to, follows = neighbours([obj.pk], visible_configurations(self.context.get("request")))
+            leads_to, follows = neighbours([obj.pk], visible_configuration(self.context.get("request")))
             obj._chain_neighbours = leads_to.get(obj.pk, []), follows.get(obj.pk, [])
         return obj._chain_neighbours
 
@@ -783,7 +783,7 @@ class ConfigurationRows:
         if view == "full":
             from mechanisms.chains import neighbours
 
-            related["leads_to"], related["follows"] = neighbours(ids, visible_configurations(request))
+            related["leads_to"], related["follows"] = neighbours(ids, visible_configuration(request))
             related["evidence"] = _by_configuration(
                 links.order_by("configuration_id", *EVIDENCE_ORDER).values_list("configuration_id", *cls.EVIDENCE_COLUMNS)
             )

@@ -13,7 +13,7 @@ from rest_framework.fields import get_error_detail
 from cmo_kb.api import KBModelViewSet
 from cmo_kb.filters import KBFilterSet, SlugListFilter
 from cmo_kb.pagination import KBCursorPagination
-from cmo_kb.permissions import visible_configurations
+from cmo_kb.permissions import visible_configuration, visible_configurations
 from cmo_kb.serializer_fields import KBModelSerializer, StrictSlugRelatedField, programme_field
 from evidence.models import EvidenceExcerpt
 
@@ -84,6 +84,7 @@ class ChainViewSet(KBModelViewSet):
     note and the excerpts that evidence it; cycles are refused (422 naming the cycle). A link is
     visible when both its configurations are. Looked up by id; cursor-paginated by id."""
 
+    list_reads_rows = True  # cmo_kb/api.py ValuesRows
     lookup_field = "pk"
     filterset_class = ChainFilterSet
     serializer_class = ChainSerializer
@@ -91,9 +92,10 @@ class ChainViewSet(KBModelViewSet):
     cursor_ordering = ("pk",)
 
     def get_queryset(self):
-        visible = visible_configurations(self.request).values("pk")
+        # Both ends visible, by join (a link to a draft is for the draft's writers).
+        visible = visible_configuration(self.request)
         return (
-            ConfigurationChain.objects.filter(from_configuration__in=visible, to_configuration__in=visible)
+            ConfigurationChain.objects.filter(visible("from_configuration__"), visible("to_configuration__"))
             .select_related("from_configuration__programme", "to_configuration", "created_by", "updated_by")
             .defer("from_configuration__search_vector", "from_configuration__search_text",
                    "to_configuration__search_vector", "to_configuration__search_text")

@@ -109,8 +109,9 @@ def path_between(start, goal, exclude=None):
 
 def walk(configuration, visible, direction, max_depth=MAX_DEPTH):
     """The chain links upstream (direction "up": what leads here) or downstream ("down"), breadth
-    first, among the configurations in the ``visible`` queryset: [(depth, link)] with the link's
-    configurations and evidence loaded. A query or two per step."""
+    first, among the configurations ``visible(prefix)`` admits (a Q on a configuration reached
+    through ``prefix``): [(depth, link)] with the link's configurations and evidence loaded. A query
+    or two per step."""
     from evidence.models import EvidenceExcerpt
 
     mine, theirs = ("to_configuration", "from_configuration") if direction == "up" else ("from_configuration", "to_configuration")
@@ -119,7 +120,7 @@ def walk(configuration, visible, direction, max_depth=MAX_DEPTH):
     found = []
     for depth in range(1, max_depth + 1):
         links = list(
-            ConfigurationChain.objects.filter(**{f"{mine}_id__in": frontier, f"{theirs}__in": visible.values("pk")})
+            ConfigurationChain.objects.filter(visible(f"{theirs}__"), **{f"{mine}_id__in": frontier})
             .select_related("from_configuration", "to_configuration")
             .defer(*(f"{end}__{name}" for end in ("from_configuration", "to_configuration")
                      for name in ("search_vector", "search_text")))
@@ -139,15 +140,16 @@ def walk(configuration, visible, direction, max_depth=MAX_DEPTH):
 
 
 def neighbours(ids, visible):
-    """The configurations the configurations ``ids`` lead to and follow, among those in the
-    ``visible`` queryset: ({id: [slug, ...]}, {id: [slug, ...]}), slugs in order. One query."""
+    """The configurations the configurations ``ids`` lead to and follow, among those ``visible(prefix)``
+    admits (a Q on a configuration reached through ``prefix``): ({id: [slug, ...]}, {id: [slug, ...]}),
+    slugs in order. One query."""
     ids = set(ids)
     leads_to, follows = {}, {}
     if not ids:
         return leads_to, follows
     rows = (
         ConfigurationChain.objects.filter(models.Q(from_configuration_id__in=ids) | models.Q(to_configuration_id__in=ids))
-        .filter(from_configuration__in=visible.values("pk"), to_configuration__in=visible.values("pk"))
+        .filter(visible("from_configuration__"), visible("to_configuration__"))
         .values_list("from_configuration_id", "from_configuration__slug", "to_configuration_id", "to_configuration__slug")
     )
     for origin, origin_slug, target, target_slug in rows:

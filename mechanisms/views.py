@@ -580,7 +580,9 @@ def configuration_detail(request, programme, slug):
     # step each way (+1 for the evidence of the links found).
     from mechanisms.chains import walk
 
-    chain_visible = CMOConfiguration.objects.published().filter(programme=programme)
+    def chain_visible(prefix):
+        return Q(**{f"{prefix}status": ReviewStatus.PUBLISHED, f"{prefix}programme": programme})
+
     chain_up = walk(configuration, chain_visible, "up")
     chain_down = walk(configuration, chain_visible, "down")
     list_url = reverse("pages:configuration-list", args=[programme.slug])

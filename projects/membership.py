@@ -98,15 +98,22 @@ def scope(queryset, user):
 def visible_curated(queryset, user):
     """Reviewed rows (configurations): published rows of the programmes the user may see, and every
     row of the programmes the user writes in."""
+    return queryset.filter(curated_condition(queryset.model, user))
+
+
+def curated_condition(model, user, prefix=""):
+    """visible_curated's condition as a Q, on rows of ``model`` reached through ``prefix`` (e.g.
+    "from_configuration__" from a chain link): a join and two small subqueries on the programmes,
+    where ``pk__in=visible_curated(...)`` made the database hash every visible row first."""
     from cmo_kb.vocabulary import ReviewStatus
 
     if _authenticated(user) and user.is_superuser:
-        return queryset
-    path = programme_path(queryset.model)
-    published = Q(status=ReviewStatus.PUBLISHED, **{f"{path}__in": visible_programmes(user).values("pk")})
+        return Q()
+    path = prefix + programme_path(model)
+    published = Q(**{f"{prefix}status": ReviewStatus.PUBLISHED, f"{path}__in": visible_programmes(user).values("pk")})
     if not _authenticated(user):
-        return queryset.filter(published)
-    return queryset.filter(published | Q(**{f"{path}__in": writable_programmes(user).values("pk")}))
+        return published
+    return published | Q(**{f"{path}__in": writable_programmes(user).values("pk")})
 
 
 def programme_of(instance):

@@ -183,8 +183,8 @@ def _rows_lists():
 
 
 def test_the_vocabularies_read_rows():
-    """Every vocabulary list reads rows, and so do evidence links (the excerpt and configuration
-    lists have rows of their own)."""
+    """Every vocabulary list reads rows, and so do evidence links, codes, codings and chain links (the
+    excerpt and configuration lists have rows of their own)."""
     from cmo_kb.api import ValuesRows
 
     # (Programmes read instances: each says the reader's own role in it, which a plan made once,
@@ -193,6 +193,7 @@ def test_the_vocabularies_read_rows():
     assert prefixes == sorted([
         "frameworks", "concept-mappings", "teams", "wish-dimensions", "mechanisms", "themes", "quality-domains", "relationship-levels", "pathways", "contexts",
         "outcomes", "outcome-kinds", "relationship-pairs", "speaker-roles", "waves", "evidence-links",
+        "codes", "codings", "chains",
     ])
 
 
@@ -217,6 +218,19 @@ def test_the_list_rows_are_the_serializers_representation(kb, anon_client, prefi
     FrameworkConcept.objects.create(framework=npt, slug="coherence", name="Coherence", order=1)
     ConceptMapping.objects.create(programme=kb.programme, concept=buy_in, mechanism=kb.patient_beliefs, note="Why.")
     ConceptMapping.objects.create(programme=kb.programme, concept=buy_in, context=kb.resigned)
+    from mechanisms.chains import ConfigurationChain
+
+    link = ConfigurationChain.objects.create(from_configuration=kb.shc_control, to_configuration=kb.shc_fear, note="Why.")
+    link.evidence.add(kb.q_control)
+    ConfigurationChain.objects.create(from_configuration=kb.shc_fear, to_configuration=kb.pathway_targets)  # a draft's
+    from django.contrib.auth import get_user_model
+
+    from evidence.codes import Code, Coding
+
+    group = Code.objects.create(programme=kb.programme, name="Relationships", codable=False, colour="#2E7D32")
+    trust = Code.objects.create(programme=kb.programme, parent=group, name="Trust", order=1)
+    coder = get_user_model().objects.create_user("coder-1")
+    Coding.objects.create(excerpt=kb.q_control, code=trust, coder=coder)
     response = anon_client.get(f"/api/{prefix}/?page_size=500&{query}")
     assert response.status_code == 200
     view = viewset()
