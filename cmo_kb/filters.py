@@ -240,6 +240,25 @@ class IntegerListFilter(django_filters.Filter):
         return qs.filter(**{f"{self.field_name}__in": value}) if value else qs
 
 
+class WholeNumberField(forms.Field):
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        return _whole_number(value)
+
+
+class WholeNumberFilter(django_filters.Filter):
+    """One whole number (0 or more): a threshold, for a ``method`` to apply; anything else is a 400."""
+
+    field_class = WholeNumberField
+
+    def __init__(self, **kwargs):
+        description = kwargs.pop("help_text", "")
+        super().__init__(**kwargs)
+        _schema(self, f"{description} A whole number, 0 or more.".strip(),
+                {"type": "integer", "format": "int64", "minimum": 0, "maximum": MAX_WHOLE_NUMBER}, array=False)
+
+
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
 

@@ -259,6 +259,9 @@ SPECTACULAR_SETTINGS = {
         "StanceEnum": "evidence.models.Stance",
         "PartEnum": "evidence.models.Part",
         "ImportStatusEnum": "evidence.import_runs.ImportStatus",
+        "ConcernsEnum": "mechanisms.confidence.Concerns",
+        "AssessedConfidenceEnum": "mechanisms.confidence.AssessedConfidence",
+        "AppraisalEnum": "evidence.models.Appraisal",
     },
 }
 

@@ -294,7 +294,7 @@ class EvidenceExcerptAdmin(CuratedAdmin):
 @admin.register(EvidenceLink)
 class EvidenceLinkAdmin(ConfigurationChildAdminMixin, CuratedAdmin):
     list_display = ("excerpt_label", "configuration", "part", "stance", "updated_by")
-    list_filter = ("part", "stance", "configuration__status", "excerpt__team")
+    list_filter = ("part", "stance", "relevance", "rigour", "configuration__status", "excerpt__team")
     list_select_related = ("excerpt__team", "excerpt__speaker_role", "configuration", "updated_by")
     search_fields = ("excerpt__text", "excerpt__slug", "configuration__title", "configuration__slug", "note")
     autocomplete_fields = ("excerpt", "configuration")

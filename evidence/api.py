@@ -474,7 +474,8 @@ class EvidenceLinkSerializer(KBModelSerializer):
 
     class Meta:
         model = EvidenceLink
-        fields = ["id", "excerpt", "configuration", "programme", "stance", "part", "note", "created_by", "updated_by", "created_at", "updated_at"]
+        fields = ["id", "excerpt", "configuration", "programme", "stance", "part", "note", "relevance", "rigour",
+                  "appraisal_note", "created_by", "updated_by", "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
 
 

@@ -248,6 +248,15 @@ class Stance(models.TextChoices):
     ILLUSTRATES = "illustrates", "Illustrates"
 
 
+class Appraisal(models.TextChoices):
+    """Pawson's appraisal of a piece of evidence for a realist synthesis: its relevance (does it speak
+    to the theory being tested) and its rigour (is it trustworthy), each judged, not counted."""
+
+    HIGH = "high", "High"
+    MODERATE = "moderate", "Moderate"
+    LOW = "low", "Low"
+
+
 class Part(models.TextChoices):
     CONTEXT = "context", "Context"
     MECHANISM = "mechanism", "Mechanism"
@@ -264,6 +273,12 @@ class EvidenceLink(Curated):
     stance = models.CharField(max_length=12, choices=Stance, default=Stance.SUPPORTS)
     part = models.CharField(max_length=10, choices=Part)
     note = models.TextField(blank=True)
+    # Appraised for the configuration (Pawson 2006): blank until someone does.
+    relevance = models.CharField(max_length=10, choices=Appraisal, blank=True, default="", db_default="",
+                                 help_text="How far the excerpt speaks to this part of the configuration (Pawson's relevance).")
+    rigour = models.CharField(max_length=10, choices=Appraisal, blank=True, default="", db_default="",
+                              help_text="How trustworthy the excerpt is as evidence of it (Pawson's rigour).")
+    appraisal_note = models.TextField(blank=True, default="", db_default="", help_text="Why this relevance and rigour.")
 
     history = HistoricalRecords()
 

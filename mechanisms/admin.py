@@ -243,7 +243,7 @@ class EvidenceLinkInline(LockedWhenPublishedInlineMixin, ProgrammeInlineMixin, E
     model = EvidenceLink
     formset = EvidenceLinkFormSet
     extra = 1
-    fields = ("excerpt", "part", "stance", "note")
+    fields = ("excerpt", "part", "stance", "note", "relevance", "rigour")
     autocomplete_fields = ("excerpt",)
     verbose_name = "evidence link"
 
@@ -355,6 +355,10 @@ class CMOConfigurationAdmin(CuratedAdmin):
                        "fields": ("activity", "resource", "reasoning", ("mechanism", "theme"), "effect")}),
         ("Outcome", {"classes": ("cmo-part", "cmo-outcome"), "fields": ("outcomes", "quality_domains")}),
         ("Classification", {"fields": (("influence", "confidence"), "relationship_level")}),
+        ("Confidence, assessed (GRADE-CERQual)", {"classes": ("collapse",), "fields": (
+            ("methodological_limitations", "methodological_limitations_explanation"),
+            ("coherence", "coherence_explanation"), ("adequacy", "adequacy_explanation"),
+            ("relevance", "relevance_explanation"), ("assessed_confidence", "assessed_confidence_reason"))}),
         ("Review", {"fields": ("status", "publication_check", "notes",
                                ("created_by", "created_at"), ("updated_by", "updated_at"))}),
     )

@@ -31,6 +31,7 @@ from cmo_kb.filters import (
     StrictBooleanFilter,
     TextListFilter,
     VocabularyFilterSet,
+    WholeNumberFilter,
     _boolean,
 )
 from cmo_kb.internal_notes import EvaluatorOnlyFieldsMixin, shows_internal_notes
@@ -45,9 +46,10 @@ from cmo_kb.serializer_fields import (
 )
 from cmo_kb.vocabulary import RULE, ReviewStatus
 from projects.membership import can_publish
-from evidence.models import EvidenceLink
+from evidence.models import EvidenceLink, Stance
 from evidence.search import search_configurations
 from mechanisms import configuration_export, workflow
+from mechanisms.confidence import ASSESSMENT_FIELDS, AssessedConfidence, assessment_errors, evidence_profile, link_facts
 from mechanisms.matrix import AXES, IDS_LIMIT, build_matrix
 from mechanisms.models import (
     CMOConfiguration,
@@ -374,6 +376,12 @@ class ConfigurationFilterSet(KBFilterSet):
     )
     confidence = ChoiceListFilter(Confidence.choices, field_name="confidence", help_text="The curator's confidence.")
     has_evidence = StrictBooleanFilter(method="filter_has_evidence", help_text="Linked to at least one excerpt (false: a hypothesis).")
+    assessed_confidence = ChoiceListFilter(AssessedConfidence.choices, field_name="assessed_confidence",
+                                           help_text="The overall confidence assessed with GRADE-CERQual.")
+    has_challenging = StrictBooleanFilter(method="filter_has_challenging",
+                                          help_text="At least one excerpt challenges it (false: none does).")
+    min_sources = WholeNumberFilter(method="filter_min_sources",
+                                    help_text="Evidenced from at least this many distinct sources.")
     updated_since = DateTimeFilter(field_name="updated_at", lookup_expr="gte", help_text="Changed at or after this time.")
     search = SearchParamFilter(search_configurations)
 
@@ -388,6 +396,19 @@ class ConfigurationFilterSet(KBFilterSet):
             return queryset
         linked = Exists(EvidenceLink.objects.filter(configuration=OuterRef("pk")))
         return queryset.filter(linked) if value else queryset.exclude(linked)
+
+    def filter_has_challenging(self, queryset, name, value):
+        if value is None:
+            return queryset
+        challenged = Exists(EvidenceLink.objects.filter(configuration=OuterRef("pk"), stance=Stance.CHALLENGES))
+        return queryset.filter(challenged) if value else queryset.exclude(challenged)
+
+    def filter_min_sources(self, queryset, name, value):
+        if not value:
+            return queryset
+        enough = (EvidenceLink.objects.order_by().values("configuration_id")
+                  .annotate(sources=Count("excerpt__source", distinct=True)).filter(sources__gte=value))
+        return queryset.filter(pk__in=enough.values("configuration_id"))
 
     def filter_queryset(self, queryset):
         data = self.form.cleaned_data
@@ -479,6 +500,29 @@ class EvidenceSerializer(serializers.Serializer):
     stance = StrictCharField()
     part = StrictCharField()
     note = StrictCharField()
+    relevance = StrictCharField(help_text="Pawson's relevance: high, moderate, low, or empty until appraised.")
+    rigour = StrictCharField(help_text="Pawson's rigour: high, moderate, low, or empty until appraised.")
+    appraisal_note = StrictCharField()
+
+
+class EvidenceProfileSerializer(serializers.Serializer):
+    """Counted from the evidence links, not stored (mechanisms/confidence.py evidence_profile): links
+    by stance, distinct sources, teams and speaker roles, participant quotes against evaluator
+    findings; `hypothesis` is true when there is no evidence at all."""
+
+    links = serializers.IntegerField(min_value=0)
+    supporting = serializers.IntegerField(min_value=0)
+    challenging = serializers.IntegerField(min_value=0)
+    illustrating = serializers.IntegerField(min_value=0)
+    sources = serializers.IntegerField(min_value=0, help_text="Distinct sources.")
+    teams = serializers.IntegerField(min_value=0, help_text="Distinct teams.")
+    speaker_roles = serializers.IntegerField(min_value=0, help_text="Distinct speaker roles.")
+    participant_quotes = serializers.IntegerField(min_value=0)
+    evaluator_findings = serializers.IntegerField(min_value=0)
+    hypothesis = serializers.BooleanField(help_text="True when the configuration has no evidence.")
+
+    def to_representation(self, instance):
+        return evidence_profile(link_facts(link) for link in instance.evidence_links.all())
 
 
 class ConfigurationSerializer(EvaluatorOnlyFieldsMixin, SearchHitSerializerMixin, KBModelSerializer):
@@ -497,6 +541,7 @@ class ConfigurationSerializer(EvaluatorOnlyFieldsMixin, SearchHitSerializerMixin
     quality_domains = StrictSlugRelatedField(slug_field="slug", many=True, read_only=True)
     evidence = EvidenceSerializer(source="evidence_links", many=True, read_only=True)
     has_evidence = serializers.SerializerMethodField(help_text="False for a hypothesis with no evidence yet.")
+    evidence_profile = EvidenceProfileSerializer(source="*", read_only=True)
     leads_to = serializers.SerializerMethodField(
         help_text="Slugs of the configurations this one leads to (its outcome is their context; /api/chains/).")
     follows = serializers.SerializerMethodField(help_text="Slugs of the configurations that lead to this one.")
@@ -508,8 +553,8 @@ class ConfigurationSerializer(EvaluatorOnlyFieldsMixin, SearchHitSerializerMixin
         fields = [
             "id", "slug", "title", "status", "teams", "contexts", "activity", "resource", "reasoning", "mechanism", "theme", "effect",
             "influence", "outcomes", "wish_shifts", "pathways", "relationship_level", "quality_domains",
-            "statement", "confidence", "evidence", "has_evidence", "leads_to", "follows", "notes",
-            "created_by", "updated_by", "created_at", "updated_at", "rank", "snippet",
+            "statement", "confidence", *ASSESSMENT_FIELDS, "evidence", "has_evidence", "evidence_profile",
+            "leads_to", "follows", "notes", "created_by", "updated_by", "created_at", "updated_at", "rank", "snippet",
         ]
 
     def get_pathways(self, obj) -> list[str]:
@@ -548,7 +593,7 @@ class CompactConfigurationSerializer(ConfigurationSerializer):
     class Meta(ConfigurationSerializer.Meta):
         # Without the evidence and the chain (leads_to, follows: the full view and /api/chains/).
         fields = [f for f in ConfigurationSerializer.Meta.fields
-                  if f not in ("evidence", "leads_to", "follows")] + ["evidence_count"]
+                  if f not in ("evidence", "evidence_profile", "leads_to", "follows")] + ["evidence_count"]
 
     def get_wish_shifts(self, obj) -> list[str]:
         return [f"{s.dimension.slug}>{s.toward.slug} ({s.between.slug})" for s in obj.wish_shifts.all()]
@@ -582,7 +627,7 @@ class ConfigurationWriteSerializer(EvaluatorOnlyFieldsMixin, KBModelSerializer):
         fields = [
             "slug", "title", "status", "teams", "contexts", "activity", "resource", "reasoning", "mechanism", "theme", "effect", "influence",
             "outcomes", "wish_shifts", "pathways", "relationship_level", "quality_domains", "statement", "confidence",
-            "notes",
+            *ASSESSMENT_FIELDS, "notes",
         ]
 
     def validate(self, attrs):
@@ -592,6 +637,11 @@ class ConfigurationWriteSerializer(EvaluatorOnlyFieldsMixin, KBModelSerializer):
             raise serializers.ValidationError(
                 {"theme": [f"Theme '{theme.slug}' belongs to another mechanism, not '{mechanism.slug}'."]}, code=RULE
             )
+        # The GRADE-CERQual assessment's rules (mechanisms/confidence.py): 422s naming the field.
+        assessment = {name: attrs.get(name, getattr(self.instance, name, "")) for name in ASSESSMENT_FIELDS}
+        errors = assessment_errors(assessment)
+        if errors:
+            raise serializers.ValidationError({field: [message] for field, message in errors.items()}, code=RULE)
         request = self.context["request"]
         current = getattr(self.instance, "status", None)
         # Changing a published configuration is the publish lock's to refuse (mechanisms/publish_lock.py,
@@ -746,16 +796,16 @@ class ConfigurationRows:
 
     COLUMNS = (
         "id", "slug", "title", "status", "activity", "resource", "reasoning", "effect", "influence", "statement", "confidence", "notes",
-        "mechanism__slug", "mechanism__name", "theme__slug", "theme__name", "relationship_level__slug",
+        *ASSESSMENT_FIELDS, "mechanism__slug", "mechanism__name", "theme__slug", "theme__name", "relationship_level__slug",
         "created_by__username", "updated_by__username", "created_at", "updated_at", "programme__slug",
     )
     EVIDENCE_COLUMNS = (
         "id", "excerpt__slug", "excerpt__text", "excerpt__attribution", "excerpt__kind", "excerpt__team__slug",
         "excerpt__speaker_role__slug", "excerpt__source__slug", "excerpt__section", "excerpt__start", "excerpt__end",
-        "stance", "part", "note",
+        "stance", "part", "note", "relevance", "rigour", "appraisal_note",
     )
     EVIDENCE_KEYS = ("id", "excerpt", "text", "attribution", "kind", "team", "speaker_role", "source", "section", "start",
-                     "end", "stance", "part", "note")
+                     "end", "stance", "part", "note", "relevance", "rigour", "appraisal_note")
 
     @classmethod
     def queryset(cls, request):
@@ -841,10 +891,13 @@ class ConfigurationRows:
             item["relationship_level"] = row["relationship_level__slug"]
             item["quality_domains"] = [slug for (slug,) in related["quality_domains"].get(pk, [])]
             item["statement"], item["confidence"] = row["statement"], row["confidence"]
+            for name in ASSESSMENT_FIELDS:
+                item[name] = row[name]
             if full:
                 evidence = [dict(zip(cls.EVIDENCE_KEYS, link)) for link in related["evidence"].get(pk, [])]
                 item["evidence"] = evidence
                 item["has_evidence"] = bool(evidence)
+                item["evidence_profile"] = evidence_profile(evidence)
                 item["leads_to"] = related["leads_to"].get(pk, [])
                 item["follows"] = related["follows"].get(pk, [])
             else:

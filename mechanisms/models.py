@@ -4,6 +4,7 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 from cmo_kb.vocabulary import RULE, CuratedQuerySet, Curated, NaturalKeyManager, ProgrammeTerm, ReviewStatus, VocabularyTerm
+from mechanisms.confidence import CERQualAssessment, assessment_errors
 
 
 class EnablingMechanism(ProgrammeTerm):
@@ -258,7 +259,7 @@ class CMOConfigurationQuerySet(CuratedQuerySet):
         )
 
 
-class CMOConfiguration(Curated):
+class CMOConfiguration(Curated, CERQualAssessment):
     """'In context C, mechanism M (triggered or disabled) leads to outcome O', with its evidence."""
 
     slug = models.SlugField(max_length=120, unique=True)
@@ -343,6 +344,8 @@ class CMOConfiguration(Curated):
                     errors[name] = ValidationError(
                         f"{term._meta.verbose_name.capitalize()} '{term.slug}' belongs to another programme, "
                         f"not '{self.programme.slug}'.", code=RULE)
+        # The GRADE-CERQual assessment's rules (mechanisms/confidence.py).
+        errors.update({field: ValidationError(message, code=RULE) for field, message in assessment_errors(self).items()})
         if errors:
             raise ValidationError(errors)
         if self.theme_id and self.mechanism_id and self.theme.mechanism_id != self.mechanism_id:
@@ -457,6 +460,14 @@ m2m_changed.connect(_refresh_configurations_m2m, sender=CMOConfiguration.context
 m2m_changed.connect(_refresh_configurations_m2m, sender=CMOConfiguration.outcomes.through, dispatch_uid="cmo_search_outcomes")
 post_save.connect(_refresh_configurations_on_rename, sender=Context, dispatch_uid="cmo_search_context_rename")
 post_save.connect(_refresh_configurations_on_rename, sender=Outcome, dispatch_uid="cmo_search_outcome_rename")
+
+
+# The assessment's rules at save, for every door (mechanisms/confidence.py).
+from django.db.models.signals import pre_save  # noqa: E402
+
+from mechanisms import confidence  # noqa: E402
+
+pre_save.connect(confidence._guard, sender=CMOConfiguration, dispatch_uid="cmo_cerqual_rules")
 
 
 # Chains: the outcome of one configuration is the context of the next (mechanisms/chains.py).

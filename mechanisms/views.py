@@ -551,8 +551,9 @@ def quality_domain_detail(request, slug):
 
 def configuration_detail(request, programme, slug):
     """1 (configuration, with its programme, which the visitor must be able to see) + 6 (its parts)
-    + 2 (a page of the excerpts it cites: count, page) + 1 (their links) + 1 (how many others share
-    the mechanism) + 1 (the first RELATED_SHOWN of them) + 1 (their teams) = 13 queries. Evidence
+    + 2 (a page of the excerpts it cites: count, page) + 1 (their links) + 1 (the evidence profile, over
+    all its links) + 1 (how many others share the mechanism) + 1 (the first RELATED_SHOWN of them) + 1
+    (their teams) = 14 queries. Evidence
     pages by EVIDENCE_PAGE_SIZE (?evidence=2)."""
     configuration = in_programme(configuration_cards(evidence=False), request, programme).filter(slug=slug).first()
     if configuration is None:
@@ -569,6 +570,10 @@ def configuration_detail(request, programme, slug):
         "excerpt", "excerpt__speaker_role", "excerpt__team").order_by("excerpt__start", "part")
     configuration.evidence = group_links(links)
     configuration.evidence_count = evidence_page.paginator.count
+    from mechanisms.confidence import components, profile_of
+
+    configuration.profile = profile_of(configuration)  # all its links, not the page's (1 query)
+    configuration.cerqual = components(configuration)
     related, related_total = [], 0
     if configuration.mechanism_id:
         others = CMOConfiguration.objects.published().filter(mechanism_id=configuration.mechanism_id).exclude(pk=configuration.pk)

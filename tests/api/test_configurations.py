@@ -35,7 +35,13 @@ def test_expanded_configuration_in_one_response(kb, anon_client):
         "attribution": "(Shared Haemodialysis Care, staff member)", "kind": "participant_quote", "team": "shc",
         "speaker_role": "staff-member", "source": "small-report", "section": "1 Introduction",
         "start": kb.q_jobs.start, "end": kb.q_jobs.end, "stance": "supports", "part": "mechanism", "note": "",
+        "relevance": "", "rigour": "", "appraisal_note": "",
     }
+    assert data["evidence_profile"] == {
+        "links": 1, "supporting": 1, "challenging": 0, "illustrating": 0, "sources": 1, "teams": 1,
+        "speaker_roles": 1, "participant_quotes": 1, "evaluator_findings": 0, "hypothesis": False,
+    }
+    assert (data["methodological_limitations"], data["assessed_confidence"]) == ("", "")  # not assessed
     assert "rank" not in data and "snippet" not in data
 
 
