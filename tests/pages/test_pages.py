@@ -311,12 +311,12 @@ def test_configuration_page_for_a_draft_or_unknown_slug_is_404(client, kb):
 
 def test_configuration_page_query_count_does_not_grow(client, kb, grow_kb, django_assert_num_queries):
     # configuration + 6 prefetches (not its evidence); a page of the excerpts it cites (count,
-    # page); their links; how many share the mechanism; the first of them; their teams; its chain
-    # upstream and downstream (a query each way when it has none).
-    with django_assert_num_queries(15):
+    # page); their links; the evidence profile (all its links); how many share the mechanism; the
+    # first of them; their teams; its chain upstream and downstream (a query each way when it has none).
+    with django_assert_num_queries(16):
         client.get("/programmes/ctg/configurations/shc-control/")
     grow_kb(4)
-    with django_assert_num_queries(15):
+    with django_assert_num_queries(16):
         client.get("/programmes/ctg/configurations/shc-control/")
 
 
