@@ -4,7 +4,7 @@ A small service because a transition checks who may make it, checks the configur
 and writes the row and its history in one transaction. The admin's buttons and bulk actions use it;
 so can the API.
 
-    submit_for_review(configuration, user)   draft → in review        evaluators and leads
+    submit_for_review(configuration, user)   draft → in review        evaluators and leads; needs publication_problems() == []
     publish(configuration, user)             in review → published    leads only; needs publication_problems() == []
     return_to_draft(configuration, user)     in review → draft        evaluators and leads
                                              published → draft        leads only (unpublish)
@@ -107,8 +107,11 @@ ACTION_PAST = {"submit_for_review": "submitted for review", "publish": "publishe
 
 
 def submit_for_review(configuration, user):
+    # A reviewer's time goes to judging a complete configuration, not to listing what it lacks: what
+    # publishing requires is required to ask for review too (issue 13).
     return _transition(
-        configuration, user, "submit_for_review", [ReviewStatus.DRAFT], ReviewStatus.IN_REVIEW, "Submitted for review"
+        configuration, user, "submit_for_review", [ReviewStatus.DRAFT], ReviewStatus.IN_REVIEW, "Submitted for review",
+        lambda current: current.publication_problems(),
     )
 
 
