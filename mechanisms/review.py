@@ -139,6 +139,8 @@ def comments_for(configuration, user):
 def comment_view(model_admin, request, object_id):
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied
     configuration = model_admin.get_object(request, object_id)
     if configuration is None:
         raise Http404(f"No configuration '{object_id}' among those you may see.")
