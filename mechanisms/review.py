@@ -200,10 +200,12 @@ def own_work(user):
             draft.submitted_at is None or draft.returned_at > draft.submitted_at
         )
     drafts.sort(key=lambda d: not d.returned)
+    from projects.programme_admin import writes_anywhere
+
     awaiting = None
     if leads_anywhere(user):
         awaiting = CMOConfiguration.objects.filter(
             status=ReviewStatus.IN_REVIEW, programme__in=membership.publishable_programmes(user).values("pk")
         ).count()
     return {"drafts": drafts, "returned": [d for d in drafts if d.returned], "awaiting_review": awaiting,
-            "queue_url": queue_url()}
+            "queue_url": queue_url() if writes_anywhere(user) else None}
