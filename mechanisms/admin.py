@@ -17,7 +17,7 @@ from projects.admin import CuratedAdmin, VocabularyAdmin, stamp_user
 from projects.models import Team
 from projects.programme_admin import ProgrammeInlineMixin, leads_anywhere, writes_anywhere
 
-from . import import_admin, publish_lock, workflow
+from . import import_admin, publish_lock, review, workflow
 from .models import (
     ConfigurationChain,
     CMOConfiguration,
@@ -431,8 +431,11 @@ class CMOConfigurationAdmin(CuratedAdmin):
             path("import/", self.admin_site.admin_view(self.import_view), name="%s_%s_import" % info),
             path("import/template.<str:extension>", self.admin_site.admin_view(self.import_template_view),
                  name="%s_%s_import_template" % info),
+            path("review/", self.admin_site.admin_view(self.review_queue_view), name="%s_%s_review" % info),
             path("<path:object_id>/workflow/<str:action>/", self.admin_site.admin_view(self.workflow_view),
                  name="%s_%s_workflow" % info),
+            path("<path:object_id>/comments/", self.admin_site.admin_view(self.comment_view),
+                 name="%s_%s_comment" % info),
         ] + super().get_urls()
 
     # --- CMO spreadsheets (mechanisms/import_admin.py)
@@ -445,8 +448,34 @@ class CMOConfigurationAdmin(CuratedAdmin):
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}),
                          # (the memberships are read once a request and kept: no query of its own)
-                         "can_import": self.has_add_permission(request) and writes_anywhere(request.user)}
+                         "can_import": self.has_add_permission(request) and writes_anywhere(request.user),
+                         "review_queue_url": review.queue_url() if writes_anywhere(request.user) else None}
         return super().changelist_view(request, extra_context)
+
+    # --- review (mechanisms/review.py)
+    def review_queue_view(self, request):
+        return review.queue_view(self, request)
+
+    def comment_view(self, request, object_id):
+        return review.comment_view(self, request, object_id)
+
+    def response_change(self, request, obj):
+        # A workflow button of the change form ("_workflow") saves the form first, then moves the
+        # configuration: what was typed is never lost to a transition (issue 13).
+        action = request.POST.get("_workflow")
+        if action is None:
+            return super().response_change(request, obj)
+        if action not in workflow.ACTIONS:
+            self.message_user(request, f"Your changes were saved, but there is no step '{action}'.", messages.ERROR)
+        else:
+            try:
+                workflow.ACTIONS[action](obj, request.user)
+            except workflow.WorkflowError as error:
+                self.message_user(request, "Your changes were saved. " + _refusal(obj, error), messages.ERROR)
+            else:
+                self.message_user(request, f"Your changes were saved, and “{obj}” is now "
+                                  f"{obj.get_status_display().lower()}.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:mechanisms_cmoconfiguration_change", args=[obj.pk]))
 
     def workflow_view(self, request, object_id, action):
         if request.method != "POST":
@@ -475,6 +504,11 @@ class CMOConfigurationAdmin(CuratedAdmin):
             ]
             context["review_status"] = obj.get_status_display()
             context["locked"] = _locked_for(request, obj)
+            # Buttons of the change form itself (they save, then move) where the user may change it;
+            # on a read-only page there is nothing to lose, and they post to the workflow URL.
+            context["workflow_saves_form"] = self.has_change_permission(request, obj)
+            context["comments"] = review.comments_for(obj, request.user)
+            context["comment_url"] = reverse("admin:mechanisms_cmoconfiguration_comment", args=[obj.pk])
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def _bulk(self, request, queryset, action):

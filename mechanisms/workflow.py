@@ -4,9 +4,10 @@ A small service because a transition checks who may make it, checks the configur
 and writes the row and its history in one transaction. The admin's buttons and bulk actions use it;
 so can the API.
 
-    submit_for_review(configuration, user)   draft → in review        evaluators and leads
+    submit_for_review(configuration, user)   draft → in review        evaluators and leads; needs publication_problems() == []
     publish(configuration, user)             in review → published    leads only; needs publication_problems() == []
-    return_to_draft(configuration, user)     in review → draft        evaluators and leads
+    return_to_draft(configuration, user[, comment])
+                                             in review → draft        evaluators and leads (a comment says why)
                                              published → draft        leads only (unpublish)
 
 Each raises WorkflowError (with .problems, a list of sentences) and changes nothing when refused.
@@ -62,6 +63,10 @@ def allowed_actions(configuration, user):
     return actions
 
 
+# The history's change reasons of the transitions: the review queue reads when and by whom a
+# configuration was submitted from them (mechanisms/review.py).
+SUBMITTED, PUBLISHED, RETURNED = "Submitted for review", "Published", "Returned to draft"
+
 ACTION_LABELS = {
     "submit_for_review": "Submit for review",
     "publish": "Publish",
@@ -69,7 +74,8 @@ ACTION_LABELS = {
 }
 
 
-def _transition(configuration, user, action, allowed_from, target, reason, extra_checks=None, lead_only=False):
+def _transition(configuration, user, action, allowed_from, target, reason, extra_checks=None, lead_only=False,
+                after=None):
     with transaction.atomic():
         # Lock the row and work on the stored state, not on whatever the caller's instance holds.
         current = type(configuration).objects.select_for_update().get(pk=configuration.pk)
@@ -95,6 +101,8 @@ def _transition(configuration, user, action, allowed_from, target, reason, extra
         current._history_user = user
         current._change_reason = reason
         current.save(update_fields=["status", "updated_by", "updated_at"])
+        if after is not None:
+            after(current)
     configuration.status = current.status
     configuration.updated_by = user
     configuration.updated_at = current.updated_at
@@ -107,27 +115,44 @@ ACTION_PAST = {"submit_for_review": "submitted for review", "publish": "publishe
 
 
 def submit_for_review(configuration, user):
+    # A reviewer's time goes to judging a complete configuration, not to listing what it lacks: what
+    # publishing requires is required to ask for review too (issue 13).
     return _transition(
-        configuration, user, "submit_for_review", [ReviewStatus.DRAFT], ReviewStatus.IN_REVIEW, "Submitted for review"
+        configuration, user, "submit_for_review", [ReviewStatus.DRAFT], ReviewStatus.IN_REVIEW, SUBMITTED,
+        lambda current: current.publication_problems(),
     )
 
 
 def publish(configuration, user):
     return _transition(
-        configuration, user, "publish", [ReviewStatus.IN_REVIEW], ReviewStatus.PUBLISHED, "Published",
+        configuration, user, "publish", [ReviewStatus.IN_REVIEW], ReviewStatus.PUBLISHED, PUBLISHED,
         lambda current: current.publication_problems(), lead_only=True,
     )
 
 
-def return_to_draft(configuration, user):
+def return_to_draft(configuration, user, comment=None):
+    """With ``comment`` (the review queue always sends one), the return is explained to the author in
+    a comment of kind "return", written with the transition or not at all; an empty one is refused."""
+    from mechanisms.comments import MAX_BODY, ConfigurationComment
+
     def checks(current):
+        problems = []
         if current.status == ReviewStatus.PUBLISHED and not can_publish(user, current):
-            return [f"only lead evaluators of '{current.programme.slug}' can unpublish"]
-        return []
+            problems.append(f"only lead evaluators of '{current.programme.slug}' can unpublish")
+        if comment is not None and not comment.strip():
+            problems.append("say in a comment what the author should change")
+        elif comment is not None and len(comment) > MAX_BODY:
+            problems.append(f"the comment is longer than {MAX_BODY} characters")
+        return problems
+
+    def write_comment(current):
+        if comment is not None:
+            ConfigurationComment.objects.create(configuration=current, author=user, body=comment,
+                                                kind=ConfigurationComment.Kind.RETURN)
 
     return _transition(
         configuration, user, "return_to_draft", [ReviewStatus.IN_REVIEW, ReviewStatus.PUBLISHED], ReviewStatus.DRAFT,
-        "Returned to draft", checks,
+        RETURNED, checks, after=write_comment,
     )
 
 

@@ -121,8 +121,15 @@ def test_lead_publishes_only_what_passes_the_guard_rails(kb, lead_client):
     assert response.json() == {
         "status": ["Cannot publish 'Pathway targets': it is a draft; only configurations that are in review can be published."]
     }
+    # Nor does a configuration go into review while it lacks what publishing requires.
     response = lead_client.patch("/api/configurations/pathway-targets/", {"status": "in_review"}, format="json")
+    assert response.status_code == 422
+    assert response.json() == {"status": ["Cannot submit for review 'Pathway targets': it has no outcome."]}
+    response = lead_client.patch("/api/configurations/pathway-targets/", {"status": "in_review", "outcomes": ["self-care"]},
+                                 format="json")
     assert response.status_code == 200 and response.json()["status"] == "in_review"
+    # Taken apart while in review, it is not published either.
+    assert lead_client.patch("/api/configurations/pathway-targets/", {"outcomes": []}, format="json").status_code == 200
     response = lead_client.patch(
         "/api/configurations/pathway-targets/", {"status": "published", "title": "Renamed"}, format="json"
     )

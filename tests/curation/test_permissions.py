@@ -97,9 +97,9 @@ def test_evaluator_posting_publish_is_refused_with_a_message(kb, eva_client):
 def test_lead_publish_button_refused_with_what_is_missing(kb, evaluator, lead, leo_client):
     from mechanisms import workflow
 
-    kb.pathway_targets.contexts.clear()
-    kb.pathway_targets.evidence_links.all().delete()
     workflow.submit_for_review(kb.pathway_targets, evaluator)
+    kb.pathway_targets.contexts.clear()  # taken apart while in review
+    kb.pathway_targets.evidence_links.all().delete()
     response = leo_client.post(workflow_url(kb.pathway_targets, "publish"), follow=True)
     assert [str(m) for m in response.context["messages"]] == [
         "“Pathway targets” was not published: it has no context; it has no evidence link."
@@ -140,8 +140,9 @@ def test_bulk_submit_and_publish_report_failures(kb, eva_client, leo_client):
     )
     messages = [str(m) for m in response.context["messages"]]
     assert messages == [
-        "2 configuration(s) submitted for review: Bare, Pathway targets.",
-        "1 configuration(s) not submitted for review:<ul><li>Shc control: it is published; only configurations "
+        "1 configuration(s) submitted for review: Pathway targets.",
+        "2 configuration(s) not submitted for review:<ul><li>Bare: it has no mechanism; it has no context; "
+        "it has no outcome; it has no evidence link.</li><li>Shc control: it is published; only configurations "
         "that are a draft can be submitted for review.</li></ul>",
     ]
     response = leo_client.post(
@@ -152,10 +153,10 @@ def test_bulk_submit_and_publish_report_failures(kb, eva_client, leo_client):
     messages = [str(m) for m in response.context["messages"]]
     assert messages == [
         "1 configuration(s) published: Pathway targets.",
-        "1 configuration(s) not published:<ul><li>Bare: it has no mechanism; it has no context; it has no outcome; "
-        "it has no evidence link.</li></ul>",
+        "1 configuration(s) not published:<ul><li>Bare: it is a draft; only configurations that are in review "
+        "can be published.</li></ul>",
     ]
-    assert status_of(bare) == ReviewStatus.IN_REVIEW
+    assert status_of(bare) == ReviewStatus.DRAFT
     assert status_of(kb.pathway_targets) == ReviewStatus.PUBLISHED
 
 

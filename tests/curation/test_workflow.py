@@ -49,9 +49,34 @@ def test_publishing_skips_no_step(kb, lead):
     assert status_of(kb.pathway_targets) == ReviewStatus.DRAFT
 
 
-def test_publish_refused_lists_everything_missing_and_changes_nothing(kb, evaluator, lead):
+def test_submit_refused_lists_everything_publication_requires_and_changes_nothing(kb, evaluator):
     bare = CMOConfiguration.objects.create(programme=kb.programme, slug="bare", title="Bare", statement="In C, M leads to O.")
-    workflow.submit_for_review(bare, evaluator)
+    history_before = bare.history.count()
+    with pytest.raises(WorkflowError) as refused:
+        workflow.submit_for_review(bare, evaluator)
+    assert refused.value.problems == [
+        "it has no mechanism", "it has no context", "it has no outcome", "it has no evidence link",
+    ]
+    assert str(refused.value) == (
+        "Cannot submit for review 'Bare': it has no mechanism; it has no context; it has no outcome; "
+        "it has no evidence link."
+    )
+    assert status_of(bare) == ReviewStatus.DRAFT
+    assert bare.history.count() == history_before
+
+
+def test_submit_refused_for_a_single_missing_part(kb, evaluator):
+    kb.pathway_targets.outcomes.clear()
+    with pytest.raises(WorkflowError) as refused:
+        workflow.submit_for_review(kb.pathway_targets, evaluator)
+    assert refused.value.problems == ["it has no outcome"]
+    assert status_of(kb.pathway_targets) == ReviewStatus.DRAFT
+
+
+def test_publish_refused_lists_everything_missing_and_changes_nothing(kb, evaluator, lead):
+    # In review from before the submission gate (or an import): publishing still checks for itself.
+    bare = CMOConfiguration.objects.create(programme=kb.programme, slug="bare", title="Bare", statement="In C, M leads to O.",
+                                           status=ReviewStatus.IN_REVIEW)
     history_before = bare.history.count()
     with pytest.raises(WorkflowError) as refused:
         workflow.publish(bare, lead)
@@ -63,8 +88,8 @@ def test_publish_refused_lists_everything_missing_and_changes_nothing(kb, evalua
 
 
 def test_publish_refused_for_a_single_missing_part(kb, evaluator, lead):
-    kb.pathway_targets.evidence_links.all().delete()
     workflow.submit_for_review(kb.pathway_targets, evaluator)
+    kb.pathway_targets.evidence_links.all().delete()  # taken apart while in review
     with pytest.raises(WorkflowError) as refused:
         workflow.publish(kb.pathway_targets, lead)
     assert refused.value.problems == ["it has no evidence link"]
@@ -117,11 +142,15 @@ def test_allowed_actions_per_role_and_status(kb, evaluator, lead, analyst):
 
 def test_apply_to_many_reports_each_failure_and_keeps_the_successes(kb, evaluator, lead):
     bare = CMOConfiguration.objects.create(programme=kb.programme, slug="bare", title="Bare", statement="In C, M leads to O.")
-    workflow.apply_to_many("submit_for_review", [bare, kb.pathway_targets], evaluator)
+    submitted = workflow.apply_to_many("submit_for_review", [bare, kb.pathway_targets], evaluator)
+    assert [c.slug for c in submitted.done] == ["pathway-targets"]
+    assert [(c.slug, problems) for c, problems in submitted.failed] == [
+        ("bare", ["it has no mechanism", "it has no context", "it has no outcome", "it has no evidence link"]),
+    ]
     result = workflow.apply_to_many("publish", [bare, kb.pathway_targets, kb.shc_control], lead)
     assert [c.slug for c in result.done] == ["pathway-targets"]
     assert [(c.slug, problems) for c, problems in result.failed] == [
-        ("bare", ["it has no mechanism", "it has no context", "it has no outcome", "it has no evidence link"]),
+        ("bare", ["it is a draft; only configurations that are in review can be published"]),
         ("shc-control", ["it is published; only configurations that are in review can be published"]),
     ]
-    assert status_of(bare) == ReviewStatus.IN_REVIEW
+    assert status_of(bare) == ReviewStatus.DRAFT

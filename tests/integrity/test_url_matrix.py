@@ -205,6 +205,18 @@ ADMIN_ROWS = [
         {"GET": per_role(LOGIN, LOGIN, 405, 405, 405), "POST": STAFF_MOVED}),
     Row(f"{CONFIG}<path:object_id>/workflow/<str:action>/", "/admin/mechanisms/cmoconfiguration/{pk:draft}/workflow/no-such-action/",
         {"POST": per_role(LOGIN, LOGIN, 403, 403, 403)}),
+    # The review queue (mechanisms/review.py): staff who write in a programme see it; leads act from
+    # it. An empty POST: evaluators may not act (403), for leads it names no step (404).
+    Row(f"{CONFIG}review/", "/admin/mechanisms/cmoconfiguration/review/",
+        {"GET": STAFF_200, "POST": per_role(LOGIN, LOGIN, 403, 404, 404)}),
+    Row(f"{CONFIG}review/", "/admin/mechanisms/cmoconfiguration/review/?programme=no-such-programme",
+        {"GET": per_role(LOGIN, LOGIN, 404, 404, 404)}),
+    # Comments on a configuration: posted by its programme's evaluators and leads; an empty one is
+    # refused with a message on the configuration's page.
+    Row(f"{CONFIG}<path:object_id>/comments/", "/admin/mechanisms/cmoconfiguration/{pk:draft}/comments/",
+        {"GET": per_role(LOGIN, LOGIN, 405, 405, 405), "POST": STAFF_MOVED}),
+    Row(f"{CONFIG}<path:object_id>/comments/", "/admin/mechanisms/cmoconfiguration/999999/comments/",
+        {"POST": per_role(LOGIN, LOGIN, 404, 404, 404)}),
     # CMO spreadsheets (mechanisms/import_admin.py): for those who write in a programme (every staff
     # role here writes in ctg); an empty upload is the form again, naming what it needs.
     Row(f"{CONFIG}import/", "/admin/mechanisms/cmoconfiguration/import/", {"GET": STAFF_200, "POST": STAFF_200}),
