@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mechanisms', '0008_configuration_chains'),
+        ('mechanisms', '0009_cerqual'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
