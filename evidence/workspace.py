@@ -194,6 +194,8 @@ def _refused(error):
 
 
 def _json_body(request):
+    if request.content_type != "application/json":
+        raise _BadInput({"body": ["Send a JSON object (Content-Type: application/json)."]})
     try:
         body = json.loads(request.body.decode("utf-8") or "{}")
     except (UnicodeDecodeError, ValueError):

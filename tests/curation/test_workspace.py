@@ -280,3 +280,12 @@ def test_published_configurations_are_locked_for_evaluators_not_leads(kb, evalua
     assert save.status_code == 403 and CMOConfiguration.objects.get(pk=kb.shc_control.pk).title != "Changed"
     allowed = post(login(lead), passage_url(kb.source), body)
     assert allowed.status_code == 201 and EvidenceLink.objects.filter(configuration=kb.shc_control, part="context").exists()
+
+
+def test_a_nul_or_a_form_post_is_a_400_naming_it(kb, evaluator, astral):
+    client = login(evaluator)
+    card = post(client, configuration_url(astral), {}).json()["configuration"]
+    response = post(client, configuration_url(astral), {"id": card["id"], "version": card["version"], "title": "a\x00b"})
+    assert response.status_code == 400 and list(response.json()["errors"]) == ["title"]
+    form = client.post(passage_url(astral), {"start": "0", "end": "3"})
+    assert form.status_code == 400 and list(form.json()["errors"]) == ["body"]
