@@ -152,32 +152,47 @@
         while (i >= 0 && hits.length < 5000) { hits.push(i); i = haystack.indexOf(needle, i + needle.length); }
       }
       $("ws-hits").textContent = needle ? (hits.length ? hits.length + " hits" : "no hit") : "";
-      if (hits.length) go(0);
+      if (hits.length) go(0, false);
     }
 
-    function go(index) {
-      if (!hits.length) return;
-      hit = (index + hits.length) % hits.length;
+    // The current hit: highlighted while the find box has the focus (selecting it there would take
+    // the focus from the box), the document's selection once the box is left (Esc) or with n / p.
+    function hitRange() {
       var nodes = textNodes(), a = position(nodes, hits[hit]), b = position(nodes, hits[hit] + find.value.length);
       var range = document.createRange();
       range.setStart(a.node, a.offset);
       range.setEnd(b.node, b.offset);
+      return range;
+    }
+
+    function selectHit() {
+      if (hit < 0 || !hits.length) return;
       var sel = window.getSelection();
       sel.removeAllRanges();
-      sel.addRange(range);
-      a.node.parentElement.scrollIntoView({ block: "center" });
-      $("ws-hits").textContent = (hit + 1) + " of " + hits.length;
+      sel.addRange(hitRange());
+      if (window.CSS && CSS.highlights) CSS.highlights.delete("ws-hit");
       onSelection();
+    }
+
+    function go(index, select) {
+      if (!hits.length) return;
+      hit = (index + hits.length) % hits.length;
+      var range = hitRange();
+      var column = root.parentElement, top = range.getBoundingClientRect().top - column.getBoundingClientRect().top;
+      column.scrollTop += top - column.clientHeight / 3;
+      if (window.CSS && CSS.highlights && window.Highlight) CSS.highlights.set("ws-hit", new Highlight(range));
+      $("ws-hits").textContent = (hit + 1) + " of " + hits.length;
+      if (select) selectHit();
     }
 
     if (find) {
       find.addEventListener("input", search);
       find.addEventListener("keydown", function (event) {
-        if (event.key === "Enter") { event.preventDefault(); go(hit + (event.shiftKey ? -1 : 1)); }
-        if (event.key === "Escape") { find.blur(); onSelection(); }
+        if (event.key === "Enter") { event.preventDefault(); go(hit + (event.shiftKey ? -1 : 1), false); }
+        if (event.key === "Escape") { find.blur(); selectHit(); }
       });
-      $("ws-next").addEventListener("click", function () { go(hit + 1); });
-      $("ws-prev").addEventListener("click", function () { go(hit - 1); });
+      $("ws-next").addEventListener("click", function () { go(hit + 1, true); });
+      $("ws-prev").addEventListener("click", function () { go(hit - 1, true); });
     }
 
     // The outline scrolls the text to a heading.
@@ -191,6 +206,15 @@
     });
 
     // --- requests --------------------------------------------------------------------------------
+    // Writes go one after the other, each from the version the previous one returned: a quick second
+    // change must not be refused as stale because the first had not come back yet.
+    var queue = Promise.resolve();
+
+    function serially(work) {
+      queue = queue.then(work, work);
+      return queue;
+    }
+
     function post(url, body) {
       return fetch(url, {
         method: "POST", credentials: "same-origin",
@@ -235,7 +259,7 @@
       if (!span) return Promise.resolve();
       var body = Object.assign({ start: span.start, end: span.end, text: span.text }, extra);
       $("ws-popover-message").textContent = "Saving…";
-      return post(shell.dataset.passageUrl, body).then(function (answer) {
+      return serially(function () { return post(shell.dataset.passageUrl, body); }).then(function (answer) {
         if (answer.status >= 400) { $("ws-popover-message").textContent = problem(answer.data); return; }
         highlight(answer.data.excerpt, tag(answer.data));
         if (answer.data.configuration) showCard(answer.data.configuration);
@@ -341,11 +365,14 @@
 
     function save(field, value) {
       if (!card) return Promise.resolve();
-      if (inConflict) { $("ws-save-status").textContent = "Not saved: reload the card first (see below)."; return Promise.resolve(); }
-      var body = { id: card.id, version: card.version };
-      body[field] = value;
       $("ws-save-status").textContent = "Saving…";
-      return post(shell.dataset.configurationUrl, body).then(function (answer) {
+      return serially(function () {
+        if (inConflict) return { status: 0 };
+        var body = { id: card.id, version: card.version };
+        body[field] = value;
+        return post(shell.dataset.configurationUrl, body);
+      }).then(function (answer) {
+        if (answer.status === 0) { $("ws-save-status").textContent = "Not saved: reload the card first (see below)."; return; }
         if (answer.status === 409) {
           inConflict = true;
           $("ws-conflict-text").textContent = answer.data.detail;
@@ -361,7 +388,7 @@
     }
 
     function createCard() {
-      return post(shell.dataset.configurationUrl, {}).then(function (answer) {
+      return serially(function () { return post(shell.dataset.configurationUrl, {}); }).then(function (answer) {
         if (answer.status >= 400) { $("ws-save-status").textContent = problem(answer.data); return null; }
         showCard(answer.data.configuration);
         return card;
@@ -376,11 +403,16 @@
       var typing = null;
       ["title", "statement"].forEach(function (name) {
         var input = $("ws-" + name);
+        // Saved a moment after typing stops, and on leaving the field if that save has not run yet.
+        function saveTyped() {
+          window.clearTimeout(typing);
+          if (card && input.value !== card[name]) save(name, input.value);
+        }
         input.addEventListener("input", function () {
           window.clearTimeout(typing);
-          typing = window.setTimeout(function () { save(name, input.value); }, 800);
+          typing = window.setTimeout(saveTyped, 800);
         });
-        input.addEventListener("change", function () { window.clearTimeout(typing); save(name, input.value); });
+        input.addEventListener("change", saveTyped);
       });
       $("ws-add-context").addEventListener("change", function (event) {
         if (!event.target.value) return;
@@ -417,8 +449,8 @@
       if (event.key === "Escape") { if (typing) target.blur(); else closePopover(); return; }
       if (typing || event.ctrlKey || event.metaKey || event.altKey) return;
       if (event.key === "/") { event.preventDefault(); find.focus(); find.select(); }
-      else if (event.key === "n") { go(hit + 1); }
-      else if (event.key === "p") { go(hit - 1); }
+      else if (event.key === "n") { go(hit + 1, true); }
+      else if (event.key === "p") { go(hit - 1, true); }
       else if (event.key === "c" && popover && !popover.hidden) {
         event.preventDefault();
         var box = popover.querySelector(".ws-code");
