@@ -14,7 +14,9 @@ from mechanisms.publish_lock import check_source_text
 from projects.admin import CuratedAdmin, VocabularyAdmin
 from projects.programme_admin import ProgrammeInlineMixin, admin_visible
 
+from . import workspace
 from .admin_views import ExcerptAutocompleteJsonView, coding_view, excerpt_label, source_file_view, upload_view
+from .workspace import workspace_link
 from .models import (
     EvaluationWave,
     EvidenceExcerpt,
@@ -55,7 +57,7 @@ class SpeakerRoleAdmin(VocabularyAdmin):
 class SourceAdmin(CuratedAdmin):
     change_form_template = "admin/evidence/source/change_form.html"
     change_list_template = "admin/evidence/source/change_list.html"
-    list_display = ("title", "kind", "date", "programme", "excerpt_count", "text_length", "code_link")
+    list_display = ("title", "kind", "date", "programme", "excerpt_count", "text_length", "code_link", "workspace_link")
     list_filter = ("kind", "programme")
     list_select_related = ("kind", "programme")
     search_fields = ("title", "slug", "authors", "publisher")
@@ -96,14 +98,35 @@ class SourceAdmin(CuratedAdmin):
     def code_link(self, obj):
         return format_html('<a href="{}">Code evidence</a>', reverse("admin:evidence_source_code", args=[obj.pk]))
 
+    @admin.display(description="Workspace")
+    def workspace_link(self, obj):
+        return workspace_link(obj)
+
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
         return [
+            path("<path:object_id>/workspace/", self.admin_site.admin_view(self.workspace_view),
+                 name="%s_%s_workspace" % info),
+            path("<path:object_id>/workspace/passage/", self.admin_site.admin_view(self.workspace_passage_view),
+                 name="%s_%s_workspace_passage" % info),
+            path("<path:object_id>/workspace/configuration/",
+                 self.admin_site.admin_view(self.workspace_configuration_view),
+                 name="%s_%s_workspace_configuration" % info),
             path("upload/", self.admin_site.admin_view(self.upload_view), name="%s_%s_upload" % info),
             path("import-qda/", self.admin_site.admin_view(self.import_qda_view), name="%s_%s_import_qda" % info),
             path("<path:object_id>/code/", self.admin_site.admin_view(self.code_view), name="%s_%s_code" % info),
             path("<path:object_id>/original/", self.admin_site.admin_view(self.original_view), name="%s_%s_original" % info),
         ] + super().get_urls()
+
+    # The coding workspace (evidence/workspace.py): the page, and its JSON actions.
+    def workspace_view(self, request, object_id):
+        return workspace.workspace_view(self, request, object_id)
+
+    def workspace_passage_view(self, request, object_id):
+        return workspace.passage_view(self, request, object_id)
+
+    def workspace_configuration_view(self, request, object_id):
+        return workspace.configuration_view(self, request, object_id)
 
     def code_view(self, request, object_id):
         return coding_view(self, request, object_id)

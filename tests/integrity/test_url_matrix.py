@@ -248,6 +248,14 @@ ADMIN_ROWS = [
     Row(f"{LINK}<path:object_id>/change/", "/admin/evidence/evidencelink/{pk:draft-link}/change/", {"GET": STAFF_200}),
     Row(f"{SOURCE}<path:object_id>/code/", "/admin/evidence/source/{pk:evidence.source}/code/", {"GET": STAFF_200}),
     Row(f"{SOURCE}<path:object_id>/code/", "/admin/evidence/source/999999/code/", {"GET": per_role(LOGIN, LOGIN, 404, 404, 404)}),
+    # The coding workspace (evidence/workspace.py): the page for staff who see the source; its JSON
+    # actions only take POSTs of a JSON object (a form post is a 400 naming the body).
+    Row(f"{SOURCE}<path:object_id>/workspace/", "/admin/evidence/source/{pk:evidence.source}/workspace/", {"GET": STAFF_200}),
+    Row(f"{SOURCE}<path:object_id>/workspace/", "/admin/evidence/source/999999/workspace/",
+        {"GET": per_role(LOGIN, LOGIN, 404, 404, 404)}),
+    *[Row(f"{SOURCE}<path:object_id>/workspace/{action}/", f"/admin/evidence/source/{{pk:evidence.source}}/workspace/{action}/",
+          {"GET": per_role(LOGIN, LOGIN, 405, 405, 405), "POST": per_role(LOGIN, LOGIN, 400, 400, 400)})
+      for action in ("passage", "configuration")],
     # Upload a document (evidence/admin_views.py upload_view): staff who add sources; an empty form is a
     # 400 naming the file and programme it needs.
     Row(f"{SOURCE}upload/", "/admin/evidence/source/upload/", {"GET": STAFF_200, "POST": per_role(LOGIN, LOGIN, 400, 400, 400)}),
