@@ -73,8 +73,22 @@ class SourceAdmin(CuratedAdmin):
                                       "before an excerpt breaks it, and such a change is refused."}),
         ("Original document", {"classes": ("collapse",), "fields": ("original", ("extractor", "extractor_version"), "outline"),
                                "description": "Set by “Upload a document”: the file the text was read from and its headings."}),
+        ("Blind comparison", {"fields": ("coding_blind",),
+                              "description": "Two or more evaluators code this source independently: each sees only "
+                                             "their own codings until a lead turns this off, then compares them under "
+                                             "Codings › Inter-coder agreement."}),
         ("Record", {"classes": ("collapse",), "fields": (("created_by", "created_at"), ("updated_by", "updated_at"))}),
     )
+
+    def get_readonly_fields(self, request, obj=None):
+        # Only a lead of the programme starts or ends a blind comparison (evidence/blind_coding.py
+        # refuses it at save for everyone else, whatever the door).
+        from projects.membership import can_publish
+
+        fields = super().get_readonly_fields(request, obj)
+        if obj is not None and not (request.user.is_superuser or can_publish(request.user, obj.programme_id)):
+            fields = (*fields, "coding_blind")
+        return fields
 
     def get_queryset(self, request):
         # The full text can be hundreds of kilobytes: lists only need its length.

@@ -83,6 +83,11 @@ def resolve(user, source_slugs, coder_names, code_ids):
         raise exceptions.ValidationError(errors)
     if missing:
         raise exceptions.NotFound(missing)
+    from .blind_coding import refusal
+
+    blind = refusal(user, sources)
+    if blind:
+        raise exceptions.PermissionDenied({"source": [blind]})
     programme_id = Source.objects.filter(pk=sources[0][0]).values_list("programme_id", flat=True).get()
     codes = Code.objects.filter(programme_id=programme_id).order_by("order", "id")
     if ids:
@@ -145,7 +150,9 @@ class AgreementView(KBAPIDefaults, GenericAPIView):
     pagination_class = None
     filter_backends = []
     extra_query_params = ("source", "coders", "code")
-    schema_extra_error_codes = {"get": [404]}  # a source, coder or code that does not exist (or is not yours to see)
+    # A source, coder or code that does not exist (or is not yours to see): 404; a blind source's
+    # comparison asked by someone who does not lead its programme: 403.
+    schema_extra_error_codes = {"get": [403, 404]}
 
     def get_queryset(self):
         return Coding.objects.none()

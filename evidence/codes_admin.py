@@ -134,6 +134,11 @@ class CodingAdmin(CuratedAdmin):
         ("Record", {"classes": ("collapse",), "fields": (("created_by", "created_at"), ("updated_by", "updated_at"))}),
     )
 
+    def get_queryset(self, request):
+        from .blind_coding import visible_codings
+
+        return visible_codings(super().get_queryset(request), request.user)
+
     def get_urls(self):
         from django.urls import path
 

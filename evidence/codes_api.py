@@ -294,8 +294,10 @@ class CodingViewSet(KBModelViewSet):
 
     def get_queryset(self):
         # 1 query for the page (no COUNT with cursor pages): excerpt, code, programme, users joined.
-        return (
+        # Less the others' codings of a source whose coding is blind (evidence/blind_coding.py).
+        from evidence.blind_coding import visible_codings
+
+        return visible_codings(
             Coding.objects.select_related("excerpt", "code__programme", "coder", "created_by", "updated_by")
-            .defer("excerpt__text", "excerpt__search_vector", "code__description")
-        )
+            .defer("excerpt__text", "excerpt__search_vector", "code__description"), self.request.user)
 

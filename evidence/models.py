@@ -65,6 +65,12 @@ class Source(Curated):
     qda_guid = models.CharField(
         max_length=36, blank=True,
         help_text="The source's GUID in the REFI-QDA project it was imported from (exported again as is).")
+    # A blind comparison (evidence/blind_coding.py): while True each coder sees only their own codings
+    # of this source; the programme's leads see all, and only they start or end it.
+    coding_blind = models.BooleanField(
+        default=False, db_default=False, verbose_name="blind coding",
+        help_text="While on, each coder sees only their own codings of this source (leads see all). Only a "
+                  "lead of the programme turns it on or off.")
 
     objects = NaturalKeyManager()
     history = HistoricalRecords(excluded_fields=["full_text"])
@@ -311,3 +317,10 @@ from evidence.codes import Code, Coding, Memo, Relation  # noqa: E402,F401
 
 # Imports in the background, with their progress, report and undo: evidence/import_runs.py.
 from evidence.import_runs import ImportRun  # noqa: E402,F401
+
+# Blind comparison of coding: only a lead of the programme starts or ends it (evidence/blind_coding.py).
+from django.db.models.signals import pre_save  # noqa: E402
+
+from evidence import blind_coding  # noqa: E402
+
+pre_save.connect(blind_coding._guard, sender=Source, dispatch_uid="source_blind_coding_lead_only")

@@ -135,8 +135,11 @@ def excerpt_tags(excerpts, user):
 
 
 def visible_codings(codings, user):
-    """The codings `user` sees in the workspace. (Blind comparisons narrow this to a coder's own.)"""
-    return codings
+    """The codings `user` sees in the workspace: a blind comparison narrows them to the coder's own
+    (evidence/blind_coding.py)."""
+    from evidence.blind_coding import visible_codings as unblinded
+
+    return unblinded(codings, user)
 
 
 def _configurations():

@@ -305,8 +305,11 @@ class StreamedRows:
     def _codings(self):
         from evidence.models import Coding
 
+        # Not the codings of a source under blind comparison (evidence/blind_coding.py): an export
+        # knows no reader to show their own, so it waits until a lead reveals them.
         return Coding.objects.filter(excerpt__source__programme_id__in=self.data.programme_ids,
-                                     code__programme_id__in=self.data.programme_ids)
+                                     code__programme_id__in=self.data.programme_ids,
+                                     excerpt__source__coding_blind=False)
 
     def latest_excerpt_change(self):
         from django.db.models import Max
