@@ -7,16 +7,17 @@ import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models.signals import post_save
 from simple_history.models import HistoricalRecords
 
 from evidence.bulk_write import BulkWriter, RowError
 from evidence.models import EvidenceLink, Source
-from mechanisms.models import CMOConfiguration, ConfigurationPathway, WishShift
+from mechanisms.models import CMOConfiguration, ConfigurationChain, ConfigurationPathway, WishShift
 from projects.models import SeedRecord, TeamQualityDomain, TeamRelationshipLevel
 
-from .schema import CHANGE_REASON, SECTION_BY_NAME, SECTIONS, SeedError
+from .schema import CHAIN_ARROW, CHANGE_REASON, SECTION_BY_NAME, SECTIONS, SeedError
 from .validation import Fixtures, _decimal_text, fingerprint
 
 # --------------------------------------------------------------------------------------------
@@ -213,6 +214,8 @@ class Loader:
             return self._current_team_links()
         if name == "configurations":
             return self._current_configurations()
+        if name == "chains":
+            return self._current_chains()
         model = section.model
         paths = {}
         for f in section.fields:
@@ -318,6 +321,20 @@ class Loader:
             value["evidence"].sort(key=lambda r: (r["excerpt"], r["part"]))
         return rows
 
+    def _current_chains(self):
+        """The home programme's chain links, keyed "<from> → <to>" as the fixtures key them. Two queries."""
+        rows = {}
+        links = ConfigurationChain.objects.filter(from_configuration__programme_id=self._home_programme_id())
+        for pk, origin, target, note in links.values_list("pk", "from_configuration__slug", "to_configuration__slug", "note"):
+            rows[pk] = (origin + CHAIN_ARROW + target, {"from": origin, "to": target, "note": note, "evidence": []})
+        rel = ConfigurationChain.evidence
+        src, dst = rel.field.m2m_field_name(), rel.field.m2m_reverse_field_name()
+        for link, excerpt in rel.through.objects.filter(**{f"{src}_id__in": list(rows)}).values_list(f"{src}_id", f"{dst}__slug"):
+            rows[link][1]["evidence"].append(excerpt)
+        for _, value in rows.values():
+            value["evidence"].sort()
+        return dict(rows.values())
+
     # -- writing ---------------------------------------------------------------------------------
 
     def write(self, section, entry, current):
@@ -327,6 +344,8 @@ class Loader:
                 self._write_team_links(entry)
             elif section.name == "configurations":
                 self._write_configuration(entry, created=current is None)
+            elif section.name == "chains":
+                self._write_chain(entry, created=current is None)
             else:
                 self._write_row(section, entry, created=current is None)
         except SeedError:
@@ -477,6 +496,20 @@ class Loader:
         )
         if created:
             self._ids("configurations")[entry.slug] = conf_id
+
+    def _write_chain(self, entry, created):
+        value = entry.value
+        ends = {"from_configuration_id": self._id("configurations", value["from"]),
+                "to_configuration_id": self._id("configurations", value["to"])}
+        instance = ConfigurationChain(**ends) if created else ConfigurationChain.objects.get(**ends)
+        instance.note = value["note"]
+        self._mark(instance)
+        try:
+            # save() runs the model's clean(): a link to itself, across programmes, or closing a cycle
+            # (with the links already in the database or written before it) is refused there.
+            self._save_with_m2m(instance, created, {"evidence": self._ids_for("excerpts", value["evidence"])})
+        except ValidationError as exc:
+            raise SeedError([entry.where("to", " ".join(exc.messages))]) from exc
 
 
 def load(fixtures_dir, *, overwrite=False, dry_run=False):

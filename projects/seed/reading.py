@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from .schema import NESTED_CHILDREN, SECTION_BY_NAME, TOP_LEVEL_SECTIONS, VOCABULARY_SECTIONS, Section
+from .schema import CHAIN_ARROW, NESTED_CHILDREN, SECTION_BY_NAME, TOP_LEVEL_SECTIONS, VOCABULARY_SECTIONS, Section
 
 try:  # libyaml's loader is several times faster on the full corpus
     _YamlLoader = yaml.CSafeLoader
@@ -140,9 +140,10 @@ class FixtureReader:
                 self.problems.append(f"{file} › {section.name} › entry {index + 1}: must be a mapping.")
                 continue
             entry = Entry(section, file, raw)
-            slug = raw.get("slug")
+            slug = self._key(section, raw) if section.key else raw.get("slug")
             if not isinstance(slug, str) or not slug:
-                self.problems.append(entry.where("slug", f"entry {index + 1} has no slug."))
+                missing = " and ".join(section.key) if section.key else "slug"
+                self.problems.append(entry.where(missing, f"entry {index + 1} has no {missing}."))
                 continue
             entry.slug = slug
             if parent_slug is not None:
@@ -153,8 +154,9 @@ class FixtureReader:
                     self.problems.append(entry.where(key, f"unknown key; {section.name} entries take {', '.join(sorted(known))}."))
             existing = self.entries[section.name].get(slug)
             if existing is not None:
+                what = "entry" if section.key else "slug"
                 self.problems.append(
-                    entry.where(None, f"duplicate slug '{slug}': also defined in {existing.file}.")
+                    entry.where(None, f"duplicate {what} '{slug}': also defined in {existing.file}.")
                 )
                 continue
             self.entries[section.name][slug] = entry
@@ -168,6 +170,15 @@ class FixtureReader:
                     "relationship_levels": raw.get("relationship_levels") or [],
                 }, slug=slug)
                 self.entries["team_links"][slug] = links
+
+    @staticmethod
+    def _key(section, raw):
+        """The natural key of an entry without a slug (a chain link: "<from> → <to>"), or None when a
+        part is missing."""
+        parts = [raw.get(name) for name in section.key]
+        if not all(isinstance(part, str) and part for part in parts):
+            return None
+        return CHAIN_ARROW.join(parts)
 
     def _outside(self, path):
         """Why ``path`` may not be read (it resolves, symlinks followed, outside the fixtures

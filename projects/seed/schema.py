@@ -16,6 +16,7 @@ from evidence.models import (
 from mechanisms.models import (
     CMOConfiguration,
     Confidence,
+    ConfigurationChain,
     Context,
     Effect,
     EnablingMechanism,
@@ -86,6 +87,7 @@ class Section:
     fields: list
     parent: tuple = ()  # (parent section, parent field, child list key) for nested entries
     label: str = ""  # SeedRecord / report label when not the model's own
+    key: tuple = ()  # for entries without a slug: the fields whose values, joined, are the natural key
 
     @property
     def record_label(self):
@@ -117,6 +119,7 @@ TOP_LEVEL_SECTIONS = (
     "contexts",
     "outcomes",
     "configurations",
+    "chains",
 )
 
 SECTIONS = [
@@ -336,8 +339,21 @@ SECTIONS = [
             ),
         ],
     ),
+    # A chain link has no slug of its own: it is keyed by its pair, "<from> → <to>" (CHAIN_ARROW).
+    Section(
+        "chains",
+        ConfigurationChain,
+        [
+            F("from", "ref", required=True, target="configurations"),
+            F("to", "ref", required=True, target="configurations"),
+            F("note"),
+            F("evidence", "refs", target="excerpts"),
+        ],
+        key=("from", "to"),
+    ),
 ]
 SECTION_BY_NAME = {s.name: s for s in SECTIONS}
+CHAIN_ARROW = " → "  # as ConfigurationChain.__str__ writes a link
 # Sections whose nested lists are split out into sections of their own.
 NESTED_CHILDREN = {
     "mechanisms": ["themes"],

@@ -55,6 +55,8 @@ def defined():
             groups = value.items() if section == "vocabularies" else [(section, value)]
             for name, entries in groups:
                 for entry in entries or []:
+                    if "slug" not in entry:
+                        continue  # a chain link is keyed by its pair, not a slug
                     out.setdefault(name, set()).add(entry["slug"])
                     files.setdefault((name, entry["slug"]), []).append(path.name)
                     for nested in ("themes", "poles", "concepts"):
