@@ -461,3 +461,6 @@ post_save.connect(_refresh_configurations_on_rename, sender=Outcome, dispatch_ui
 
 # Chains: the outcome of one configuration is the context of the next (mechanisms/chains.py).
 from mechanisms.chains import ConfigurationChain  # noqa: E402,F401
+
+# Programme theories and their versions (mechanisms/theories.py).
+from mechanisms.theories import ProgrammeTheory, TheoryVersion, TheoryVersionEntry  # noqa: E402,F401
