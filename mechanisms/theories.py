@@ -56,11 +56,6 @@ class ProgrammeTheory(Curated):
         """Costs a query unless the programme is loaded."""
         return f"/programmes/{self.programme.slug}/theories/{self.slug}/"
 
-    @staticmethod
-    def reader_condition(prefix=""):
-        """Every theory is shown where its programme is (its drafts are versions, hidden apart)."""
-        return Q()
-
 
 class TheoryVersionQuerySet(models.QuerySet):
     def published(self):
