@@ -79,6 +79,16 @@ class TheorySerializer(KBModelSerializer):
                   "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
 
+    def to_representation(self, instance):
+        if not hasattr(instance, "visible_versions"):
+            # A theory just created: read back with the versions the requester may see.
+            view = self.context.get("view")
+            if view is not None:
+                instance = view.get_queryset().get(pk=instance.pk)
+            else:
+                instance.visible_versions = []
+        return super().to_representation(instance)
+
 
 class TheoryViewSet(KBModelViewSet):
     """Programme theories: an initial theory and its refined versions, each dated and linked to the
