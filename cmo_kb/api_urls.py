@@ -19,6 +19,7 @@ from evidence.import_api import ImportRunViewSet
 from mechanisms import api as mechanisms_api
 from mechanisms.chain_api import ChainViewSet
 from mechanisms.import_api import ConfigurationImportView
+from mechanisms.theory_api import TheoryViewSet
 from projects import api as projects_api
 
 router = DefaultRouter()
@@ -40,6 +41,7 @@ router.register("configurations", mechanisms_api.ConfigurationViewSet, basename=
 router.register("frameworks", mechanisms_api.FrameworkViewSet, basename="framework")
 router.register("concept-mappings", mechanisms_api.ConceptMappingViewSet, basename="concept-mapping")
 router.register("chains", ChainViewSet, basename="chain")
+router.register("theories", TheoryViewSet, basename="theory")
 router.register("sources", evidence_api.SourceViewSet, basename="source")
 router.register("excerpts", evidence_api.ExcerptViewSet, basename="excerpt")
 router.register("evidence-links", evidence_api.EvidenceLinkViewSet, basename="evidence-link")

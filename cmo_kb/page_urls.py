@@ -18,6 +18,7 @@ from django.views.generic import RedirectView
 
 from cmo_kb import views as home_views
 from evidence import views as evidence_views
+from mechanisms import theory_views
 from mechanisms import views as mechanism_views
 from projects import views as team_views
 from projects.pages import FIRST_PROGRAMME
@@ -50,6 +51,7 @@ urlpatterns = [
     path(PROGRAMME + "configurations/", mechanism_views.configuration_list, name="configuration-list"),
     path(PROGRAMME + "configurations/<slug:slug>/", mechanism_views.configuration_detail, name="configuration-detail"),
     path(PROGRAMME + "search/", evidence_views.search, name="search"),
+    path(PROGRAMME + "theories/<slug:slug>/", theory_views.theory_detail, name="theory-detail"),
     # The shared frameworks and the evidence: across programmes, counting what the visitor may see.
     path("wish/", mechanism_views.wish_list, name="wish-list"),
     path("wish/<slug:slug>/", mechanism_views.wish_detail, name="wish-detail"),

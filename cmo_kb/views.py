@@ -46,8 +46,9 @@ def programme_list(request):
 
 
 def programme_home(request, programme):
-    """8 queries: programme, its teams, their counts, its mechanisms (with counts), Wish dimensions,
-    quality domains, its published configuration totals, its participant quote total."""
+    """9 queries: programme, its teams, their counts, its mechanisms (with counts), Wish dimensions,
+    quality domains, its published configuration totals, its participant quote total, its programme
+    theories."""
     programme = programme_or_404(request, programme)
     teams = share_programme(programme, published_counts(Team.objects.filter(programme=programme)))
     published = Q(configurations__status=PUBLISHED)
@@ -69,6 +70,9 @@ def programme_home(request, programme):
     totals["quotes"] = EvidenceExcerpt.objects.filter(
         source__programme=programme, kind=ExcerptKind.PARTICIPANT_QUOTE
     ).count()
+    from mechanisms.theories import ProgrammeTheory
+
+    theories = list(ProgrammeTheory.objects.filter(programme=programme).only("slug", "name", "description").order_by("name"))
     return render(
         request,
         "pages/home.html",
@@ -79,6 +83,7 @@ def programme_home(request, programme):
             "dimensions": list(WishDimension.objects.all()),
             "quality_domains": list(QualityDomain.objects.all()),
             "totals": totals,
+            "theories": theories,
             "nav_section": "home",
         },
     )

@@ -629,3 +629,6 @@ class ConfigurationChainAdmin(CuratedAdmin):
     def has_change_permission(self, request, obj=None):
         locked = obj is not None and (_locked_for(request, obj.from_configuration) or _locked_for(request, obj.to_configuration))
         return not locked and super().has_change_permission(request, obj)
+
+
+from . import theory_admin  # noqa: E402,F401  (programme theories: mechanisms/theory_admin.py)

@@ -496,3 +496,6 @@ from mechanisms.chains import ConfigurationChain  # noqa: E402,F401
 
 # Comments on configurations, for their programme's evaluators and leads (mechanisms/comments.py).
 from mechanisms.comments import ConfigurationComment  # noqa: E402,F401
+
+# Programme theories and their versions (mechanisms/theories.py).
+from mechanisms.theories import ProgrammeTheory, TheoryVersion, TheoryVersionEntry  # noqa: E402,F401

@@ -112,6 +112,10 @@ def visible(user, obj):
     if path == "from_configuration__programme" and ReviewStatus.PUBLISHED != obj.from_configuration.status \
             or path == "from_configuration__programme" and ReviewStatus.PUBLISHED != obj.to_configuration.status:
         return membership.can_write(user, programme)  # a chain link with a draft at either end: its writers'
+    reader_condition = getattr(type(obj), "reader_condition", None)
+    if reader_condition is not None and obj.pk is not None and not membership.can_write(user, programme):
+        # A row whose model says what readers see (a theory version: published ones, mechanisms/theories.py).
+        return type(obj)._base_manager.filter(reader_condition(), pk=obj.pk).exists()
     return True
 
 
@@ -131,6 +135,12 @@ def admin_visible(queryset, user):
     if path == "from_configuration__programme":  # a chain link: both its ends
         seen = membership.visible_curated(CMOConfiguration.objects.all(), user)
         return queryset.filter(from_configuration__in=seen, to_configuration__in=seen)
+    reader_condition = getattr(model, "reader_condition", None)
+    if reader_condition is not None:  # readers see what the model says; writers everything of theirs
+        from django.db.models import Q
+
+        return membership.scope(queryset, user).filter(
+            reader_condition() | Q(**{f"{path}__in": membership.writable_programmes(user).values("pk")}))
     if model is ProgrammeMembership:
         if not _authenticated(user):
             return queryset.none()

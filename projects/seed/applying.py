@@ -15,6 +15,7 @@ from simple_history.models import HistoricalRecords
 from evidence.bulk_write import BulkWriter, RowError
 from evidence.models import EvidenceLink, Source
 from mechanisms.models import CMOConfiguration, ConfigurationChain, ConfigurationPathway, WishShift
+from mechanisms.theories import ProgrammeTheory, TheoryVersion, TheoryVersionEntry
 from projects.models import SeedRecord, TeamQualityDomain, TeamRelationshipLevel
 
 from .schema import CHAIN_ARROW, CHANGE_REASON, SECTION_BY_NAME, SECTIONS, SeedError
@@ -216,6 +217,8 @@ class Loader:
             return self._current_configurations()
         if name == "chains":
             return self._current_chains()
+        if name == "theories":
+            return self._current_theories()
         model = section.model
         paths = {}
         for f in section.fields:
@@ -346,6 +349,8 @@ class Loader:
                 self._write_configuration(entry, created=current is None)
             elif section.name == "chains":
                 self._write_chain(entry, created=current is None)
+            elif section.name == "theories":
+                self._write_theory(entry, created=current is None)
             else:
                 self._write_row(section, entry, created=current is None)
         except SeedError:
@@ -510,6 +515,87 @@ class Loader:
             self._save_with_m2m(instance, created, {"evidence": self._ids_for("excerpts", value["evidence"])})
         except ValidationError as exc:
             raise SeedError([entry.where("to", " ".join(exc.messages))]) from exc
+
+    # -- programme theories (mechanisms/theories.py): a theory, its versions and their entries --------
+
+    def _current_theories(self):
+        rows = {}
+        for row in self._rows(ProgrammeTheory).values("pk", "slug", "programme__slug", "name", "description"):
+            rows[row["slug"]] = {"programme": row["programme__slug"], "name": row["name"],
+                                 "description": row["description"], "versions": [], "_pk": row["pk"]}
+        by_pk = {value.pop("_pk"): value for value in rows.values()}
+        versions = {}
+        for v in TheoryVersion.objects.filter(theory_id__in=by_pk).values(
+                "pk", "theory_id", "number", "label", "date", "prompted_by_wave__slug", "prompted_by_source__slug",
+                "summary", "status"):
+            versions[v["pk"]] = value = {
+                "number": v["number"], "label": v["label"], "date": v["date"].isoformat() if v["date"] else None,
+                "prompted_by_wave": v["prompted_by_wave__slug"], "prompted_by_source": v["prompted_by_source__slug"],
+                "summary": v["summary"], "status": v["status"], "entries": []}
+            by_pk[v["theory_id"]]["versions"].append(value)
+        entries = {}
+        for e in TheoryVersionEntry.objects.filter(version_id__in=versions).values(
+                "pk", "version_id", "configuration__slug", "verdict", "replaced_by__slug", "note"):
+            entries[e["pk"]] = value = {"configuration": e["configuration__slug"], "verdict": e["verdict"],
+                                        "replaced_by": e["replaced_by__slug"], "note": e["note"], "evidence": []}
+            versions[e["version_id"]]["entries"].append(value)
+        through = TheoryVersionEntry.evidence.through
+        for entry_id, slug in through.objects.filter(theoryversionentry_id__in=entries).values_list(
+                "theoryversionentry_id", "evidenceexcerpt__slug"):
+            entries[entry_id]["evidence"].append(slug)
+        # Sorted as the fixture's records are (validation: by their keys, as text).
+        for value in rows.values():
+            value["versions"].sort(key=lambda v: str(v["number"]))
+            for version in value["versions"]:
+                version["entries"].sort(key=lambda e: str(e["configuration"]))
+                for item in version["entries"]:
+                    item["evidence"].sort()
+        return rows
+
+    def _write_theory(self, entry, created):
+        section = SECTION_BY_NAME["theories"]
+        value = entry.value
+        theory = ProgrammeTheory(slug=entry.slug) if created else self._rows(ProgrammeTheory).get(slug=entry.slug)
+        self._assign(section, theory, value)
+        self._place(theory)
+        self._mark(theory).save()
+        wanted_versions = {v["number"]: v for v in value["versions"]}
+        for version in TheoryVersion.objects.filter(theory=theory):
+            if version.number not in wanted_versions:
+                self._mark(version).delete()
+        for number, want in wanted_versions.items():
+            version = TheoryVersion.objects.filter(theory=theory, number=number).first() or TheoryVersion(theory=theory, number=number)
+            fields = {
+                "label": want["label"], "summary": want["summary"], "status": want["status"],
+                "date": datetime.date.fromisoformat(want["date"]) if want["date"] else None,
+                "prompted_by_wave_id": self._id("waves", want["prompted_by_wave"]),
+                "prompted_by_source_id": self._id("sources", want["prompted_by_source"]),
+            }
+            if version.pk is None or any(getattr(version, k) != v for k, v in fields.items()):
+                for k, v in fields.items():
+                    setattr(version, k, v)
+                self._mark(version).save()
+            wanted_entries = {self._id("configurations", e["configuration"]): e for e in want["entries"]}
+            existing = {row.configuration_id: row for row in TheoryVersionEntry.objects.filter(version=version)}
+            for configuration_id, row in existing.items():
+                if configuration_id not in wanted_entries:
+                    self._mark(row).delete()
+            for configuration_id, item in wanted_entries.items():
+                row = existing.get(configuration_id)
+                fields = {"verdict": item["verdict"], "note": item["note"],
+                          "replaced_by_id": self._id("configurations", item["replaced_by"])}
+                created_row = row is None
+                if created_row:
+                    row = TheoryVersionEntry(version=version, configuration_id=configuration_id)
+                if created_row or any(getattr(row, k) != v for k, v in fields.items()):
+                    for k, v in fields.items():
+                        setattr(row, k, v)
+                    self._mark(row).save()
+                evidence = set(self._ids_for("excerpts", item["evidence"]))
+                if created_row or set(row.evidence.values_list("pk", flat=True)) != evidence:
+                    row.evidence.set(evidence)
+        if created:
+            self._ids("theories")[entry.slug] = theory.pk
 
 
 def load(fixtures_dir, *, overwrite=False, dry_run=False):

@@ -32,6 +32,7 @@ from mechanisms.models import (
     WishDimension,
     WishPole,
 )
+from mechanisms.theories import ProgrammeTheory, Verdict
 from cmo_kb.vocabulary import ReviewStatus
 from projects.models import (
     Basis,
@@ -120,6 +121,7 @@ TOP_LEVEL_SECTIONS = (
     "outcomes",
     "configurations",
     "chains",
+    "theories",
 )
 
 SECTIONS = [
@@ -352,6 +354,44 @@ SECTIONS = [
         key=("from", "to"),
     ),
 ]
+# Programme theories (mechanisms/theories.py): a theory with its versions, each with its verdict on
+# configurations, as one value (versions and entries are synced with their theory).
+SECTIONS.append(Section(
+    "theories",
+    ProgrammeTheory,
+    [
+        F("slug", required=True),
+        F("programme", "ref", required=True, target="programmes"),
+        F("name", required=True),
+        F("description"),
+        F(
+            "versions",
+            "records",
+            key=("number",),
+            sub=[
+                F("number", "int", required=True),
+                F("label", required=True),
+                F("date", "date"),
+                F("prompted_by_wave", "ref", target="waves"),
+                F("prompted_by_source", "ref", target="sources"),
+                F("summary"),
+                F("status", "choice", default=ReviewStatus.PUBLISHED.value, choices=_choices(ReviewStatus)),
+                F(
+                    "entries",
+                    "records",
+                    key=("configuration",),
+                    sub=[
+                        F("configuration", "ref", required=True, target="configurations"),
+                        F("verdict", "choice", required=True, choices=_choices(Verdict)),
+                        F("replaced_by", "ref", target="configurations"),
+                        F("note"),
+                        F("evidence", "refs", target="excerpts"),
+                    ],
+                ),
+            ],
+        ),
+    ],
+))
 SECTION_BY_NAME = {s.name: s for s in SECTIONS}
 CHAIN_ARROW = " → "  # as ConfigurationChain.__str__ writes a link
 # Sections whose nested lists are split out into sections of their own.

@@ -200,6 +200,14 @@ class Fixtures(FixtureReader):
                     f"cite '{other.slug}' instead."))
             else:
                 spans[span] = entry
+        for entry in self.entries["theories"].values():
+            for v_index, version in enumerate(entry.value.get("versions") or []):
+                for e_index, item in enumerate(version.get("entries") or []):
+                    where = f"versions[{v_index + 1}].entries[{e_index + 1}].replaced_by"
+                    if item.get("verdict") == "refined" and not item.get("replaced_by"):
+                        self.problems.append(entry.where(where, "required when the verdict is refined."))
+                    elif item.get("verdict") != "refined" and item.get("replaced_by"):
+                        self.problems.append(entry.where(where, "only a refined configuration is replaced."))
         numbers = defaultdict(list)
         for entry in self.entries["waves"].values():
             numbers[entry.value.get("number")].append(entry.slug)

@@ -157,7 +157,7 @@ def test_page_size_on_numbered_pages(kb, anon_client):
 def test_api_root_lists_every_resource(kb, anon_client):
     root = anon_client.get("/api/").json()
     for name in ["programmes", "teams", "mechanisms", "themes", "wish-dimensions", "quality-domains", "relationship-levels",
-                 "pathways", "contexts", "outcomes", "configurations", "sources", "excerpts", "evidence-links"]:
+                 "pathways", "contexts", "outcomes", "configurations", "sources", "excerpts", "evidence-links", "theories"]:
         assert root[name] == f"http://testserver/api/{name}/"
 
 

@@ -25,12 +25,13 @@ def schema(db, anon_client):
 def test_schema_covers_every_resource(schema):
     for name in ["programmes", "teams", "mechanisms", "themes", "wish-dimensions", "quality-domains", "relationship-levels",
                  "pathways", "contexts", "outcomes", "configurations", "sources", "excerpts", "evidence-links",
-                 "frameworks", "concept-mappings", "codes", "codings"]:
+                 "frameworks", "concept-mappings", "codes", "codings", "theories"]:
         assert f"/api/{name}/" in schema["paths"], name
     assert "/api/configurations/{slug}/" in schema["paths"]
     assert "/api/evidence-links/{id}/" in schema["paths"]
     assert "/api/programmes/{programme_slug}/members/{username}/" in schema["paths"]
     assert "/api/concept-mappings/{id}/" in schema["paths"]
+    assert "/api/theories/{slug}/" in schema["paths"]
     assert "/api/codes/{id}/" in schema["paths"] and "/api/codings/{id}/" in schema["paths"]
     assert "/api/matrix/" in schema["paths"]
     assert "/api/auth/token/" in schema["paths"]

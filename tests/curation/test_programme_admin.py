@@ -115,6 +115,17 @@ def second(kb):
     ConfigurationChain.objects.create(from_configuration=ns.published, to_configuration=ns.draft)
     ConfigurationChain.objects.create(from_configuration=kb.shc_control, to_configuration=kb.shc_fear)
 
+    # A programme theory in each programme, with a published and a draft version, each version with an
+    # entry (mechanisms/theories.py): readers see published versions about published configurations.
+    from mechanisms.theories import ProgrammeTheory, TheoryVersion, TheoryVersionEntry
+
+    for programme, published, draft in ((p, ns.published, ns.draft), (kb.programme, kb.shc_control, kb.pathway_targets)):
+        theory = ProgrammeTheory.objects.create(programme=programme, slug="theory", name=f"Theory of {programme.slug}")
+        for number, status in ((1, ReviewStatus.PUBLISHED), (2, ReviewStatus.DRAFT)):
+            version = TheoryVersion.objects.create(theory=theory, number=number, label=f"Version {number}", status=status)
+            TheoryVersionEntry.objects.create(version=version, configuration=published, verdict="new")
+        TheoryVersionEntry.objects.create(version=theory.versions.get(number=1), configuration=draft, verdict="new")
+
     # A code, a coding, a memo and a relation in each programme (evidence/codes.py).
     from evidence.codes import Code, Coding, Memo, Relation
 
@@ -165,6 +176,8 @@ def expected_rows(model, person):
     elif model.programme_path == "configuration__programme":
         rows = rows.filter(Q(configuration__status=ReviewStatus.PUBLISHED)
                            | Q(configuration__programme__slug__in=writes(person)))
+    elif hasattr(model, "reader_condition"):  # a theory version and its entries: drafts are the writers'
+        rows = rows.filter(model.reader_condition() | Q(**{f"{model.programme_path}__slug__in": writes(person)}))
     return set(rows.values_list("pk", flat=True))
 
 
@@ -245,6 +258,13 @@ def representatives(kb, second):
                 for published, status_rows in ((True, rows.filter(ends[0] & ends[1])),
                                                ("partly", rows.filter(ends[0] | ends[1]).exclude(ends[0] & ends[1])),
                                                (False, rows.exclude(ends[0] | ends[1]))):
+                    if status_rows.exists():
+                        chosen.append((status_rows.first(), slug, published))
+            elif hasattr(model, "reader_condition"):
+                # A theory version or entry: True when readers see it (published, about published
+                # configurations), False when it is its writers' only.
+                for published, status_rows in ((True, rows.filter(model.reader_condition())),
+                                               (False, rows.exclude(model.reader_condition()))):
                     if status_rows.exists():
                         chosen.append((status_rows.first(), slug, published))
             elif model is CMOConfiguration or model.programme_path == "configuration__programme":

@@ -34,6 +34,11 @@ def wave(kb):
 
     ConfigurationChain.objects.create(from_configuration=kb.shc_control, to_configuration=kb.shc_fear, note="Leads on.")
 
+    # A programme theory (mechanisms/theories.py).
+    from mechanisms.theories import ProgrammeTheory
+
+    ProgrammeTheory.objects.create(programme=kb.programme, slug="initial", name="Initial theory", description="At first.")
+
     # A code and a coding (evidence/codes.py).
     from evidence.codes import Code, Coding
 

@@ -108,6 +108,9 @@ ADMIN_MODELS = {
     "mechanisms.configurationpathway": CURATED,
     "mechanisms.wishshift": CURATED,
     "mechanisms.configurationchain": CURATED,
+    "mechanisms.programmetheory": CURATED,
+    "mechanisms.theoryversion": CURATED,
+    "mechanisms.theoryversionentry": CURATED,
     "evidence.sourcekind": CURATED,
     "evidence.evaluationwave": CURATED,
     "evidence.measurementinstrument": CURATED,
@@ -386,6 +389,9 @@ API_ROWS = [
     # A chain link between two published configurations: under the publish lock (evaluators 403).
     *api_resource_rows("chains", "chain", patch=PUBLISHED_PATCH, delete=per_role(401, 403, 403, None, None)),
     *api_resource_rows("waves", "wave"),
+    # Programme theories (mechanisms/theory_api.py): read by whoever sees the programme, written by its
+    # evaluators (the theory's own fields; versions in the workbench).
+    *api_resource_rows("theories", "theory"),
     # The shared frameworks (global) and the crosswalk (a programme's: its writers change it).
     *api_resource_rows("frameworks", "framework"),
     *api_resource_rows("concept-mappings", "concept-mapping"),
@@ -535,6 +541,9 @@ PAGE_ROWS = [
     Row("programmes/<slug:programme>/configurations/<slug:slug>/", "/programmes/{programme}/configurations/{in-review}/",
         {"GET": GONE}),
     Row("programmes/<slug:programme>/search/", "/programmes/{programme}/search/", PAGE),
+    Row("programmes/<slug:programme>/theories/<slug:slug>/", "/programmes/{programme}/theories/{theory}/", PAGE),
+    Row("programmes/<slug:programme>/theories/<slug:slug>/", "/programmes/{programme}/theories/no-such-theory/",
+        {"GET": GONE}),
     Row("programmes/<slug:programme>/search/", "/programmes/{programme}/search/?q=control", PAGE),
     Row("wish/", "/wish/", PAGE),
     Row("wish/<slug:slug>/", "/wish/{wish-dimension}/", PAGE),
@@ -678,6 +687,10 @@ def _corpus_values():
         ConfigurationChain.objects.create(from_configuration=published, to_configuration=following, note="Leads on.")
     values["chain"] = ConfigurationChain.objects.order_by("pk").first().pk
     values["concept-mapping"] = mapping.pk
+    # Closing the Gap's programme theory, as load_ctg records it (fixtures/ctg/theories.yaml).
+    from mechanisms.theories import ProgrammeTheory
+
+    values["theory"] = ProgrammeTheory.objects.order_by("slug").first().slug
     values["framework"] = mapping.concept.framework.slug
 
     # A code with a coding, a memo about it and a relation from it (evidence/codes.py).

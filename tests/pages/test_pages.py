@@ -43,11 +43,12 @@ def test_home_without_a_programme_still_renders(client, db):
 
 
 def test_home_query_count_does_not_grow(client, story_kb, grow_kb, django_assert_num_queries):
-    # 8 queries: programme, teams, their published counts (one GROUP BY of team links), mechanisms
-    # with counts, published totals, participant quote count, Wish dimensions, quality domains.
+    # 9 queries: programme, teams, their published counts (one GROUP BY of team links), mechanisms
+    # with counts, published totals, participant quote count, Wish dimensions, quality domains,
+    # programme theories.
     for size in (0, 4):
         grow_kb(size) if size else None
-        with django_assert_num_queries(8):
+        with django_assert_num_queries(9):
             assert client.get("/programmes/ctg/").status_code == 200
 
 

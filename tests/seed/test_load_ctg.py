@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.apps import apps
+from django.db import models
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -328,3 +329,17 @@ vocabularies:
 """)
     assert "zz-broken.yaml › waves › wave-9: could not be written" in message
     assert not SourceKind.objects.filter(slug="test-kind").exists()
+
+
+def test_the_programme_theory_the_report_describes(ctg):
+    """fixtures/ctg/theories.yaml: RAND Europe's framework, then OPM's four enabling mechanisms."""
+    from mechanisms.theories import ProgrammeTheory, TheoryVersion, TheoryVersionEntry
+
+    assert re.search(r"mechanisms\.ProgrammeTheory\s+1\s+0\s+0\s+0", ctg)
+    assert list(ProgrammeTheory.objects.values_list("programme__slug", "slug")) == [("ctg", "changing-relationships")]
+    assert list(TheoryVersion.objects.order_by("number").values_list("number", "prompted_by_wave__number", "status")) == [
+        (1, None, "published"), (2, 3, "published")]
+    assert list(TheoryVersionEntry.objects.order_by("version__number").values_list("version__number").annotate(
+        n=models.Count("pk"))) == [(1, 2), (2, 7)]
+    assert TheoryVersionEntry.evidence.through.objects.count() == 16
+    assert EvidenceExcerpt.objects.filter(slug__startswith="f-theory-").count() == 6
