@@ -197,8 +197,8 @@ def test_unknown_parameter_is_400_listing_the_accepted_ones(kb, anon_client):
     response = anon_client.get("/api/configurations/?teams=shc")
     assert response.status_code == 400
     [message] = response.json()["teams"]
-    assert message.startswith("Unknown query parameter. Accepted: barrier_or_enabler, concept, confidence, context, cursor,")
-    assert "team," in message and "wish_direction" in message
+    assert message.startswith("Unknown query parameter. Accepted: assessed_confidence, barrier_or_enabler, concept, confidence, context, cursor,")
+    assert "team," in message and "wish_direction" in message and "min_sources," in message and "has_challenging," in message
 
 
 def test_a_cursor_no_page_gave_is_404_naming_the_parameter(kb, anon_client):
