@@ -165,6 +165,18 @@ SMALL_SOURCE_TEXT = (
 
 
 @pytest.fixture
+def fixtures_copy(tmp_path, settings):
+    """A private copy of fixtures/ (ctg/ and sources/) that settings.CTG_FIXTURES_DIR points at, for
+    tests that change a fixture file (tests/seed, tests/synthesis)."""
+    import shutil
+
+    root = tmp_path / "fixtures"
+    shutil.copytree(settings.CTG_FIXTURES_DIR, root, ignore=shutil.ignore_patterns("*.md"))
+    settings.CTG_FIXTURES_DIR = root
+    return root
+
+
+@pytest.fixture
 def kb(db):
     """A small, hand-countable knowledge base.
 

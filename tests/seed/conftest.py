@@ -6,7 +6,6 @@ a savepoint, so what one test changes is undone before the next.
 """
 
 import io
-import shutil
 from pathlib import Path
 
 import pytest
@@ -26,13 +25,6 @@ def ctg(django_db_setup, django_db_blocker):
             transaction.set_rollback(True)
 
 
-@pytest.fixture
-def fixtures_copy(tmp_path, settings):
-    """A private copy of fixtures/ (ctg/ and sources/) that settings.CTG_FIXTURES_DIR points at."""
-    root = tmp_path / "fixtures"
-    shutil.copytree(settings.CTG_FIXTURES_DIR, root, ignore=shutil.ignore_patterns("*.md"))
-    settings.CTG_FIXTURES_DIR = root
-    return root
 
 
 CTG = Path(__file__).resolve().parents[2] / "fixtures" / "ctg"

@@ -360,16 +360,6 @@ def test_load_ctg_records_rand_and_opm_as_two_versions_idempotently(anon_client)
     assert versions[0]["configurations"][1]["evidence"] == ["f-theory-neither-c-nor-d", "f-theory-implicit-b-then-c"]
 
 
-@pytest.fixture
-def fixtures_copy(tmp_path, settings):
-    """A private copy of fixtures/ that settings.CTG_FIXTURES_DIR points at (as tests/seed's)."""
-    import shutil
-
-    root = tmp_path / "fixtures"
-    shutil.copytree(settings.CTG_FIXTURES_DIR, root, ignore=shutil.ignore_patterns("*.md"))
-    settings.CTG_FIXTURES_DIR = root
-    return root
-
 
 @pytest.mark.django_db
 def test_a_fixture_that_breaks_the_refined_rule_is_refused_naming_the_field(fixtures_copy):
