@@ -244,3 +244,62 @@ def _evidence_guard(sender, instance, action, reverse, model, pk_set, **kwargs):
 
 
 m2m_changed.connect(_evidence_guard, sender=TheoryVersionEntry.evidence.through, dispatch_uid="theory_entry_evidence_programme")
+
+
+# --- The publish lock of a theory version -----------------------------------------------------------
+# A published version is what readers were told the theory said then: like a published configuration
+# (mechanisms/publish_lock.py), only a lead of the programme changes or deletes it, its entries or
+# their evidence, and publishes a version; an evaluator drafts. Checked at the model layer, so the
+# admin, its inlines, history revert, the loader's runs as a user and the shell all obey it.
+
+
+def _refuse_unless_lead(programme, what):
+    from projects.membership import ProgrammeWriteRefused, _actor, role_in
+    from projects.models import Role
+
+    actor = _actor()
+    if actor is not None and role_in(actor, programme.pk) != Role.LEAD:
+        raise ProgrammeWriteRefused(programme, (
+            f"{what} is published: only a lead evaluator of '{programme.slug}' changes it. Ask a lead to "
+            "return it to draft, or draft a new version."))
+
+
+def _stored_status(version_id):
+    return TheoryVersion._base_manager.filter(pk=version_id).values_list("status", flat=True).first()
+
+
+def _version_guard(sender, instance, raw=False, **kwargs):
+    if raw:
+        return
+    stored = _stored_status(instance.pk) if instance.pk else None
+    if ReviewStatus.PUBLISHED in (stored, instance.status):
+        _refuse_unless_lead(instance.theory.programme, f"Version {instance.number} of '{instance.theory.name}'")
+
+
+def _entry_guard(sender, instance, raw=False, **kwargs):
+    if raw:
+        return
+    versions = {instance.version_id}
+    if instance.pk:
+        versions.add(TheoryVersionEntry._base_manager.filter(pk=instance.pk).values_list("version_id", flat=True).first())
+    published = TheoryVersion._base_manager.filter(pk__in=versions - {None}, status=ReviewStatus.PUBLISHED).first()
+    if published is not None:
+        _refuse_unless_lead(published.theory.programme, f"Version {published.number} of '{published.theory.name}'")
+
+
+def _entry_evidence_guard(sender, instance, action, reverse, model, pk_set, **kwargs):
+    if action not in ("pre_add", "pre_remove", "pre_clear"):
+        return
+    entries = [instance] if not reverse else list(TheoryVersionEntry.objects.filter(pk__in=pk_set or ()))
+    if reverse and action == "pre_clear":
+        entries = list(instance.theory_entries.all())
+    for entry in entries:
+        _entry_guard(TheoryVersionEntry, entry)
+
+
+from django.db.models.signals import pre_delete, pre_save  # noqa: E402
+
+for _signal in (pre_save, pre_delete):
+    _signal.connect(_version_guard, sender=TheoryVersion, dispatch_uid=f"theory_version_lock_{_signal is pre_save}")
+    _signal.connect(_entry_guard, sender=TheoryVersionEntry, dispatch_uid=f"theory_entry_lock_{_signal is pre_save}")
+m2m_changed.connect(_entry_evidence_guard, sender=TheoryVersionEntry.evidence.through, dispatch_uid="theory_entry_evidence_lock")

@@ -130,6 +130,37 @@ def test_only_the_programmes_writers_change_a_theory_and_history_keeps_each_vers
     assert sorted(entry.history.latest().evidence.values_list("evidenceexcerpt__slug", flat=True)) == ["q-control", "q-jobs"]
 
 
+def test_a_published_version_changes_only_by_a_lead(theory, kb, evaluator, lead):
+    """What readers were told a theory said is locked as a published configuration is: an evaluator
+    drafts (a draft version and its entries are theirs to change) but neither changes, deletes nor
+    publishes a version, nor touches a published version's entries or evidence."""
+    from mechanisms.publish_lock import acting_as
+
+    published, draft = theory.versions.get(number=2), theory.versions.get(number=3)
+    entry = published.entries.get()
+    with acting_as(evaluator):
+        for attempt in (lambda: published.save(), lambda: entry.save(), lambda: entry.evidence.remove(kb.q_jobs),
+                        lambda: published.delete()):
+            with pytest.raises(ProgrammeWriteRefused, match="is published: only a lead evaluator of 'ctg'"), \
+                    transaction.atomic():
+                attempt()
+        draft.summary = "Still drafting."
+        draft.save()
+        draft_entry = draft.entries.get()
+        draft_entry.note = "Refuted by wave 2?"
+        draft_entry.save()
+        draft.status = ReviewStatus.PUBLISHED
+        with pytest.raises(ProgrammeWriteRefused), transaction.atomic():
+            draft.save()  # publishing is a lead's
+    assert sorted(entry.evidence.values_list("slug", flat=True)) == ["q-control", "q-jobs"]
+    assert TheoryVersion.objects.get(pk=draft.pk).status == ReviewStatus.DRAFT
+    with acting_as(lead):
+        draft.save()
+        published.summary = "Control enables, once trained."
+        published.save()
+    assert TheoryVersion.objects.get(pk=draft.pk).status == ReviewStatus.PUBLISHED
+
+
 def test_a_configuration_cited_by_a_theory_is_not_deleted_from_under_it(theory, kb):
     from django.db.models import ProtectedError
 
