@@ -137,3 +137,18 @@ def test_the_page_shows_the_profile_and_the_assessment(kb, client):
     page = client.get("/programmes/ctg/configurations/shc-fear/").content.decode()
     assert "<strong>moderate confidence</strong>" in page and "Two teams only." in page
     assert "Minor concerns" in page and "Moderate concerns" in page
+
+
+def test_the_matrix_takes_the_confidence_and_profile_filters(kb, anon_client):
+    kb.shc_fear.__dict__.update(ASSESSED)
+    kb.shc_fear.save()
+    EvidenceLink.objects.create(excerpt=kb.q_jobs, configuration=kb.shc_control, stance="challenges", part="mechanism")
+
+    def cell(query):
+        body = anon_client.get(f"/api/matrix/?rows=team&cols=mechanism&ids=true&{query}").json()
+        return body["cells"][0][0]["slugs"]
+
+    assert cell("assessed_confidence=moderate") == ["shc-fear"]
+    assert cell("has_challenging=true") == ["shc-control"]
+    assert cell("min_sources=1") == ["shc-control", "shc-fear"]
+    assert anon_client.get("/api/matrix/?rows=team&cols=mechanism&min_sources=x").status_code == 400
