@@ -22,3 +22,7 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS") or "127.0.0.1"
 # gunicorn 25+ opens a control socket in ~/.gunicorn by default, shared by every instance of the
 # same user; `make serve` does not use it.
 control_socket_disable = True
+# The request line (method, path and query) may be up to gunicorn's finite maximum: a filter with a
+# few dozen slugs passes 4,094 characters (the default, answered with an undocumented HTML 414),
+# while the app itself bounds what a query may hold (cmo_kb/middleware.py: a 400 naming it).
+limit_request_line = 8190
