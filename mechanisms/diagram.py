@@ -136,7 +136,7 @@ def _split(configurations, more):
 
 def _wrap(text, width=WRAP, max_lines=MAX_LINES):
     """The lines of a label and whether it was cut."""
-    lines = textwrap.wrap(text, width) or [""]
+    lines = textwrap.wrap(text, width, break_on_hyphens=False) or [""]
     if len(lines) <= max_lines:
         return lines, False
     lines = lines[:max_lines]
