@@ -549,11 +549,32 @@ def quality_domain_detail(request, slug):
 # --- configurations --------------------------------------------------------------------------
 
 
+def configuration_diagram(configuration, chain_up, chain_down):
+    """The diagram of a configuration page: the configurations one step up its chain, itself, and
+    those one step down, with the links among them (from the chain walk the page made). One query
+    for the neighbours' parts, none when it has no neighbours."""
+    from mechanisms.diagram import MAX_DRAWN, Drawn, diagram_figure
+
+    up = [link.from_configuration for depth, link in chain_up if depth == 1]
+    down = [link.to_configuration for depth, link in chain_down if depth == 1]
+    room = MAX_DRAWN - 1
+    shown_up = up[: max(room // 2, room - len(down))]
+    shown_down = down[: room - len(shown_up)]
+    slug = configuration.programme.slug
+    neighbours = {d.pk: d for d in Drawn.load(shown_up + shown_down, programme_slug=slug)}
+    drawn = ([neighbours[c.pk] for c in shown_up] + [Drawn.of(configuration, programme_slug=slug)]
+             + [neighbours[c.pk] for c in shown_down])
+    return diagram_figure(drawn, [link for depth, link in chain_up + chain_down],
+                          more=len(up) + len(down) - len(shown_up) - len(shown_down), current=configuration.pk,
+                          label=f"“{configuration.title}” and the configurations next to it in its chain")
+
+
 def configuration_detail(request, programme, slug):
     """1 (configuration, with its programme, which the visitor must be able to see) + 6 (its parts)
     + 2 (a page of the excerpts it cites: count, page) + 1 (their links) + 1 (the evidence profile, over
     all its links) + 1 (how many others share the mechanism) + 1 (the first RELATED_SHOWN of them) + 1
-    (their teams) = 14 queries. Evidence
+    (their teams) + its chain up and down (a query each way, +1 for the links' evidence when there
+are any) + 1 for the parts of its chain neighbours in the diagram, when it has any. Evidence
     pages by EVIDENCE_PAGE_SIZE (?evidence=2)."""
     configuration = in_programme(configuration_cards(evidence=False), request, programme).filter(slug=slug).first()
     if configuration is None:
@@ -590,6 +611,7 @@ def configuration_detail(request, programme, slug):
 
     chain_up = walk(configuration, chain_visible, "up")
     chain_down = walk(configuration, chain_visible, "down")
+    cmo_diagram = configuration_diagram(configuration, chain_up, chain_down)
     list_url = reverse("pages:configuration-list", args=[programme.slug])
     crumbs = [programme_crumb(programme), ("Configurations", list_url), (configuration.title, None)]
     if len(teams) == 1:
@@ -604,6 +626,7 @@ def configuration_detail(request, programme, slug):
             "teams": teams,
             "chain_up": chain_up,
             "chain_down": chain_down,
+            "cmo_diagram": cmo_diagram,
             "evidence_page": evidence_page,
             "related": related,
             "related_total": related_total,

@@ -64,12 +64,31 @@ def team_list(request, programme):
     )
 
 
+def team_diagram(team, cards, total, list_url):
+    """The story's diagram: the first MAX_DRAWN of the configurations the page shows as cards (their
+    parts are prefetched), "and K more" for the rest of the team's ``total``, and the chain links
+    among those drawn (1 query, none when there are no cards)."""
+    from mechanisms.chains import ConfigurationChain
+    from mechanisms.diagram import MAX_DRAWN, Drawn, diagram_figure
+
+    if not cards:
+        return ""
+    drawn = [Drawn.of(c) for c in cards[:MAX_DRAWN]]
+    ids = [d.pk for d in drawn]
+    links = ConfigurationChain.objects.filter(from_configuration_id__in=ids, to_configuration_id__in=ids).values_list(
+        "from_configuration_id", "to_configuration_id")
+    return diagram_figure(drawn, list(links), more=total - len(drawn), more_url=list_url,
+                          label=f"What worked and what did not for {team.short_name or team.name}, as a diagram",
+                          id_prefix="story-diagram")
+
+
 def team_detail(request, programme, slug):
-    """The improvement story. 19 queries whatever the team's size:
+    """The improvement story. 20 queries whatever the team's size (19 when it has no published
+    configuration, so no diagram):
     team (with its programme, which the visitor must be able to see), key figures (with evidence), quality domains, relationship levels,
     the summary (1 aggregate), the excerpts cited, configurations per mechanism (1 aggregate), the
     ids of the first CARDS_PER_GROUP configurations of each mechanism, their cards + 7 prefetches, Wish dimensions + poles,
-    the Wish profile (1 aggregate).
+    the Wish profile (1 aggregate), the chain links among the configurations the diagram draws.
 
     The first screen tells the story from aggregates; each mechanism shows its first few
     configurations and links to all of them in the configuration list (which pages)."""
@@ -103,6 +122,7 @@ def team_detail(request, programme, slug):
         more_url = f"{list_url}?team={team.slug}" + (f"&mechanism={mechanism.slug}" if mechanism else "")
         groups.append({"mechanism": mechanism, "configurations": items, "count": count,
                        "hidden": count - len(items), "more_url": more_url})
+    cmo_diagram = team_diagram(team, configurations, summary["total"], f"{list_url}?team={team.slug}")
     dimensions = dimensions_with_poles()
     profile = wish_profile_counts(
         WishShift.objects.filter(configuration__in=published.order_by().values("pk")), dimensions
@@ -118,6 +138,7 @@ def team_detail(request, programme, slug):
             "relationship_levels": relationship_levels,
             "groups": groups,
             "configurations": configurations,
+            "cmo_diagram": cmo_diagram,
             "cards_per_group": CARDS_PER_GROUP,
             "profile": profile,
             "profile_has_shifts": any(r["left"] or r["right"] for r in profile),

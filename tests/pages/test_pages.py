@@ -127,15 +127,16 @@ def test_unknown_team_is_404(client, kb):
 
 
 def test_team_story_query_count_does_not_grow(client, story_kb, grow_kb, django_assert_num_queries):
-    # 19 queries: team (+programme), key figures (+evidence), quality domains, relationship levels,
+    # 20 queries: team (+programme), key figures (+evidence), quality domains, relationship levels,
     # the summary (an aggregate), the excerpts cited (a count), configurations per mechanism (an
     # aggregate), the ids of the first configurations of each mechanism, their cards, then prefetches of teams, contexts,
     # outcomes (+kind), Wish shifts (+dimension, pole, pair), evidence links (+excerpt, role, team),
-    # quality domains, pathways; Wish dimensions and their poles; the Wish profile (an aggregate).
-    with django_assert_num_queries(19):
+    # quality domains, pathways; the chain links among the configurations the diagram draws (its
+    # parts come from the cards' prefetches); Wish dimensions and their poles; the Wish profile (an aggregate).
+    with django_assert_num_queries(20):
         small = client.get("/programmes/ctg/teams/shc/")
     grow_kb(4)
-    with django_assert_num_queries(19):
+    with django_assert_num_queries(20):
         big = client.get("/programmes/ctg/teams/shc/")
     assert text(small).count("Evidence") < text(big).count("Evidence")
 
