@@ -308,6 +308,10 @@ def test_the_theory_page_shows_the_timeline_of_published_versions(theory, kb, cl
     assert "<q>I feel more in control of my own dialysis now.</q>" in page
     assert f'href="/excerpts/{kb.q_control.pk}/"' in page
     assert "(1 refined)" in page and "(1 new)" in page
+    # The theory as it stands (version 2): shc-fear refined into shc-control, drawn as a diagram.
+    standing = page.split('id="theory-now-title"')[1].split("</section>")[0]
+    assert 'role="img"' in standing and "Patients take on self-care" in standing
+    assert "Some patients refuse self-care" not in standing  # the refined configuration's outcome
     assert "<script>" not in page and "style=" not in page  # CSP: no inline script or style
     home = client.get("/programmes/ctg/").content.decode()
     assert '<a href="/programmes/ctg/theories/initial/">How dialysis care changes</a>' in home
@@ -315,13 +319,15 @@ def test_the_theory_page_shows_the_timeline_of_published_versions(theory, kb, cl
 
 
 def test_the_theory_page_costs_a_fixed_number_of_queries(theory, kb, client, django_assert_num_queries):
-    # Expect 5 queries: the programme, the theory, its published versions, their entries, their evidence.
-    with django_assert_num_queries(5):
+    # Expect 7 queries: the programme, the theory, its published versions, their entries, their
+    # evidence; the diagram of the latest version: its configurations' parts, the chain links among them.
+    with django_assert_num_queries(7):
         client.get("/programmes/ctg/theories/initial/")
     for number in (4, 5, 6):
         v = TheoryVersion.objects.create(theory=theory, number=number, label=f"V{number}", status=ReviewStatus.PUBLISHED)
         TheoryVersionEntry.objects.create(version=v, configuration=kb.shc_control, verdict="supported").evidence.add(kb.q_control)
-    with django_assert_num_queries(5):
+        TheoryVersionEntry.objects.create(version=v, configuration=kb.shc_fear, verdict="supported")
+    with django_assert_num_queries(7):
         client.get("/programmes/ctg/theories/initial/")
 
 
