@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from cmo_kb import copy_csv
 from evidence.models import EvidenceLink
+from mechanisms.confidence import ASSESSMENT_FIELDS
 from mechanisms.models import CMOConfiguration, ConfigurationPathway, WishShift
 
 TEXT = {
@@ -22,6 +23,8 @@ TEXT = {
     "influence": "influence", "statement": "statement", "confidence": "confidence", "notes": "notes",
     "mechanism": "mechanism__slug", "theme": "theme__slug", "relationship_level": "relationship_level__slug",
     "created_by": "created_by__username", "updated_by": "updated_by__username",
+    # The GRADE-CERQual assessment (mechanisms/confidence.py): text columns, "" until assessed.
+    **{name: name for name in ASSESSMENT_FIELDS},
 }
 WHEN = {"created_at": "created_at", "updated_at": "updated_at"}
 MANY = ("teams", "contexts", "outcomes", "quality_domains")  # slugs, in the related model's Meta.ordering
