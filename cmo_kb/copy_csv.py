@@ -25,6 +25,7 @@ import queue
 import threading
 import time
 
+from django.core.exceptions import EmptyResultSet
 from django.db import DatabaseError, connections
 
 BLOCK_BYTES = 1 << 20
@@ -114,7 +115,13 @@ def copy_stream(queryset, ordering, values, cells, params):
     seconds; workers would hand every wide row to the one backend that computes the cells, on the
     cores the server needs), the COPY, both back on."""
     connection = connections[queryset.db]
-    inner, inner_params = queryset.order_by(*ordering).values_list(*values).query.sql_with_params()
+    try:
+        inner, inner_params = queryset.order_by(*ordering).values_list(*values).query.sql_with_params()
+    except EmptyResultSet:
+        # A filter no row can meet, known before any SQL (a count compared with a number past the
+        # range of its column): no rows, as the list answers, not a stream broken after its header.
+        return
+
     aliases = ", ".join(f"c{i}" for i in range(len(values)))
     order = ", ".join(
         f"x.c{values.index(name.lstrip('-'))}{' DESC' if name.startswith('-') else ''}" for name in ordering

@@ -126,3 +126,16 @@ def test_when_is_drf_datetime(db, zone):
         for moment in moments:
             cursor.execute("SELECT " + copy_csv.when("%(moment)s::timestamptz"), {"zone": zone, "moment": moment})
             assert cursor.fetchone()[0] == field.to_representation(moment), (zone, moment)
+
+
+def test_a_filter_no_row_can_meet_exports_the_header_alone(kb, evaluator_client, anon_client):
+    """min_sources past the range of a count (the fuzz run found it): Django knows before any SQL that no
+    row matches; the export is the header alone, as the list is empty, on either path (COPY or the
+    serializer), not a stream broken after its header."""
+    huge = "min_sources=9223372036854775806"
+    assert anon_client.get(f"/api/configurations/?{huge}").json()["results"] == []
+    for client in (anon_client, evaluator_client):
+        response = client.get(f"/api/configurations/export/?{huge}")
+        assert response.status_code == 200
+        lines = b"".join(response.streaming_content).decode().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("id,slug,title,status,")
